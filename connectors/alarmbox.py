@@ -1,0 +1,74 @@
+"""The alarm-box JSON form: one-key alarm boxes, perimeter fence sensors, access-control sensors.
+
+These devices have no common vendor protocol, so their gateways post one documented JSON
+object per event. Fields (unknown fields are refused):
+
+    device_id  str, 1-64 chars, required   e.g. "CZ-AB-0001"
+    kind       one of                      one_key      one-key (panic) alarm button pressed
+                                           fence        perimeter fence sensor tripped
+                                           door_forced  door opened without a valid credential
+                                           door_held    door held open too long
+                                           heartbeat    periodic "I am alive"
+                                           tamper       enclosure opened or sensor tampered
+                                           fault        power, battery or sensor fault
+    state      "active" | "inactive", default "active" (inactive = restored / cleared)
+    time       ISO 8601 with offset, required, e.g. "2026-09-01T08:30:00+08:00"
+    channel    int 0-4096, default 1 (input / zone number on the box)
+    zone       str up to 100 chars, optional, e.g. "east fence"
+
+Example:
+    {"device_id": "CZ-AB-0001", "kind": "one_key", "state": "active",
+     "time": "2026-09-01T08:30:00+08:00", "channel": 1, "zone": "gate guard room"}
+    -> vendor_type "alarmbox:one_key", description "gate guard room"
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, ValidationError
+from safecampus.connectors.security_record import VendorSecurityRecord, short_description, vendor_record
+from safecampus.connectors.security_xml import SecurityDecodeError
+from safecampus.schemas.common import Record, describe_validation_error
+from safecampus.schemas.security import EventState
+
+AlarmBoxKind = Literal["one_key", "fence", "door_forced", "door_held", "heartbeat", "tamper", "fault"]
+# One event is a few hundred bytes; the same cap as device XML.
+MAX_ALARMBOX_BYTES = 256 * 1024
+
+
+class AlarmBoxEvent(Record):
+    """One alarm-box, fence or access-control event, as the gateway posts it."""
+
+    device_id: str = Field(min_length=1, max_length=64)
+    kind: AlarmBoxKind
+    state: EventState = "active"
+    time: AwareDatetime
+    channel: int = Field(default=1, ge=0, le=4096)
+    zone: str | None = Field(default=None, max_length=100)
+
+
+def decode_alarmbox(data: bytes) -> VendorSecurityRecord:
+    """Decode one alarm-box JSON event into a vendor record; errors are one readable line."""
+    if len(data) > MAX_ALARMBOX_BYTES:
+        raise SecurityDecodeError(
+            f"refused: the alarm-box payload is {len(data)} bytes, above the {MAX_ALARMBOX_BYTES}-byte limit"
+        )
+    try:
+        event = AlarmBoxEvent.model_validate_json(data)
+    except ValidationError as exc:
+        raise SecurityDecodeError(
+            f"the alarm-box event is not valid: {describe_validation_error(exc)}"
+        ) from None
+    return vendor_record(
+        {
+            "device_id": event.device_id,
+            "channel": event.channel,
+            "source_format": "alarmbox",
+            "vendor_type": f"alarmbox:{event.kind}",
+            "state": event.state,
+            "occurred_at": event.time,
+            "priority": None,
+            "description": short_description(event.zone),
+        }
+    )

@@ -1,0 +1,390 @@
+"""The one Kafka source and sink of the Beam pipelines, written in Python with kafka-python.
+
+`ReadFromKafka` is a Splittable DoFn with one restriction per topic partition: an offset range that
+starts at the consumer group's committed offset (earliest when none) and is unbounded, or ends at the
+partition's end offset when `stop_at_end` is set (tests, batch replays). It emits *batches* of
+`KafkaMessage` (one per poll of one partition) because Beam's cost is per element. Offsets are
+committed to the group only in a bundle finalization callback, i.e. after the runner has made the
+bundle's outputs durable, so a crash before that replays the records (at-least-once end to end).
+
+`WriteToKafka` produces batches of `(key, value, headers)` with acks=all and idempotence, and flushes
+in `finish_bundle`, so its records are in Kafka before the reading bundle can be finalized.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.runners.sdf_utils import RestrictionTrackerView
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+
+__all__ = [
+    "KafkaMessage",
+    "KafkaUnavailableError",
+    "ProducerRecord",
+    "ReadFromKafka",
+    "WriteToKafka",
+    "check_kafka",
+    "produce_batch",
+]
+
+_UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
+_IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this much
+_IDLE_RESUME_S = 0.2  # how soon a deferred (idle) partition is polled again
+_MAX_PROCESS_S = 2.0  # a process() call hands back control this often, so bundles end and offsets commit
+_START_HINT = "start it with deploy/local/kafka.sh"
+
+Header = tuple[str, bytes]
+ProducerRecord = tuple[bytes | None, bytes, Sequence[Header]]
+"""What `WriteToKafka` takes, in batches: (key, value, headers)."""
+
+
+class KafkaMessage(NamedTuple):
+    """One consumed record; `ReadFromKafka` emits lists of these."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[Header, ...]
+    timestamp_ms: int
+
+
+# kafka-python 3 renamed the option that bounds the first connection.
+_BOOTSTRAP_TIMEOUT = (
+    "bootstrap_timeout_ms"
+    if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG
+    else "api_version_auto_timeout_ms"
+)
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The broker does not answer; the message is one line that says how to start it."""
+
+
+def check_kafka(bootstrap: str, timeout_s: float = 5) -> None:
+    """Raise `KafkaUnavailableError` unless a broker answers a metadata request at `bootstrap`."""
+    consumer = None
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            **{_BOOTSTRAP_TIMEOUT: int(timeout_s * 1000)},
+            request_timeout_ms=int(timeout_s * 1000) + 1000,
+            reconnect_backoff_max_ms=200,
+        )
+        consumer.topics()
+    except Exception as exc:  # any failure means the same thing to the caller
+        raise KafkaUnavailableError(f"Kafka is not reachable at {bootstrap} — {_START_HINT}") from exc
+    finally:
+        if consumer is not None:
+            consumer.close()
+
+
+def produce_batch(bootstrap: str, topic: str, records: Iterable[ProducerRecord]) -> int:
+    """Produce records synchronously (acks=all) and return how many were written; for tests and tools."""
+    producer = _producer(bootstrap)
+    try:
+        futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
+        producer.flush()
+        for future in futures:
+            future.get()  # raises the send error, if any
+        return len(futures)
+    finally:
+        producer.close()
+
+
+def _producer(bootstrap: str) -> KafkaProducer:
+    config: dict[str, Any] = {"acks": "all", "retries": 10, "linger_ms": 5}
+    # Idempotence keeps producer retries from writing duplicates; older kafka-python lacks the option.
+    if "enable_idempotence" in KafkaProducer.DEFAULT_CONFIG:
+        config["enable_idempotence"] = True
+    return KafkaProducer(bootstrap_servers=bootstrap, **config)
+
+
+class _PartitionSpec(NamedTuple):
+    """A partition to read and its initial offset range [start, stop)."""
+
+    topic: str
+    partition: int
+    start: int
+    stop: int
+
+
+class _DiscoverPartitions(beam.DoFn):
+    """Impulse → one `_PartitionSpec` per partition, starting at the group's committed offset."""
+
+    def __init__(self, bootstrap: str, topics: list[str], group_id: str, stop_at_end: bool) -> None:
+        self._bootstrap, self._topics, self._group_id = bootstrap, topics, group_id
+        self._stop_at_end = stop_at_end
+
+    def process(self, _: bytes) -> Iterator[_PartitionSpec]:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
+        )
+        try:
+            tps = []
+            for topic in self._topics:
+                partitions = consumer.partitions_for_topic(topic)
+                if not partitions:
+                    raise ValueError(f"Kafka topic {topic!r} does not exist at {self._bootstrap}")
+                tps += [TopicPartition(topic, p) for p in sorted(partitions)]
+            earliest, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+            for tp in tps:
+                committed = consumer.committed(tp)
+                # Retention may have deleted what the group last committed: start at what still exists.
+                # A commit past the end (the topic was recreated) would never be reached: cap it there.
+                start = min(max(committed if committed is not None else 0, earliest[tp]), end[tp])
+                stop = end[tp] if self._stop_at_end else _UNBOUNDED
+                yield _PartitionSpec(tp.topic, tp.partition, start, stop)
+        finally:
+            consumer.close()
+
+
+class _CheckpointOnlyTracker(OffsetRestrictionTracker):
+    """Offset tracker that allows checkpoints but no fractional splits.
+
+    Two halves of one partition read in parallel would commit offsets out of order (a later half
+    committing first would skip the earlier half's records after a crash), so a partition is read
+    by one restriction at a time.
+    """
+
+    def try_split(self, fraction_of_remainder: float) -> tuple[OffsetRange, OffsetRange] | None:
+        return super().try_split(0) if fraction_of_remainder == 0 else None
+
+    def is_bounded(self) -> bool:
+        return bool(self.current_restriction().stop < _UNBOUNDED)
+
+
+class _PartitionRestrictions(RestrictionProvider):
+    def initial_restriction(self, element: _PartitionSpec) -> OffsetRange:
+        return OffsetRange(element.start, element.stop)
+
+    def create_tracker(self, restriction: OffsetRange) -> _CheckpointOnlyTracker:
+        return _CheckpointOnlyTracker(restriction)
+
+    def restriction_size(self, element: _PartitionSpec, restriction: OffsetRange) -> float:
+        # The backlog of an unbounded partition is unknown without asking the broker; it is never split.
+        return float(restriction.size()) if restriction.stop < _UNBOUNDED else 1.0
+
+
+# Beam reads these markers from process()'s defaults; typed Any so the parameters keep their real types.
+_RESTRICTION: Any = beam.DoFn.RestrictionParam(_PartitionRestrictions())
+_WATERMARK: Any = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
+
+
+class _ReadPartition(beam.DoFn):
+    """Reads one partition per restriction; see the module docstring."""
+
+    def __init__(self, bootstrap: str, group_id: str, max_batch: int, poll_timeout_ms: int) -> None:
+        self._bootstrap, self._group_id = bootstrap, group_id
+        self._max_batch, self._poll_timeout_ms = max_batch, poll_timeout_ms
+
+    def setup(self) -> None:
+        self._consumers: dict[TopicPartition, KafkaConsumer] = {}
+        self._next_offset: dict[TopicPartition, int] = {}  # where each cached consumer will read next
+        self._committer: KafkaConsumer | None = None
+        self._committed: dict[TopicPartition, int] = {}
+        self._commit_lock = threading.Lock()  # finalization runs on another thread than process()
+
+    def _consumer(self, tp: TopicPartition, offset: int) -> tuple[KafkaConsumer, bool]:
+        """The cached consumer of `tp`, positioned at `offset`; True when it had to seek (cold fetch)."""
+        consumer = self._consumers.get(tp)
+        if consumer is None:
+            # No group here: this consumer only fetches; offsets are committed by `_committer`.
+            consumer = KafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self._max_batch,
+            )
+            consumer.assign([tp])
+            self._consumers[tp] = consumer
+        if self._next_offset.get(tp) == offset:
+            return consumer, False
+        consumer.seek(tp, offset)
+        self._next_offset[tp] = offset
+        return consumer, True
+
+    def _commit(self, tp: TopicPartition, next_offset: int) -> None:
+        with self._commit_lock:
+            if next_offset <= self._committed.get(tp, -1):
+                return  # a later bundle already committed further
+            if self._committer is None:
+                self._committer = KafkaConsumer(
+                    bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
+                )
+            self._committer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            self._committed[tp] = next_offset
+
+    def process(
+        self,
+        element: _PartitionSpec,
+        # Beam passes the finalizer positionally and the tracker and estimator by name: keep this order.
+        finalizer: Any = beam.DoFn.BundleFinalizerParam,
+        tracker: RestrictionTrackerView = _RESTRICTION,
+        watermark: ManualWatermarkEstimator = _WATERMARK,
+    ) -> Iterator[TimestampedValue[list[KafkaMessage]]]:
+        tp = TopicPartition(element.topic, element.partition)
+        restriction: OffsetRange = tracker.current_restriction()
+        if restriction.start >= restriction.stop:
+            tracker.try_claim(restriction.stop)  # nothing to read (e.g. an empty partition with stop_at_end)
+            return
+        consumer, cold = self._consumer(tp, restriction.start)
+        deadline = time.monotonic() + _MAX_PROCESS_S
+        last_next: int | None = None
+        try:
+            while True:
+                records = consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._max_batch)
+                batch_records = records.get(tp, [])
+                if not batch_records:
+                    position = consumer.position(tp)
+                    if position >= restriction.stop:
+                        tracker.try_claim(restriction.stop)  # past the end (gaps included): done
+                        return
+                    if cold:  # a fresh fetch can take longer than one poll: give it a second one
+                        cold = False
+                        continue
+                    highwater = consumer.highwater(tp)
+                    if restriction.stop == _UNBOUNDED and highwater is not None and position >= highwater:
+                        # Caught up, not just a slow fetch: time passes even when no record arrives.
+                        _advance(watermark, Timestamp.now() - Duration.of(_IDLE_SLACK_S))
+                    tracker.defer_remainder(Duration.of(_IDLE_RESUME_S))
+                    return
+                batch: list[KafkaMessage] = []
+                for r in batch_records:
+                    if not tracker.try_claim(r.offset):
+                        break
+                    batch.append(
+                        KafkaMessage(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.key,
+                            r.value,
+                            tuple((k, v) for k, v in r.headers or ()),
+                            r.timestamp,
+                        )
+                    )
+                if batch:
+                    last_next = batch[-1].offset + 1
+                    self._next_offset[tp] = last_next
+                    newest = Timestamp.of(max(m.timestamp_ms for m in batch) / 1000)
+                    current = watermark.current_watermark()
+                    current = MIN_TIMESTAMP if current is None else current
+                    # Never emit behind our own watermark: that would make the batch late data.
+                    yield TimestampedValue(batch, max(newest, current))
+                    _advance(watermark, newest)
+                if len(batch) < len(batch_records):
+                    # The tracker refused a record (end reached): the consumer read ahead; re-seek next time.
+                    self._next_offset.pop(tp, None)
+                    return
+                if time.monotonic() > deadline:
+                    tracker.defer_remainder()  # end the bundle so its offsets get committed
+                    return
+        finally:
+            if last_next is not None:
+                # Runs only if the runner finalizes the bundle, i.e. after its outputs are durable.
+                finalizer.register(lambda tp=tp, offset=last_next: self._commit(tp, offset))
+
+    def teardown(self) -> None:
+        for consumer in [*self._consumers.values(), self._committer]:
+            if consumer is not None:
+                consumer.close(autocommit=False)
+        self._consumers.clear()
+
+
+class _ReadPartitionForever(_ReadPartition):
+    """The same reader, declared unbounded so that runners treat the source as streaming."""
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element: _PartitionSpec,
+        # Beam passes the finalizer positionally and the tracker and estimator by name: keep this order.
+        finalizer: Any = beam.DoFn.BundleFinalizerParam,
+        tracker: RestrictionTrackerView = _RESTRICTION,
+        watermark: ManualWatermarkEstimator = _WATERMARK,
+    ) -> Iterator[TimestampedValue[list[KafkaMessage]]]:
+        yield from super().process(element, finalizer, tracker=tracker, watermark=watermark)
+
+
+def _advance(watermark: ManualWatermarkEstimator, to: Timestamp) -> None:
+    """Move the watermark forward only: Beam rejects a watermark that goes back."""
+    current = watermark.current_watermark()
+    if current is None or to > current:
+        watermark.set_watermark(to)
+
+
+class ReadFromKafka(beam.PTransform):
+    """Read `topics` as a PCollection of batches (`list[KafkaMessage]`, one per poll of one partition)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: list[str],
+        group_id: str,
+        max_batch: int = 1000,
+        poll_timeout_ms: int = 200,
+        stop_at_end: bool = False,
+    ) -> None:
+        super().__init__()
+        self._bootstrap, self._topics, self._group_id = bootstrap, list(topics), group_id
+        self._max_batch, self._poll_timeout_ms, self._stop_at_end = max_batch, poll_timeout_ms, stop_at_end
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        reader = _ReadPartition if self._stop_at_end else _ReadPartitionForever
+        return (
+            pbegin
+            | "Impulse" >> beam.Impulse()
+            | "Partitions"
+            >> beam.ParDo(
+                _DiscoverPartitions(self._bootstrap, self._topics, self._group_id, self._stop_at_end)
+            )
+            | "Spread" >> beam.Reshuffle()  # so that partitions can be read by different workers
+            | "Read"
+            >> beam.ParDo(reader(self._bootstrap, self._group_id, self._max_batch, self._poll_timeout_ms))
+        )
+
+
+class _WriteBatches(beam.DoFn):
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap, self._topic = bootstrap, topic
+
+    def setup(self) -> None:
+        self._producer = _producer(self._bootstrap)
+        self._futures: list[Any] = []
+
+    def process(self, batch: Sequence[ProducerRecord]) -> None:
+        send = self._producer.send
+        self._futures += [send(self._topic, key=k, value=v, headers=list(h)) for k, v, h in batch]
+
+    def finish_bundle(self) -> None:
+        # Durable before the bundle completes: the source commits its offsets only after that.
+        self._producer.flush()
+        futures, self._futures = self._futures, []
+        for future in futures:
+            future.get()  # raises the send error, which fails (and retries) the bundle
+
+    def teardown(self) -> None:
+        self._producer.close()
+
+
+class WriteToKafka(beam.PTransform):
+    """Write batches of `(key, value, headers)` to `topic`; records are flushed at the end of each bundle."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__()
+        self._bootstrap, self._topic = bootstrap, topic
+
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
+        return pcoll | "Produce" >> beam.ParDo(_WriteBatches(self._bootstrap, self._topic))

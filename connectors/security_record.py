@@ -1,0 +1,178 @@
+"""What every security decoder returns, and the map from vendor types onto our taxonomy.
+
+`decode_isapi`, `decode_gb28181` and `decode_alarmbox` each turn one device payload into a
+`VendorSecurityRecord`: the device's own words, made uniform (ids, channel, aware time,
+state). `taxonomy_of` then names the `SecurityEventType`; None means a vendor type we do not
+know, which the pipeline sends to the DLQ rather than guessing.
+
+Vendor types are stable strings, lower case:
+    isapi:<eventType>              isapi:fielddetection, isapi:vmd, isapi:io
+    gb28181:<method>[/<type>]      gb28181:5/6 (video analytics, intrusion), gb28181:2
+    gb28181:keepalive[/error]      a Keepalive with Status OK (or ERROR)
+    alarmbox:<kind>                alarmbox:one_key, alarmbox:fence
+
+Example:
+    >>> taxonomy_of("gb28181:5/6")
+    'intrusion'
+    >>> taxonomy_of("isapi:faceRecognitionXYZ") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field, ValidationError
+from safecampus.connectors.security_xml import SecurityDecodeError
+from safecampus.schemas.common import Record, describe_validation_error
+from safecampus.schemas.security import EventState, SecurityEventType
+
+SecuritySourceFormat = Literal["isapi", "gb28181", "alarmbox"]
+
+# Devices on campus run on Beijing time and often omit the offset (GB/T 28181 never sends one).
+DEVICE_LOCAL_OFFSET = timezone(timedelta(hours=8), "UTC+08:00")
+DESCRIPTION_MAX_CHARS = 200
+
+
+class VendorSecurityRecord(Record):
+    """One device event as the vendor described it, with uniform ids, channel, state and time.
+
+    Example:
+        VendorSecurityRecord(device_id="44:19:b6:12:34:56", channel=1, source_format="isapi",
+            vendor_type="isapi:fielddetection", state="active",
+            occurred_at=datetime(2026, 9, 1, 8, 30, tzinfo=DEVICE_LOCAL_OFFSET))
+    """
+
+    device_id: str = Field(min_length=1, max_length=64)
+    channel: int = Field(default=1, ge=0, le=4096)
+    source_format: SecuritySourceFormat
+    vendor_type: str = Field(pattern=r"^(isapi|gb28181|alarmbox):\S+$", max_length=64)
+    state: EventState = "active"
+    occurred_at: AwareDatetime
+    priority: int | None = Field(default=None, ge=1, le=4, description="GB/T 28181 AlarmPriority, 1 highest")
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_CHARS)
+
+
+def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
+    """Build a record, turning a validation failure into one readable SecurityDecodeError."""
+    try:
+        return VendorSecurityRecord.model_validate(fields)
+    except ValidationError as exc:
+        raise SecurityDecodeError(describe_validation_error(exc)) from None
+
+
+def device_time(text: str | None, field: str) -> datetime:
+    """An ISO 8601 device time as an aware datetime; no offset means Beijing time (+08:00)."""
+    if text is None:
+        raise SecurityDecodeError(
+            f"field '{field}' is missing; expected a time like 2026-09-01T08:30:00+08:00"
+        )
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise SecurityDecodeError(
+            f"field '{field}' is not a valid date and time (got {shown!r}); "
+            "expected ISO 8601 like 2026-09-01T08:30:00+08:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=DEVICE_LOCAL_OFFSET)
+
+
+def short_description(text: str | None) -> str | None:
+    """A device's free-text description, whitespace collapsed and cut to a readable length."""
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    if not flat:
+        return None
+    return flat if len(flat) <= DESCRIPTION_MAX_CHARS else flat[: DESCRIPTION_MAX_CHARS - 1] + "…"
+
+
+_TAXONOMY: dict[str, SecurityEventType] = {
+    # Hikvision ISAPI eventType, lower-cased.
+    "isapi:fielddetection": "intrusion",
+    "isapi:regionentrance": "intrusion",
+    "isapi:pir": "intrusion",
+    "isapi:regionexiting": "other",  # leaving a watched area is logged, not an intrusion
+    "isapi:linedetection": "tripwire",
+    "isapi:loitering": "loitering",
+    "isapi:vmd": "motion",
+    "isapi:videoloss": "video_loss",
+    "isapi:badvideo": "video_loss",
+    "isapi:shelteralarm": "tamper",
+    "isapi:tamperdetection": "tamper",
+    "isapi:scenechangedetection": "tamper",
+    "isapi:defocus": "tamper",
+    "isapi:diskfull": "storage_fault",
+    "isapi:diskerror": "storage_fault",
+    "isapi:nicbroken": "device_fault",
+    "isapi:ipconflict": "device_fault",
+    "isapi:videomismatch": "device_fault",
+    "isapi:io": "one_key_alarm",  # campus alarm inputs are wired to one-key alarm buttons
+    "isapi:illaccess": "other",
+    "isapi:facedetection": "other",
+    "isapi:facesnap": "other",
+    "isapi:unattendedbaggage": "other",
+    "isapi:attendedbaggage": "other",
+    "isapi:peoplecounting": "other",
+    "isapi:rapidmove": "other",
+    "isapi:group": "other",
+    "isapi:parking": "other",
+    # GB/T 28181 AlarmMethod/AlarmType (A.2.6 of the standard).
+    "gb28181:2": "other",  # method 2 without a type: the standard's default alarm-input alarm
+    "gb28181:2/1": "video_loss",
+    "gb28181:2/2": "tamper",
+    "gb28181:2/3": "storage_fault",
+    "gb28181:2/4": "device_fault",  # high temperature
+    "gb28181:2/5": "device_fault",  # low temperature
+    "gb28181:5": "other",
+    "gb28181:5/1": "other",  # manual video alarm
+    "gb28181:5/2": "motion",
+    "gb28181:5/3": "other",  # left object
+    "gb28181:5/4": "other",  # removed object
+    "gb28181:5/5": "tripwire",
+    "gb28181:5/6": "intrusion",
+    "gb28181:5/7": "other",  # wrong way
+    "gb28181:5/8": "loitering",
+    "gb28181:5/9": "other",  # flow count
+    "gb28181:5/10": "other",  # density
+    "gb28181:5/11": "other",  # video anomaly
+    "gb28181:5/12": "other",  # fast movement
+    "gb28181:5/13": "tamper",  # occlusion
+    "gb28181:6": "device_fault",
+    "gb28181:6/1": "storage_fault",
+    "gb28181:6/2": "device_fault",  # fan
+    "gb28181:keepalive": "heartbeat",
+    "gb28181:keepalive/error": "device_fault",  # alive, but reports it is not working properly
+    # The alarm-box JSON form (connectors/alarmbox.py).
+    "alarmbox:one_key": "one_key_alarm",
+    "alarmbox:fence": "fence",
+    "alarmbox:door_forced": "forced_door",
+    "alarmbox:door_held": "other",
+    "alarmbox:heartbeat": "heartbeat",
+    "alarmbox:tamper": "tamper",
+    "alarmbox:fault": "device_fault",
+}
+
+# GB/T 28181 methods whose meaning does not depend on the alarm type.
+_GB_METHOD_WIDE: dict[str, SecurityEventType] = {
+    "1": "one_key_alarm",  # phone alarm: a person raised it
+    "3": "other",  # SMS alarm
+    "4": "other",  # GPS alarm
+    "7": "other",
+}
+_GB_METHOD_TYPE = re.compile(r"gb28181:(\d+)(?:/\d+)?")
+
+
+def taxonomy_of(vendor_type: str) -> SecurityEventType | None:
+    """Our event type for a vendor type; None when the vendor type is unknown (-> DLQ)."""
+    key = vendor_type.strip().lower()
+    known = _TAXONOMY.get(key)
+    if known is not None:
+        return known
+    match = _GB_METHOD_TYPE.fullmatch(key)
+    if match is not None:
+        return _GB_METHOD_WIDE.get(match.group(1))
+    return None

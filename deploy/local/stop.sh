@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Stops the services started by services.sh (Prism needs no stopping: it exits with its pipeline).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+"$HERE/kafka.sh" stop
+"$HERE/postgres.sh" stop

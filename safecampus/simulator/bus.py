@@ -1,0 +1,153 @@
+"""A school morning of bus terminals speaking JT/T 808, driven along the GTFS shapes.
+
+Each bus runs its trip; fixes every `report_interval_s`, as 0x0200 frames (hex). Injected:
+overspeed, off-route, a late trip, a silent terminal, an unregistered terminal, a run with no
+"all off" confirmation, an illegal door opening, and a tunnel whose fixes arrive late as a
+0x0704 blind-area batch. The escort's "all off" confirmation comes from the escort app as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from datetime import date
+
+from safecampus.connectors.jt808 import (
+    ALARM_ILLEGAL_DOOR_OPENING,
+    ALARM_OVERSPEED,
+    MSG_LOCATION,
+    MSG_LOCATION_BATCH,
+    STATUS_ACC_ON,
+    STATUS_DOOR1_OPEN,
+    STATUS_POSITIONED,
+    LocationReport,
+    encode_batch_body,
+    encode_frame,
+    encode_location_body,
+)
+from safecampus.schemas.envelope import RawEnvelope
+from safecampus.schemas.registry import Bus, GtfsShapePoint, GtfsStopTime, GtfsTrip
+from safecampus.simulator.city import City
+from safecampus.simulator.clock import GroundTruth, local
+
+UNREGISTERED_TERMINAL = "013899999999"
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    dn = (b[0] - a[0]) * 111_320.0
+    de = (b[1] - a[1]) * 111_320.0 * math.cos(math.radians(a[0]))
+    return math.hypot(dn, de)
+
+
+def _seconds(hhmmss: str) -> int:
+    h, m, s = (int(x) for x in hhmmss.split(":"))
+    return h * 3600 + m * 60 + s
+
+
+def _trip_path(city: City, trip: GtfsTrip) -> tuple[list[tuple[float, float]], list[tuple[float, int]]]:
+    """Shape points, and (distance along shape, scheduled second) at each stop."""
+    points = [(p.shape_pt_lat, p.shape_pt_lon) for p in city.gtfs
+              if isinstance(p, GtfsShapePoint) and p.shape_id == trip.shape_id]
+    times = sorted((t for t in city.gtfs if isinstance(t, GtfsStopTime) and t.trip_id == trip.trip_id),
+                   key=lambda t: t.stop_sequence)
+    cumulative = [0.0]
+    for a, b in zip(points, points[1:], strict=False):
+        cumulative.append(cumulative[-1] + _metres(a, b))
+    stop_index = [0, 6, 12, 18, 24, 30, 36, len(points) - 1]
+    schedule = [(cumulative[i], _seconds(t.arrival_time or "00:00:00")) for i, t in zip(stop_index, times, strict=False)]
+    return points, schedule
+
+
+def _position(points: list[tuple[float, float]], distance: float) -> tuple[float, float, int]:
+    walked = 0.0
+    for a, b in zip(points, points[1:], strict=False):
+        seg = _metres(a, b)
+        if walked + seg >= distance and seg > 0:
+            f = (distance - walked) / seg
+            heading = math.degrees(math.atan2((b[1] - a[1]) * math.cos(math.radians(a[0])), b[0] - a[0])) % 360
+            return a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), int(heading) % 360
+        walked += seg
+    return points[-1][0], points[-1][1], 0
+
+
+def _frame(bus_terminal: str, serial: int, body: bytes, message_id: int = MSG_LOCATION) -> str:
+    return encode_frame(message_id, bus_terminal, serial, body).hex()
+
+
+def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> Iterator[RawEnvelope]:
+    trips = [t for t in city.gtfs if isinstance(t, GtfsTrip)]
+    runs: list[tuple[str, Bus | None, GtfsTrip]] = []
+    for bus in city.buses:
+        trip = next(t for t in trips if t.route_id == bus.route_id and t.trip_id.endswith(f"-{int(bus.bus_id[1:]) % 6}"))
+        runs.append((bus.terminal_id, bus, trip))
+    runs.append((UNREGISTERED_TERMINAL, None, trips[0]))
+    for terminal, bus, trip in runs:
+        yield from _run(city, day, rng, truth, terminal, bus, trip)
+
+
+def _run(city: City, day: date, rng: random.Random, truth: GroundTruth, terminal: str, bus: Bus | None,
+         trip: GtfsTrip) -> Iterator[RawEnvelope]:
+    no = int(bus.bus_id[1:]) if bus else -1
+    interval = bus.report_interval_s if bus else 15
+    points, schedule = _trip_path(city, trip)
+    delay = 540 if no == 12 else rng.randint(-20, 60)
+    start, end = schedule[0][1] + delay - 120, schedule[-1][1] + delay + 60
+    if bus is None:
+        truth.add("bus", "unregistered", terminal, local(day, start))
+    serial = 0
+    tunnel: list[LocationReport] = []
+    t = start
+    fixes = int((end - start) // interval)
+    for k in range(fixes):
+        t = start + k * interval
+        progress = t - delay
+        distance = schedule[0][0] if progress <= schedule[0][1] else schedule[-1][0]
+        for (d0, s0), (d1, s1) in zip(schedule, schedule[1:], strict=False):
+            if s0 <= progress < s1:
+                distance = d0 + (d1 - d0) * (progress - s0) / (s1 - s0)
+        lat, lon, heading = _position(points, distance)
+        speed = 0.0 if progress <= schedule[0][1] or progress >= schedule[-1][1] else rng.uniform(18, 32)
+        alarm, status = 0, STATUS_ACC_ON | STATUS_POSITIONED
+        share = k / fixes
+        if no == 3 and 0.40 < share < 0.52:
+            speed, alarm = rng.uniform(72, 78), ALARM_OVERSPEED
+            if abs(share - 0.41) < 1 / fixes:
+                truth.add("bus", "overspeed", terminal, local(day, t))
+        if no == 8 and 0.60 < share < 0.66:
+            lat += 0.0022  # ~245 m north of the road
+            if abs(share - 0.61) < 1 / fixes:
+                truth.add("bus", "off_route", terminal, local(day, t))
+        if no == 35 and abs(share - 0.3) < 0.5 / fixes:
+            alarm, status = ALARM_ILLEGAL_DOOR_OPENING, status | STATUS_DOOR1_OPEN
+            truth.add("bus", "illegal_door_opening", terminal, local(day, t))
+        if no == 20 and 0.45 < share < 0.60:
+            if abs(share - 0.46) < 1 / fixes:
+                truth.add("bus", "terminal_silent", terminal, local(day, t))
+            continue
+        report = LocationReport(lat_deg=round(lat, 6), lon_deg=round(lon, 6), time=local(day, t), altitude_m=8,
+                                speed_kmh=round(speed, 1), direction_deg=heading, alarm_flags=alarm,
+                                status_flags=status, extra={0x01: round(distance / 100) / 10, 0x30: 25, 0x31: 12})
+        if no == 44 and 0.3 < share < 0.4:
+            tunnel.append(report)  # no signal in the tunnel: stored and uploaded later as 0x0704
+            continue
+        if tunnel:
+            serial += 1
+            yield RawEnvelope(domain="bus", source="jt808", encoding="hex", content_type="application/octet-stream",
+                              payload=_frame(terminal, serial, encode_batch_body(tunnel, 1), MSG_LOCATION_BATCH),
+                              received_at=local(day, t + 2), gateway="jt808-gw-1", key=terminal)
+            truth.add("bus", "late_batch", terminal, tunnel[0].time)
+            tunnel = []
+        serial += 1
+        yield RawEnvelope(domain="bus", source="jt808", encoding="hex", content_type="application/octet-stream",
+                          payload=_frame(terminal, serial, encode_location_body(report)),
+                          received_at=local(day, t + rng.uniform(0.2, 1.5)), gateway="jt808-gw-1", key=terminal)
+    if no == 12:
+        truth.add("bus", "late_arrival", terminal, local(day, schedule[1][1] + delay))
+    if no == 30:
+        truth.add("bus", "no_all_off", terminal, local(day, end))
+    elif bus is not None:
+        body = {"terminal_id": terminal, "kind": "all_off", "time": local(day, end + 30).isoformat()}
+        yield RawEnvelope(domain="bus", source="bus-json", payload=json.dumps(body), received_at=local(day, end + 31),
+                          gateway="escort-app", key=terminal)

@@ -1,0 +1,23 @@
+"""Time helpers of the simulator: a school day in Asia/Shanghai, stored in UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from safecampus.schemas.common import SHANGHAI, Domain
+
+
+def local(day: date, seconds: float) -> datetime:
+    """`seconds` after local midnight of `day`, as an aware UTC datetime."""
+    return (datetime.combine(day, time(0), SHANGHAI) + timedelta(seconds=seconds)).astimezone(UTC)
+
+
+@dataclass
+class GroundTruth:
+    """The injected anomalies: what a correct pipeline should find."""
+
+    items: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, domain: Domain, kind: str, subject: str, at: datetime) -> None:
+        self.items.append({"domain": domain, "kind": kind, "subject": subject, "time": at.isoformat()})

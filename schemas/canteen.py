@@ -1,0 +1,50 @@
+"""Normalized canteen ledger entries: a school canteen's sub-ledger of income and costs.
+
+Amounts are yuan with fen precision (Decimal, never float). No personal names: wages are
+booked by category, never by person.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from safecampus.schemas.common import Record
+
+LedgerDirection = Literal["income", "expense"]
+LedgerCategory = Literal[
+    "meal_fee",  # income: students' meal fees
+    "fiscal_subsidy",  # income: the city's fixed subsidy per canteen
+    "other_income",
+    "ingredients",  # expense: food purchases
+    "staff_wages",  # expense: canteen staff, as a total
+    "utilities",
+    "equipment",
+    "staff_meals",  # red flag: staff meals charged to the canteen
+    "hospitality",  # red flag
+    "bonus",  # red flag
+    "other_expense",
+]
+
+
+class CanteenLedgerEntry(Record):
+    """One booked line of a canteen's ledger."""
+
+    entry_id: str = Field(min_length=1, max_length=64, description="voucher number, unique per canteen")
+    canteen_id: str = Field(min_length=1, max_length=32)
+    school_id: str | None = None
+    district: str | None = None
+    booked_on: date
+    direction: LedgerDirection
+    category: LedgerCategory
+    amount_cny: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    supplier_id: str | None = Field(default=None, max_length=32)
+    invoice_no: str | None = Field(default=None, max_length=40)
+    item: str | None = Field(default=None, max_length=40, description="purchased item, e.g. 大米")
+    quantity: Decimal | None = Field(default=None, gt=0)
+    unit_price_cny: Decimal | None = Field(default=None, gt=0)
+    accepted_by_count: int | None = Field(default=None, ge=0, description="people who checked the delivery")
+    recorded_at: AwareDatetime

@@ -1,0 +1,148 @@
+"""Registry tables (sqlmodel): the city's schools, devices, buses, routes, canteens, institutions.
+
+Loaded by `safecampus registry load DIR` from CSV files and a GTFS feed. No personal names:
+drivers are kept by id, age and years licensed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Field, SQLModel
+
+# Changzhou's districts as the bureau names them (天寧區 … 常州經開區).
+CHANGZHOU_DISTRICTS: tuple[tuple[str, str], ...] = (
+    ("tianning", "天寧區"),
+    ("zhonglou", "鐘樓區"),
+    ("xinbei", "新北區"),
+    ("wujin", "武進區"),
+    ("jintan", "金壇區"),
+    ("liyang", "溧陽市"),
+    ("jingkai", "常州經開區"),
+)
+
+
+class District(SQLModel, table=True):
+    district_id: str = Field(primary_key=True)
+    name: str
+
+
+class School(SQLModel, table=True):
+    school_id: str = Field(primary_key=True)
+    name: str
+    district_id: str = Field(index=True, foreign_key="district.district_id")
+    stage: str  # kindergarten, primary, junior, senior, vocational
+    enrolment: int
+    boarding: bool
+    lat: float
+    lon: float
+    guards: int = 0
+    closed_management: bool = True
+    guard_post_at_gate: bool = True  # 護學崗
+
+
+class SecurityDevice(SQLModel, table=True):
+    device_id: str = Field(primary_key=True)
+    school_id: str = Field(index=True, foreign_key="school.school_id")
+    kind: str  # camera, nvr, alarm_box, fence, access_control
+    vendor: str  # hikvision, gb28181, generic
+    channel: int = 1
+    location_role: str  # gate, dormitory, canteen, classroom, perimeter, playground, office
+    linked_to_police: bool
+    heartbeat_interval_s: int
+
+
+class BusOperator(SQLModel, table=True):
+    operator_id: str = Field(primary_key=True)
+    name: str
+    licence_expires_on: date
+
+
+class Bus(SQLModel, table=True):
+    bus_id: str = Field(primary_key=True)
+    plate: str = Field(index=True)
+    terminal_id: str = Field(index=True, unique=True)
+    operator_id: str = Field(foreign_key="busoperator.operator_id")
+    school_id: str | None = Field(default=None, foreign_key="school.school_id")
+    route_id: str | None = None
+    seats: int
+    last_inspected_on: date
+    report_interval_s: int = 15
+
+
+class Driver(SQLModel, table=True):
+    driver_id: str = Field(primary_key=True)
+    bus_id: str | None = Field(default=None, foreign_key="bus.bus_id")
+    age: int
+    years_licensed: int
+    clean_record: bool = True
+
+
+class Canteen(SQLModel, table=True):
+    canteen_id: str = Field(primary_key=True)
+    school_id: str = Field(index=True, foreign_key="school.school_id")
+    granted_subsidy_cny: float
+
+
+class ChildcareInstitution(SQLModel, table=True):
+    institution_id: str = Field(primary_key=True)
+    name: str
+    district_id: str = Field(index=True, foreign_key="district.district_id")
+    floor: int
+    building_type: str  # ordinary, basement, three_in_one, steel_panel, hazardous_storage
+    capacity: int
+    key_unit: bool = False
+
+
+# GTFS tables keep the standard's field names so any feed loads, not only ours.
+class GtfsRoute(SQLModel, table=True):
+    route_id: str = Field(primary_key=True)
+    agency_id: str | None = None
+    route_short_name: str | None = None
+    route_long_name: str | None = None
+    route_type: int = 3
+
+
+class GtfsStop(SQLModel, table=True):
+    stop_id: str = Field(primary_key=True)
+    stop_name: str | None = None
+    stop_lat: float | None = None
+    stop_lon: float | None = None
+
+
+class GtfsTrip(SQLModel, table=True):
+    trip_id: str = Field(primary_key=True)
+    route_id: str = Field(index=True)
+    service_id: str
+    shape_id: str | None = None
+    trip_headsign: str | None = None
+    direction_id: int | None = None
+
+
+class GtfsStopTime(SQLModel, table=True):
+    trip_id: str = Field(primary_key=True)
+    stop_sequence: int = Field(primary_key=True)
+    stop_id: str
+    arrival_time: str | None = None  # HH:MM:SS, may pass 24:00
+    departure_time: str | None = None
+    timepoint: int | None = None
+
+
+class GtfsShapePoint(SQLModel, table=True):
+    shape_id: str = Field(primary_key=True)
+    shape_pt_sequence: int = Field(primary_key=True)
+    shape_pt_lat: float
+    shape_pt_lon: float
+
+
+class GtfsCalendar(SQLModel, table=True):
+    service_id: str = Field(primary_key=True)
+    monday: int
+    tuesday: int
+    wednesday: int
+    thursday: int
+    friday: int
+    saturday: int
+    sunday: int
+    start_date: str  # YYYYMMDD
+    end_date: str

@@ -1,0 +1,50 @@
+"""Normalized smart-security events: cameras, NVRs, one-key alarms, sensors, heartbeats.
+
+Every vendor type (ISAPI eventType, GB/T 28181 alarm type, alarm-box JSON kind) maps onto
+one taxonomy, `SecurityEventType`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from safecampus.schemas.common import Record, Severity
+
+SecurityEventType = Literal[
+    "intrusion",
+    "tripwire",
+    "loitering",
+    "motion",
+    "video_loss",
+    "tamper",
+    "storage_fault",
+    "one_key_alarm",
+    "fence",
+    "forced_door",
+    "device_offline",
+    "device_fault",
+    "heartbeat",
+    "other",
+]
+EventState = Literal["active", "inactive"]
+LocationRole = Literal["gate", "dormitory", "canteen", "classroom", "perimeter", "playground", "office", "other"]
+
+
+class SecurityEvent(Record):
+    """One normalized security event, enriched from the registry where the device is known."""
+
+    event_id: str = Field(description="natural key: device, channel, vendor type, state, time")
+    device_id: str = Field(min_length=1, max_length=64)
+    channel: int = Field(default=1, ge=0, le=4096)
+    source_format: str
+    vendor_type: str = Field(description="the vendor's own type, e.g. ISAPI fielddetection")
+    event_type: SecurityEventType
+    state: EventState = "active"
+    occurred_at: AwareDatetime
+    severity: Severity
+    school_id: str | None = None
+    district: str | None = None
+    location_role: LocationRole | None = None
+    linked_to_police: bool | None = None

@@ -1,0 +1,67 @@
+"""Pytest fixtures that start the real services (Kafka, Prism, PostgreSQL) with deploy/local/*.sh.
+
+Load them from the root conftest with `pytest_plugins = ["tests.integration_services"]`
+(or `python -m pytest -p tests.integration_services`). Each script is idempotent and reuses a
+running service; what a fixture started it also stops at the end of the session.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from safecampus.connectors.kafka import KafkaUnavailableError, check_kafka
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "local"
+KAFKA_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def _run(script: str, *args: str, timeout: float = 900, last_line: bool = True) -> str:
+    """Run a deploy script; return its stdout (or last line of it), or fail the test with its output."""
+    proc = subprocess.run(
+        ["bash", str(DEPLOY / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"{script} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    if not last_line:
+        return proc.stdout
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka broker at 127.0.0.1:9092, started with deploy/local/kafka.sh when none answers."""
+    started = False
+    try:
+        check_kafka(KAFKA_BOOTSTRAP, timeout_s=3)
+    except KafkaUnavailableError:
+        _run("kafka.sh", "start")
+        started = True
+        check_kafka(KAFKA_BOOTSTRAP, timeout_s=30)
+    yield KAFKA_BOOTSTRAP
+    if started:
+        _run("kafka.sh", "stop")
+
+
+@pytest.fixture(scope="session")
+def prism_location() -> str:
+    """Path of the Prism runner binary, built once with `go install` (deploy/local/prism.sh)."""
+    return _run("prism.sh")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL of a real PostgreSQL with role and database `safecampus`."""
+    out = _run("postgres.sh", "start", last_line=False)
+    yield out.strip().splitlines()[-1]
+    if "postgres: started" in out:
+        _run("postgres.sh", "stop")
