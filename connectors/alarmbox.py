@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, ValidationError
+
 from safecampus.connectors.security_record import VendorSecurityRecord, short_description, vendor_record
 from safecampus.connectors.security_xml import SecurityDecodeError
 from safecampus.schemas.common import Record, describe_validation_error

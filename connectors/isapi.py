@@ -15,6 +15,8 @@ Example (an abridged DS-2CD intrusion alert):
 
 The device id is `<deviceID>` when the device sends one (ISUP-registered devices do), else the
 MAC address (lower case), else the IP address. A time without an offset is Beijing time.
+Cameras on a long-lived alertStream repeat `videoloss`/`inactive` every few seconds as a
+keepalive; it decodes like any other alert (video_loss, inactive = video present).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -39,7 +40,7 @@ __all__ = [
 
 _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
 _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this much
-_IDLE_RESUME_S = 0.2  # how soon a deferred (idle) partition is polled again
+_IDLE_RESUME_S = 1.0  # an idle partition is polled again after this; Prism spends CPU per idle bundle
 _MAX_PROCESS_S = 2.0  # a process() call hands back control this often, so bundles end and offsets commit
 _START_HINT = "start it with deploy/local/kafka.sh"
 
@@ -182,19 +183,24 @@ _RESTRICTION: Any = beam.DoFn.RestrictionParam(_PartitionRestrictions())
 _WATERMARK: Any = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
 
 
+# Highest offset committed per (pipeline's reader, partition) in this process: finalizations of two bundles
+# can arrive out of order, and a commit must not move the group back. Finalization runs on its own thread.
+_COMMITTED: dict[tuple[str, TopicPartition], int] = {}
+_COMMIT_LOCK = threading.Lock()
+
+
 class _ReadPartition(beam.DoFn):
     """Reads one partition per restriction; see the module docstring."""
 
     def __init__(self, bootstrap: str, group_id: str, max_batch: int, poll_timeout_ms: int) -> None:
         self._bootstrap, self._group_id = bootstrap, group_id
         self._max_batch, self._poll_timeout_ms = max_batch, poll_timeout_ms
+        self._run_id = uuid.uuid4().hex  # one per pipeline: a later run may have reset the group's offsets
 
     def setup(self) -> None:
         self._consumers: dict[TopicPartition, KafkaConsumer] = {}
         self._next_offset: dict[TopicPartition, int] = {}  # where each cached consumer will read next
         self._committer: KafkaConsumer | None = None
-        self._committed: dict[TopicPartition, int] = {}
-        self._commit_lock = threading.Lock()  # finalization runs on another thread than process()
 
     def _consumer(self, tp: TopicPartition, offset: int) -> tuple[KafkaConsumer, bool]:
         """The cached consumer of `tp`, positioned at `offset`; True when it had to seek (cold fetch)."""
@@ -216,15 +222,16 @@ class _ReadPartition(beam.DoFn):
         return consumer, True
 
     def _commit(self, tp: TopicPartition, next_offset: int) -> None:
-        with self._commit_lock:
-            if next_offset <= self._committed.get(tp, -1):
-                return  # a later bundle already committed further
+        key = (self._run_id, tp)
+        with _COMMIT_LOCK:
+            if next_offset <= _COMMITTED.get(key, -1):
+                return  # a later bundle (maybe of another DoFn instance) already committed further
             if self._committer is None:
                 self._committer = KafkaConsumer(
                     bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
                 )
             self._committer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
-            self._committed[tp] = next_offset
+            _COMMITTED[key] = next_offset
 
     def process(
         self,
@@ -251,14 +258,15 @@ class _ReadPartition(beam.DoFn):
                     if position >= restriction.stop:
                         tracker.try_claim(restriction.stop)  # past the end (gaps included): done
                         return
-                    if cold:  # a fresh fetch can take longer than one poll: give it a second one
+                    bounded = restriction.stop < _UNBOUNDED
+                    if (bounded or cold) and time.monotonic() < deadline:
                         cold = False
-                        continue
+                        continue  # the records exist, or the consumer is new: a slow fetch, not idleness
                     highwater = consumer.highwater(tp)
-                    if restriction.stop == _UNBOUNDED and highwater is not None and position >= highwater:
+                    if not bounded and highwater is not None and position >= highwater:
                         # Caught up, not just a slow fetch: time passes even when no record arrives.
                         _advance(watermark, Timestamp.now() - Duration.of(_IDLE_SLACK_S))
-                    tracker.defer_remainder(Duration.of(_IDLE_RESUME_S))
+                    tracker.defer_remainder(Duration.of(0 if bounded else _IDLE_RESUME_S))
                     return
                 batch: list[KafkaMessage] = []
                 for r in batch_records:
@@ -295,6 +303,9 @@ class _ReadPartition(beam.DoFn):
             if last_next is not None:
                 # Runs only if the runner finalizes the bundle, i.e. after its outputs are durable.
                 finalizer.register(lambda tp=tp, offset=last_next: self._commit(tp, offset))
+            else:
+                # Prism finalizes every bundle of this stage; the SDK errors on one that registered nothing.
+                finalizer.register(_nothing_to_commit)
 
     def teardown(self) -> None:
         for consumer in [*self._consumers.values(), self._committer]:
@@ -316,6 +327,10 @@ class _ReadPartitionForever(_ReadPartition):
         watermark: ManualWatermarkEstimator = _WATERMARK,
     ) -> Iterator[TimestampedValue[list[KafkaMessage]]]:
         yield from super().process(element, finalizer, tracker=tracker, watermark=watermark)
+
+
+def _nothing_to_commit() -> None:
+    pass
 
 
 def _advance(watermark: ManualWatermarkEstimator, to: Timestamp) -> None:

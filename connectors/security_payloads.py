@@ -6,8 +6,9 @@ namespaced `EventNotificationAlert` (bare or multipart with a snapshot), a GB/T 
 alarm-box JSON form. Every payload decodes with the matching `decode_*` function.
 
 Example:
+    >>> at = datetime(2026, 9, 1, 22, 15, tzinfo=DEVICE_LOCAL_OFFSET)
     >>> body = gb28181_alarm_xml("32010200001320000001", 1, 5, 6, at, sn=17430)
-    >>> decode_gb28181(body).vendor_type
+    >>> decode_gb28181(gb28181_sip_message(body, "32010200001320000001")).vendor_type
     'gb28181:5/6'
 """
 

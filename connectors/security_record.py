@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError
+
 from safecampus.connectors.security_xml import SecurityDecodeError
 from safecampus.schemas.common import Record, describe_validation_error
 from safecampus.schemas.security import EventState, SecurityEventType

@@ -2,7 +2,8 @@
 
 Cameras, NVRs and GB/T 28181 platforms post XML we do not control, so every XML payload of
 the security domain goes through `parse_untrusted_xml`: no DTD, no entities, no external
-references, a size cap, and GB/T 28181's habit of declaring `encoding="GB2312"` handled.
+references, a size cap, and GB/T 28181's habit of declaring `encoding="GB2312"` (or sending
+GB bytes with no declaration at all) handled.
 Failures raise `SecurityDecodeError`, whose str() is one plain-words line for the DLQ.
 
 The lookup helpers ignore XML namespaces, because the same ISAPI alert arrives with
@@ -103,6 +104,8 @@ def _decode_declared(data: bytes) -> bytes | str:
 
 def _undeclared(data: bytes) -> bytes | str:
     """UTF-8 as XML says; GB18030 when it is not UTF-8 (GB/T 28181 devices omit the declaration)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

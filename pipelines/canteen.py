@@ -52,13 +52,27 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
         if event.category in RED_FLAG_CATEGORIES:
             found.append((f"canteen.red_flag.{event.category}", "high", RED_FLAG_CATEGORIES[event.category]))
         minimum = self.settings.canteen.min_delivery_checkers
-        if event.category == "ingredients" and event.accepted_by_count is not None and event.accepted_by_count < minimum:
+        if (
+            event.category == "ingredients"
+            and event.accepted_by_count is not None
+            and event.accepted_by_count < minimum
+        ):
             found.append(("canteen.single_person_acceptance", "warning", f"驗收人數不足{minimum}人"))
         return [
-            Alert(fingerprint=alert_fingerprint("canteen", rule, event.canteen_id, event.entry_id), domain="canteen",
-                  rule=rule, severity=severity, subject=event.canteen_id, school_id=event.school_id,  # type: ignore[arg-type]
-                  district=event.district, occurred_at=event.recorded_at, detected_at=event.recorded_at, title=title,
-                  detail=f"憑證{event.entry_id}，金額{event.amount_cny}元", evidence=[event.model_dump(mode="json")])
+            Alert(
+                fingerprint=alert_fingerprint("canteen", rule, event.canteen_id, event.entry_id),
+                domain="canteen",
+                rule=rule,
+                severity=severity,
+                subject=event.canteen_id,
+                school_id=event.school_id,  # type: ignore[arg-type]
+                district=event.district,
+                occurred_at=event.recorded_at,
+                detected_at=event.recorded_at,
+                title=title,
+                detail=f"憑證{event.entry_id}，金額{event.amount_cny}元",
+                evidence=[event.model_dump(mode="json")],
+            )
             for rule, severity, title in found
         ]
 

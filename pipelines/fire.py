@@ -57,12 +57,21 @@ class FirePipeline(DomainPipeline[FireInspection]):
                 rule, severity, title = "fire.hazard_overdue", "high", "隱患逾期未整改"
             if f.major:
                 rule, severity, title = "fire.area_closed", "critical", "重大隱患：區域停止使用"
-            alerts.append(Alert(
-                fingerprint=alert_fingerprint("fire", rule, event.institution_id, f.item_code), domain="fire", rule=rule,
-                severity=severity, subject=event.institution_id, district=event.district,  # type: ignore[arg-type]
-                occurred_at=event.inspected_at, detected_at=event.inspected_at, title=title,
-                detail=f"檢查項{f.item_code}（{f.category}），整改期限{f.deadline or '未定'}",
-                evidence=[{"inspection_id": event.inspection_id, **f.model_dump(mode="json")}]))
+            alerts.append(
+                Alert(
+                    fingerprint=alert_fingerprint("fire", rule, event.institution_id, f.item_code),
+                    domain="fire",
+                    rule=rule,
+                    severity=severity,
+                    subject=event.institution_id,
+                    district=event.district,  # type: ignore[arg-type]
+                    occurred_at=event.inspected_at,
+                    detected_at=event.inspected_at,
+                    title=title,
+                    detail=f"檢查項{f.item_code}（{f.category}），整改期限{f.deadline or '未定'}",
+                    evidence=[{"inspection_id": event.inspection_id, **f.model_dump(mode="json")}],
+                )
+            )
         return alerts
 
     def kpi_partials(self, events: Iterable[FireInspection], alerts: Iterable[Alert]) -> KpiPartials:

@@ -57,7 +57,9 @@ def normalize_lines(
         try:
             envelope = RawEnvelope.model_validate_json(line)
         except ValidationError as exc:
-            out.dlq.append(DlqRecord.of(domain, "envelope", envelope_reason(line, exc), line, source, offset, partition))
+            out.dlq.append(
+                DlqRecord.of(domain, "envelope", envelope_reason(line, exc), line, source, offset, partition)
+            )
             continue
         if envelope.domain != domain:
             reason = f"record is for the {envelope.domain} domain, but this is the {domain} pipeline"
@@ -66,11 +68,15 @@ def normalize_lines(
         try:
             events = pipeline.decode(envelope)
         except DecodeError as exc:
-            out.dlq.append(DlqRecord.of(domain, exc.step, str(exc), _original(envelope, line), source, offset, partition))
+            out.dlq.append(
+                DlqRecord.of(domain, exc.step, str(exc), _original(envelope, line), source, offset, partition)
+            )
             continue
         except ValidationError as exc:
             reason = describe_validation_error(exc)
-            out.dlq.append(DlqRecord.of(domain, "validate", reason, _original(envelope, line), source, offset, partition))
+            out.dlq.append(
+                DlqRecord.of(domain, "validate", reason, _original(envelope, line), source, offset, partition)
+            )
             continue
         except Exception as exc:  # a decoder bug must cost one record, never the pipeline
             reason = f"could not decode ({type(exc).__name__}: {exc})"

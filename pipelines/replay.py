@@ -21,15 +21,22 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from safecampus.config import Settings
 from safecampus.pipelines.catalog import pipeline_for, registry_for
-from safecampus.pipelines.detection import detect_shard, kpis_of, shard_of
+from safecampus.pipelines.detection import (
+    detect_shard,
+    is_stateful,
+    kpis_of,
+    pack_events,
+    shard_of,
+    unpack_events,
+)
 from safecampus.pipelines.domain import DomainPipeline, KpiPartials, merge_partials
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.kpi import Kpi
-from safecampus.store import engine_for, upsert
 from safecampus.schemas.store import AlertRow, DlqRow, EventRow, KpiRow
+from safecampus.store import engine_for, upsert
 
 LINES_PER_CHUNK = 4000
 OUTPUTS = ("events", "alerts", "kpis", "dlq")
@@ -68,8 +75,9 @@ def read_chunk(chunk: Chunk) -> list[tuple[int, bytes]]:
 
 
 class _DomainDoFn(beam.DoFn):  # type: ignore[misc]
-    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None) -> None:
+    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None, with_rows: bool = False) -> None:
         self.domain, self.settings, self.registry_url = domain, settings, registry_url
+        self.with_rows = with_rows
         self.pipeline: DomainPipeline[Record]
 
     def setup(self) -> None:
@@ -83,11 +91,14 @@ class NormalizeChunk(_DomainDoFn):
         out = normalize_lines(self.pipeline, read_chunk(chunk), Path(chunk.path).name)
         if out.events:
             yield "\n".join(e.model_dump_json() for _, e in out.events)
-            groups: dict[int, list[tuple[str, Record]]] = {}
-            for subject, event in out.events:
-                groups.setdefault(shard_of(subject), []).append((subject, event))
-            yield from (beam.pvalue.TaggedOutput("shards", item) for item in groups.items())
-            yield beam.pvalue.TaggedOutput("event_rows", [self._event_row(s, e) for s, e in out.events])
+            if is_stateful(self.pipeline):
+                groups: dict[int, list[tuple[str, Record]]] = {}
+                for subject, event in out.events:
+                    groups.setdefault(shard_of(subject), []).append((subject, event))
+                for shard, pairs in groups.items():
+                    yield beam.pvalue.TaggedOutput("shards", (shard, pack_events(pairs)))
+            if self.with_rows:
+                yield beam.pvalue.TaggedOutput("event_rows", [self._event_row(s, e) for s, e in out.events])
         if out.dlq:
             yield beam.pvalue.TaggedOutput("dlq", out.dlq)
         if out.alerts:
@@ -97,16 +108,21 @@ class NormalizeChunk(_DomainDoFn):
             yield beam.pvalue.TaggedOutput("span", (out.earliest, out.latest))
 
     def _event_row(self, subject: str, event: Record) -> dict[str, Any]:
-        return {"domain": self.domain, "event_id": self.pipeline.event_id(event), "subject": subject,
-                "occurred_at": self.pipeline.occurred_at(event), "body": event.model_dump_json()}
+        return {
+            "domain": self.domain,
+            "event_id": self.pipeline.event_id(event),
+            "subject": subject,
+            "occurred_at": self.pipeline.occurred_at(event),
+            "body": event.model_dump_json(),
+        }
 
 
 class DetectShard(_DomainDoFn):
     """One shard's events (grouped) → alerts, expiring timers at the end of the input's time span."""
 
     def process(self, item: tuple[int, Any], span: tuple[datetime, datetime] | None) -> Iterator[list[Alert]]:
-        _, groups = item
-        events = [pair for group in groups for pair in group]
+        _, blobs = item
+        events = [pair for blob in blobs for pair in unpack_events(self.pipeline.event_type, blob)]
         alerts = detect_shard(self.pipeline, events, span[1] if span else None)
         if alerts:
             yield alerts
@@ -144,40 +160,75 @@ def _lines(records: list[Any]) -> str:
 
 
 def alert_row(alert: Alert) -> dict[str, Any]:
-    return {"fingerprint": alert.fingerprint, "domain": alert.domain, "rule": alert.rule, "severity": alert.severity,
-            "status": alert.status, "subject": alert.subject, "school_id": alert.school_id, "district": alert.district,
-            "occurred_at": alert.occurred_at, "detected_at": alert.detected_at, "body": alert.model_dump_json()}
+    return {
+        "fingerprint": alert.fingerprint,
+        "domain": alert.domain,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "status": alert.status,
+        "subject": alert.subject,
+        "school_id": alert.school_id,
+        "district": alert.district,
+        "occurred_at": alert.occurred_at,
+        "detected_at": alert.detected_at,
+        "body": alert.model_dump_json(),
+    }
 
 
 def kpi_row(kpi: Kpi) -> dict[str, Any]:
-    return {"key": kpi.key(), "window_start": kpi.window_start, "domain": kpi.domain, "metric": kpi.metric,
-            "value": kpi.value, "window_end": kpi.window_end}
+    return {
+        "key": kpi.key(),
+        "window_start": kpi.window_start,
+        "domain": kpi.domain,
+        "metric": kpi.metric,
+        "value": kpi.value,
+        "window_end": kpi.window_end,
+    }
 
 
 def dlq_row(record: DlqRecord) -> dict[str, Any]:
-    return {"source_topic": record.source_topic, "source_partition": record.source_partition
-            if record.source_partition is not None else -1, "source_offset": record.source_offset or 0,
-            "domain": record.domain, "step": record.step, "reason": record.reason, "payload_b64": record.payload_b64}
+    return {
+        "source_topic": record.source_topic,
+        "source_partition": record.source_partition if record.source_partition is not None else -1,
+        "source_offset": record.source_offset or 0,
+        "domain": record.domain,
+        "step": record.step,
+        "reason": record.reason,
+        "payload_b64": record.payload_b64,
+    }
 
 
 def build_replay(
-    root: beam.Pipeline, domain: Domain, input_path: Path, out_dir: Path, settings: Settings,
-    registry_url: str | None, store_url: str | None,
+    root: beam.Pipeline,
+    domain: Domain,
+    input_path: Path,
+    out_dir: Path,
+    settings: Settings,
+    registry_url: str | None,
+    store_url: str | None,
 ) -> None:
     """Add the replay graph of one domain to `root`."""
     name = domain.capitalize()
     chunks = root | f"{name}Plan" >> beam.Create(plan_chunks(input_path))
-    parts = chunks | f"{name}Normalize" >> beam.ParDo(NormalizeChunk(domain, settings, registry_url)).with_outputs(
-        "shards", "event_rows", "dlq", "alerts", "partials", "span", main="events")
+    parts = chunks | f"{name}Normalize" >> beam.ParDo(
+        NormalizeChunk(domain, settings, registry_url, store_url is not None)
+    ).with_outputs("shards", "event_rows", "dlq", "alerts", "partials", "span", main="events")
     span = beam.pvalue.AsSingleton(
-        parts.span | f"{name}Span" >> beam.combiners.ToList() | f"{name}SpanMerge" >> beam.Map(_merge_span))
-    detected = (parts.shards | f"{name}GroupShards" >> beam.GroupByKey()
-                | f"{name}Detect" >> beam.ParDo(DetectShard(domain, settings, registry_url), span))
+        parts.span | f"{name}Span" >> beam.combiners.ToList() | f"{name}SpanMerge" >> beam.Map(_merge_span)
+    )
+    detected = (
+        parts.shards
+        | f"{name}GroupShards" >> beam.GroupByKey()
+        | f"{name}Detect" >> beam.ParDo(DetectShard(domain, settings, registry_url), span)
+    )
     alerts = (parts.alerts, detected) | f"{name}Alerts" >> beam.Flatten()
     alert_partials = alerts | f"{name}AlertPartials" >> beam.ParDo(AlertPartials(domain, settings, registry_url))
-    kpis = ((parts.partials, alert_partials) | f"{name}Partials" >> beam.Flatten()
-            | f"{name}SumKpis" >> beam.CombineGlobally(merge_partials)
-            | f"{name}FinishKpis" >> beam.ParDo(FinishKpis(domain, settings, registry_url), span))
+    kpis = (
+        (parts.partials, alert_partials)
+        | f"{name}Partials" >> beam.Flatten()
+        | f"{name}SumKpis" >> beam.CombineGlobally(merge_partials)
+        | f"{name}FinishKpis" >> beam.ParDo(FinishKpis(domain, settings, registry_url), span)
+    )
     texts = {
         "events": parts.events,
         "alerts": alerts | f"{name}AlertText" >> beam.Map(_lines),
@@ -187,7 +238,8 @@ def build_replay(
     out_dir.mkdir(parents=True, exist_ok=True)
     for output, pcoll in texts.items():
         _ = pcoll | f"{name}Write{output}" >> beam.io.WriteToText(
-            str(out_dir / f"{output}.jsonl"), shard_name_template="", num_shards=1)
+            str(out_dir / f"{output}.jsonl"), shard_name_template="", num_shards=1
+        )
     if store_url:
         rows = {
             "events": parts.event_rows,
@@ -200,7 +252,9 @@ def build_replay(
 
 
 def run_replay(
-    jobs: list[tuple[Domain, Path, Path]], settings: Settings, registry_url: str | None = None,
+    jobs: list[tuple[Domain, Path, Path]],
+    settings: Settings,
+    registry_url: str | None = None,
     store_url: str | None = None,
 ) -> None:
     """Replay each (domain, input file, output dir) in one pipeline on the in-process runner."""

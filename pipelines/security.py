@@ -1,31 +1,64 @@
-"""Campus security: vendor alarms normalized onto one taxonomy, with severity and registry data.
+"""Campus security: vendor alarms normalized onto one taxonomy, with severity, detection and KPIs.
 
 Severity comes from the event type, the time of day (intrusion at night is critical) and the
-device's location role (gate, dormitory). A device not in the registry still becomes an event,
-without school or district, so a person can be told about it.
+device's location role (tripwire or loitering at a gate or dormitory is high). A device not in
+the registry still becomes an event, without school or district, so a person can be told about it.
+
+Detection is per device (`SecurityDetector`, in `pipelines/security_detection.py`). Operators'
+feedback is applied here by pure code: `acknowledge`, `suppress` and `AlertTriage` (which the
+alert sink runs over the alert update log). KPIs: alerts by school/type/severity, device online
+ratio, police linkage, time to acknowledge, and the "4個100%" indicators from the registry.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
+from safecampus.config import SecurityRules
 from safecampus.connectors.alarmbox import decode_alarmbox
 from safecampus.connectors.gb28181 import decode_gb28181
 from safecampus.connectors.isapi import decode_isapi
 from safecampus.connectors.security_record import VendorSecurityRecord, taxonomy_of
 from safecampus.connectors.security_xml import SecurityDecodeError
-from safecampus.pipelines.domain import DecodeError, DomainPipeline, payload_of
+from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
+from safecampus.pipelines.security_detection import SecurityDetector
+from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import SHANGHAI, Severity
 from safecampus.schemas.envelope import RawEnvelope
+from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
+from safecampus.schemas.registry import School
 from safecampus.schemas.security import SecurityEvent, SecurityEventType
 
 BASE_SEVERITY: dict[SecurityEventType, Severity] = {
-    "one_key_alarm": "critical", "intrusion": "high", "forced_door": "high", "fence": "high", "tripwire": "warning",
-    "loitering": "warning", "tamper": "high", "video_loss": "high", "storage_fault": "warning",
-    "device_fault": "warning", "device_offline": "warning", "motion": "info", "heartbeat": "info", "other": "info",
+    "one_key_alarm": "critical",
+    "intrusion": "high",
+    "forced_door": "high",
+    "fence": "high",
+    "tripwire": "warning",
+    "loitering": "warning",
+    "tamper": "high",
+    "video_loss": "high",
+    "storage_fault": "warning",
+    "device_fault": "warning",
+    "device_offline": "warning",
+    "motion": "info",
+    "heartbeat": "info",
+    "other": "info",
 }
 NIGHT_CRITICAL: frozenset[str] = frozenset({"intrusion", "fence", "forced_door", "tripwire"})
 SENSITIVE_ROLES: frozenset[str] = frozenset({"gate", "dormitory"})
+ROLE_RAISED: frozenset[str] = frozenset(
+    {"tripwire", "loitering"}
+)  # someone at a gate or dormitory matters more
+DEVICE_EVENTS = "security_device_events_total"  # per-device partial; folded into online ratios, not exported
+ACK_SAMPLE = (
+    "security_ack_seconds_sample"  # per-second histogram partial of time to acknowledge, not exported
+)
+POLICE_KINDS: dict[str, str] = {"alarm_box": "one_key_alarm", "camera": "video"}
 
 
 def decode_vendor(envelope: RawEnvelope) -> VendorSecurityRecord:
@@ -51,21 +84,36 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
         record = decode_vendor(envelope)
         event_type = taxonomy_of(record.vendor_type)
         if event_type is None:
-            raise DecodeError("normalize", f"unknown vendor event type {record.vendor_type!r}: no taxonomy mapping")
+            raise DecodeError(
+                "normalize", f"unknown vendor event type {record.vendor_type!r}: no taxonomy mapping"
+            )
         device = self.registry.devices.get(record.device_id)
         role = device.location_role if device else None
-        at = record.occurred_at
-        event_id = f"{record.device_id}/{record.channel}/{record.vendor_type}/{record.state}/{at.timestamp():.0f}"
-        return [SecurityEvent.model_validate({
-            "event_id": event_id, "device_id": record.device_id, "channel": record.channel,
-            "source_format": record.source_format, "vendor_type": record.vendor_type, "event_type": event_type,
-            "state": record.state, "occurred_at": at, "severity": self.severity(event_type, at, role),
-            "school_id": device.school_id if device else None,
-            "district": self.registry.district_of_school(device.school_id) if device else None,
-            "location_role": role if role in SENSITIVE_ROLES | {"canteen", "classroom", "perimeter", "playground",
-                                                                "office"} else ("other" if role else None),
-            "linked_to_police": device.linked_to_police if device else None,
-        })]
+        at = record.occurred_at.astimezone(UTC)
+        event_id = (
+            f"{record.device_id}/{record.channel}/{record.vendor_type}/{record.state}/{at.timestamp():.0f}"
+        )
+        return [
+            SecurityEvent.model_validate(
+                {
+                    "event_id": event_id,
+                    "device_id": record.device_id,
+                    "channel": record.channel,
+                    "source_format": record.source_format,
+                    "vendor_type": record.vendor_type,
+                    "event_type": event_type,
+                    "state": record.state,
+                    "occurred_at": at,
+                    "severity": self.severity(event_type, at, role),
+                    "school_id": device.school_id if device else None,
+                    "district": self.registry.district_of_school(device.school_id) if device else None,
+                    "location_role": role
+                    if role in SENSITIVE_ROLES | {"canteen", "classroom", "perimeter", "playground", "office"}
+                    else ("other" if role else None),
+                    "linked_to_police": device.linked_to_police if device else None,
+                }
+            )
+        ]
 
     def severity(self, event_type: SecurityEventType, at: datetime, role: str | None) -> Severity:
         rules = self.settings.security
@@ -74,7 +122,7 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
         if night and event_type in NIGHT_CRITICAL:
             return "critical"
         base = BASE_SEVERITY[event_type]
-        if role in SENSITIVE_ROLES and base == "warning" and event_type in NIGHT_CRITICAL:
+        if role in SENSITIVE_ROLES and base == "warning" and event_type in ROLE_RAISED:
             return "high"
         return base
 
@@ -83,3 +131,235 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
 
     def event_id(self, event: SecurityEvent) -> str:
         return event.event_id
+
+    def new_detector(self, subject: str) -> SecurityDetector:
+        device = self.registry.devices.get(subject)
+        district = self.registry.district_of_school(device.school_id) if device else None
+        return SecurityDetector(subject, device, self.settings.security, district)
+
+    # -- KPIs ---------------------------------------------------------------------------------------
+
+    def kpi_partials(self, events: Iterable[SecurityEvent], alerts: Iterable[Alert]) -> KpiPartials:
+        partials: KpiPartials = {}
+        for event in events:
+            add(partials, "security_events_total", event_type=event.event_type)
+            add(partials, DEVICE_EVENTS, device=event.device_id)
+        for alert in alerts:
+            summary = alert.evidence[0] if alert.evidence else {}
+            if summary.get("opened", True):  # alerts.jsonl is an update log: count each fingerprint once
+                add(
+                    partials,
+                    "security_alerts_total",
+                    rule=alert.rule,
+                    severity=alert.severity,
+                    school=alert.school_id,
+                    district=alert.district,
+                )
+            for item in alert.evidence:
+                if item.get("kind") == "acknowledgement" and item.get("new"):
+                    add(partials, ACK_SAMPLE, seconds=str(round(float(item["seconds_to_ack"]))))
+        return partials
+
+    def finish_kpis(self, totals: KpiPartials) -> KpiPartials:
+        out: KpiPartials = {k: v for k, v in totals.items() if k[0] not in (DEVICE_EVENTS, ACK_SAMPLE)}
+        reported = {dict(k[1])["device"] for k, v in totals.items() if k[0] == DEVICE_EVENTS and v > 0}
+        out.update(self.online_ratios(reported))
+        out.update(self.registry_kpis())
+        out.update(ack_kpis({int(dict(k[1])["seconds"]): v for k, v in totals.items() if k[0] == ACK_SAMPLE}))
+        return out
+
+    def online_ratios(self, reported: set[str]) -> KpiPartials:
+        """`security_device_online_ratio`: devices that reported / devices in the registry."""
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for device in self.registry.devices.values():
+            for scope in self._scopes(device.school_id):
+                counts[scope][0] += device.device_id in reported
+                counts[scope][1] += 1
+        return _ratios("security_device_online_ratio", counts)
+
+    def registry_kpis(self) -> KpiPartials:
+        """Police linkage and the "4個100%" indicators, from the registry alone (computed once)."""
+        linked: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        unlinked_schools: set[str] = set()
+        for device in self.registry.devices.values():
+            kind = POLICE_KINDS.get(device.kind)
+            if kind is None:
+                continue
+            if not device.linked_to_police:
+                unlinked_schools.add(device.school_id)
+            for scope, value in self._scopes(device.school_id):
+                for k in (kind, "all"):
+                    linked[(scope, value, k)][0] += device.linked_to_police
+                    linked[(scope, value, k)][1] += 1
+        out: KpiPartials = {}
+        for (scope, value, kind), (yes, total) in sorted(linked.items()):
+            add(out, "security_police_linkage_ratio", yes / total, kind=kind, **_scope_labels(scope, value))
+        rules = self.settings.security
+        four: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for school in self.registry.schools.values():
+            met = {
+                "guards": school.guards >= required_guards(school.enrolment, rules),
+                "closed_management": school.closed_management,
+                "police_linkage": school.school_id not in unlinked_schools,
+                "guard_post_at_gate": school.guard_post_at_gate,
+            }
+            for indicator, ok in met.items():
+                for scope, value in self._scopes(school.school_id):
+                    four[(scope, value, indicator)][0] += ok
+                    four[(scope, value, indicator)][1] += 1
+        for (scope, value, indicator), (yes, total) in sorted(four.items()):
+            add(
+                out,
+                "security_four_100_ratio",
+                yes / total,
+                indicator=indicator,
+                **_scope_labels(scope, value),
+            )
+        return out
+
+    def _scopes(self, school_id: str) -> list[tuple[str, str]]:
+        """The school, its district and the city: every ratio is given at the three levels."""
+        scopes = [("school", school_id), ("city", "")]
+        district = self.registry.district_of_school(school_id)
+        if district:
+            scopes.append(("district", district))
+        return scopes
+
+
+def required_guards(students: int, rules: SecurityRules) -> int:
+    """Full-time guards a school needs (GB/T 29315-2022): <100 → 1, 100–999 → 2, ≥1000 → 3 + 1 per 500."""
+    if students < 100:
+        return rules.guards_small_school
+    if students < 1000:
+        return rules.guards_medium_school
+    return rules.guards_large_school + (students - 1000) // 500
+
+
+def guards_short(school: School, rules: SecurityRules) -> bool:
+    """Whether a school has fewer full-time guards than the standard asks."""
+    return school.guards < required_guards(school.enrolment, rules)
+
+
+def _scope_labels(scope: str, value: str) -> dict[str, str | None]:
+    return {} if scope == "city" else {scope: value}
+
+
+def _ratios(metric: str, counts: dict[tuple[str, str], list[int]]) -> KpiPartials:
+    out: KpiPartials = {}
+    for (scope, value), (yes, total) in sorted(counts.items()):
+        add(out, metric, yes / total if total else 0.0, **_scope_labels(scope, value))
+    return out
+
+
+def ack_kpis(samples: dict[int, float]) -> KpiPartials:
+    """Mean and p90 (nearest rank) of seconds to acknowledge; nothing when there were no acks."""
+    total = sum(samples.values())
+    if total <= 0:
+        return {}
+    out: KpiPartials = {}
+    add(out, "security_ack_seconds_mean", sum(s * n for s, n in samples.items()) / total)
+    rank, seen = math.ceil(0.9 * total), 0.0
+    for seconds in sorted(samples):
+        seen += samples[seconds]
+        if seen >= rank:
+            add(out, "security_ack_seconds_p90", float(seconds))
+            break
+    add(out, "security_acks_total", total)
+    return out
+
+
+# -- operators' feedback: acknowledgements and suppression windows ------------------------------------
+
+
+def _reopened_summary(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evidence of a re-emitted alert: its summary no longer counts as a newly opened alert."""
+    if evidence and evidence[0].get("opened"):
+        return [{**evidence[0], "opened": False}, *evidence[1:]]
+    return list(evidence)
+
+
+def acknowledge(alert: Alert, ack: Acknowledgement, new: bool = True) -> Alert:
+    """The alert as acknowledged by an operator; a resolved alert stays resolved (the ack is recorded).
+
+    `new` is False when an earlier acknowledgement is carried onto a later update of the alert,
+    so time to acknowledge is counted once.
+    """
+    if ack.fingerprint != alert.fingerprint:
+        raise ValueError(f"acknowledgement is for alert {ack.fingerprint}, not {alert.fingerprint}")
+    seconds = max(0.0, (ack.acknowledged_at - alert.occurred_at).total_seconds())
+    record = {
+        "kind": "acknowledgement",
+        "operator_id": ack.operator_id,
+        "acknowledged_at": ack.acknowledged_at.astimezone(UTC).isoformat(),
+        "comment": ack.comment,
+        "seconds_to_ack": seconds,
+        "new": new,
+    }
+    status = "resolved" if alert.status == "resolved" else "acknowledged"
+    return alert.model_copy(
+        update={"status": status, "evidence": [*_reopened_summary(alert.evidence), record]}
+    )
+
+
+def suppress(alert: Alert, windows: Iterable[SuppressionWindow]) -> Alert:
+    """A firing alert inside a school's maintenance window or fire drill becomes suppressed.
+
+    Only `firing` changes: a resolve is never hidden, and an acknowledged alert stays acknowledged.
+    """
+    if alert.status != "firing":
+        return alert
+    for window in windows:
+        if window.covers(alert.school_id, alert.occurred_at):
+            record = {
+                "kind": "suppression",
+                "reason": window.reason,
+                "note": window.note,
+                "window_start": window.start.isoformat(),
+                "window_end": window.end.isoformat(),
+            }
+            return alert.model_copy(update={"status": "suppressed", "evidence": [*alert.evidence, record]})
+    return alert
+
+
+class AlertTriage:
+    """Applies operators' feedback to the alert update log, fingerprint by fingerprint.
+
+    An acknowledgement sticks to its fingerprint across later updates (a repeat stays
+    acknowledged), suppression windows turn firing updates into suppressed ones, and resolves
+    always pass through as resolved.
+
+        triage = AlertTriage([SuppressionWindow(school_id="S0042", start=..., end=..., reason="fire_drill")])
+        shown = [triage.apply(a) for a in detector_alerts]
+        acked = triage.acknowledge(Acknowledgement(fingerprint=fp, operator_id="op-017", acknowledged_at=t))
+    """
+
+    def __init__(self, windows: Iterable[SuppressionWindow] = ()) -> None:
+        self.windows: list[SuppressionWindow] = list(windows)
+        self.latest: dict[str, Alert] = {}
+        self.acks: dict[str, Acknowledgement] = {}
+
+    def add_window(self, window: SuppressionWindow) -> None:
+        self.windows.append(window)
+
+    def apply(self, alert: Alert) -> Alert:
+        """One update from a detector, as the control room should see it."""
+        ack = self.acks.get(alert.fingerprint)
+        if alert.status == "resolved":
+            shown = alert
+        elif ack is not None:
+            shown = acknowledge(alert, ack, new=False)
+        else:
+            shown = suppress(alert, self.windows)
+        self.latest[alert.fingerprint] = shown
+        return shown
+
+    def acknowledge(self, ack: Acknowledgement) -> Alert | None:
+        """Record an acknowledgement; the acknowledged alert, or None when it has not been seen yet."""
+        first = ack.fingerprint not in self.acks
+        self.acks.setdefault(ack.fingerprint, ack)  # the first operator's ack is the one that counts
+        alert = self.latest.get(ack.fingerprint)
+        if alert is None:
+            return None
+        shown = acknowledge(alert, ack, new=first)
+        self.latest[ack.fingerprint] = shown
+        return shown

@@ -57,9 +57,7 @@ class SecurityRules(BaseModel):
 
 
 class CanteenRules(BaseModel):
-    surplus_rate_warning: float = Field(
-        0.05, description="configurable: non-profit check; no national number exists"
-    )
+    surplus_rate_warning: float = Field(0.05, description="configurable: non-profit check; no national number exists")
     disclosure_day_of_month: int = Field(15, description="disclosure practice: by the 15th of next month")
     min_delivery_checkers: int = Field(2, description="MOE 2024 guideline: deliveries checked by ≥ 2 people")
     price_deviation_ratio: float = Field(0.5, description="ours, to tune with auditors: far from city median")

@@ -47,8 +47,10 @@ def upsert(engine: Engine, model: type[SQLModel], rows: Sequence[dict[str, Any]]
         for start in range(0, len(rows), step):
             stmt = dialect.insert(table).values(list(rows[start : start + step]))
             updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates else (
-                stmt.on_conflict_do_nothing(index_elements=keys)
+            stmt = (
+                stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+                if updates
+                else (stmt.on_conflict_do_nothing(index_elements=keys))
             )
             conn.execute(stmt)
     return len(rows)

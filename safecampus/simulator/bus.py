@@ -48,15 +48,22 @@ def _seconds(hhmmss: str) -> int:
 
 def _trip_path(city: City, trip: GtfsTrip) -> tuple[list[tuple[float, float]], list[tuple[float, int]]]:
     """Shape points, and (distance along shape, scheduled second) at each stop."""
-    points = [(p.shape_pt_lat, p.shape_pt_lon) for p in city.gtfs
-              if isinstance(p, GtfsShapePoint) and p.shape_id == trip.shape_id]
-    times = sorted((t for t in city.gtfs if isinstance(t, GtfsStopTime) and t.trip_id == trip.trip_id),
-                   key=lambda t: t.stop_sequence)
+    points = [
+        (p.shape_pt_lat, p.shape_pt_lon)
+        for p in city.gtfs
+        if isinstance(p, GtfsShapePoint) and p.shape_id == trip.shape_id
+    ]
+    times = sorted(
+        (t for t in city.gtfs if isinstance(t, GtfsStopTime) and t.trip_id == trip.trip_id),
+        key=lambda t: t.stop_sequence,
+    )
     cumulative = [0.0]
     for a, b in zip(points, points[1:], strict=False):
         cumulative.append(cumulative[-1] + _metres(a, b))
     stop_index = [0, 6, 12, 18, 24, 30, 36, len(points) - 1]
-    schedule = [(cumulative[i], _seconds(t.arrival_time or "00:00:00")) for i, t in zip(stop_index, times, strict=False)]
+    schedule = [
+        (cumulative[i], _seconds(t.arrival_time or "00:00:00")) for i, t in zip(stop_index, times, strict=False)
+    ]
     return points, schedule
 
 
@@ -80,15 +87,18 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
     trips = [t for t in city.gtfs if isinstance(t, GtfsTrip)]
     runs: list[tuple[str, Bus | None, GtfsTrip]] = []
     for bus in city.buses:
-        trip = next(t for t in trips if t.route_id == bus.route_id and t.trip_id.endswith(f"-{int(bus.bus_id[1:]) % 6}"))
+        trip = next(
+            t for t in trips if t.route_id == bus.route_id and t.trip_id.endswith(f"-{int(bus.bus_id[1:]) % 6}")
+        )
         runs.append((bus.terminal_id, bus, trip))
     runs.append((UNREGISTERED_TERMINAL, None, trips[0]))
     for terminal, bus, trip in runs:
         yield from _run(city, day, rng, truth, terminal, bus, trip)
 
 
-def _run(city: City, day: date, rng: random.Random, truth: GroundTruth, terminal: str, bus: Bus | None,
-         trip: GtfsTrip) -> Iterator[RawEnvelope]:
+def _run(
+    city: City, day: date, rng: random.Random, truth: GroundTruth, terminal: str, bus: Bus | None, trip: GtfsTrip
+) -> Iterator[RawEnvelope]:
     no = int(bus.bus_id[1:]) if bus else -1
     interval = bus.report_interval_s if bus else 15
     points, schedule = _trip_path(city, trip)
@@ -126,28 +136,56 @@ def _run(city: City, day: date, rng: random.Random, truth: GroundTruth, terminal
             if abs(share - 0.46) < 1 / fixes:
                 truth.add("bus", "terminal_silent", terminal, local(day, t))
             continue
-        report = LocationReport(lat_deg=round(lat, 6), lon_deg=round(lon, 6), time=local(day, t), altitude_m=8,
-                                speed_kmh=round(speed, 1), direction_deg=heading, alarm_flags=alarm,
-                                status_flags=status, extra={0x01: round(distance / 100) / 10, 0x30: 25, 0x31: 12})
+        report = LocationReport(
+            lat_deg=round(lat, 6),
+            lon_deg=round(lon, 6),
+            time=local(day, t),
+            altitude_m=8,
+            speed_kmh=round(speed, 1),
+            direction_deg=heading,
+            alarm_flags=alarm,
+            status_flags=status,
+            extra={0x01: round(distance / 100) / 10, 0x30: 25, 0x31: 12},
+        )
         if no == 44 and 0.3 < share < 0.4:
             tunnel.append(report)  # no signal in the tunnel: stored and uploaded later as 0x0704
             continue
         if tunnel:
             serial += 1
-            yield RawEnvelope(domain="bus", source="jt808", encoding="hex", content_type="application/octet-stream",
-                              payload=_frame(terminal, serial, encode_batch_body(tunnel, 1), MSG_LOCATION_BATCH),
-                              received_at=local(day, t + 2), gateway="jt808-gw-1", key=terminal)
+            yield RawEnvelope(
+                domain="bus",
+                source="jt808",
+                encoding="hex",
+                content_type="application/octet-stream",
+                payload=_frame(terminal, serial, encode_batch_body(tunnel, 1), MSG_LOCATION_BATCH),
+                received_at=local(day, t + 2),
+                gateway="jt808-gw-1",
+                key=terminal,
+            )
             truth.add("bus", "late_batch", terminal, tunnel[0].time)
             tunnel = []
         serial += 1
-        yield RawEnvelope(domain="bus", source="jt808", encoding="hex", content_type="application/octet-stream",
-                          payload=_frame(terminal, serial, encode_location_body(report)),
-                          received_at=local(day, t + rng.uniform(0.2, 1.5)), gateway="jt808-gw-1", key=terminal)
+        yield RawEnvelope(
+            domain="bus",
+            source="jt808",
+            encoding="hex",
+            content_type="application/octet-stream",
+            payload=_frame(terminal, serial, encode_location_body(report)),
+            received_at=local(day, t + rng.uniform(0.2, 1.5)),
+            gateway="jt808-gw-1",
+            key=terminal,
+        )
     if no == 12:
         truth.add("bus", "late_arrival", terminal, local(day, schedule[1][1] + delay))
     if no == 30:
         truth.add("bus", "no_all_off", terminal, local(day, end))
     elif bus is not None:
         body = {"terminal_id": terminal, "kind": "all_off", "time": local(day, end + 30).isoformat()}
-        yield RawEnvelope(domain="bus", source="bus-json", payload=json.dumps(body), received_at=local(day, end + 31),
-                          gateway="escort-app", key=terminal)
+        yield RawEnvelope(
+            domain="bus",
+            source="bus-json",
+            payload=json.dumps(body),
+            received_at=local(day, end + 31),
+            gateway="escort-app",
+            key=terminal,
+        )

@@ -54,8 +54,15 @@ class City:
 
     def rows(self) -> list[SQLModel]:
         return [
-            *self.districts, *self.schools, *self.devices, *self.operators, *self.buses,
-            *self.drivers, *self.canteens, *self.institutions, *self.gtfs,
+            *self.districts,
+            *self.schools,
+            *self.devices,
+            *self.operators,
+            *self.buses,
+            *self.drivers,
+            *self.canteens,
+            *self.institutions,
+            *self.gtfs,
         ]
 
 
@@ -77,10 +84,17 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
         required = 1 if enrolment < 100 else 2 if enrolment < 1000 else 3 + (enrolment - 1000) // 500
         short = i % 23 == 5
         school = School(
-            school_id=f"S{i:04d}", name=f"常州市第{i + 1}學校", district_id=district_ids[i % 7],
-            stage=STAGES[i % len(STAGES)], enrolment=enrolment, boarding=i % 5 == 0, lat=lat, lon=lon,
+            school_id=f"S{i:04d}",
+            name=f"常州市第{i + 1}學校",
+            district_id=district_ids[i % 7],
+            stage=STAGES[i % len(STAGES)],
+            enrolment=enrolment,
+            boarding=i % 5 == 0,
+            lat=lat,
+            lon=lon,
             guards=required - 1 if short else required + rng.randint(0, 1),
-            closed_management=i % 41 != 7, guard_post_at_gate=i % 37 != 3,
+            closed_management=i % 41 != 7,
+            guard_post_at_gate=i % 37 != 3,
         )
         city.schools.append(school)
         if short:
@@ -89,32 +103,54 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
             kind = "alarm_box" if d == 0 else "fence" if d == 1 else "access_control" if d == 2 else "camera"
             vendor = "generic" if kind != "camera" else ("gb28181" if d % 4 == 3 else "hikvision")
             # Cameras carry national 20-digit GB/T 28181 ids (type 131 camera, 132 IPC), as city networks assign.
-            device_id = f"32040{i:03d}00{131 if vendor == 'hikvision' else 132}{d:07d}" if kind == "camera" else (
-                f"CZ-{i:04d}-{d:02d}")
+            device_id = (
+                f"32040{i:03d}00{131 if vendor == 'hikvision' else 132}{d:07d}"
+                if kind == "camera"
+                else (f"CZ-{i:04d}-{d:02d}")
+            )
             linked = not (kind in ("alarm_box", "camera") and d in (0, 4) and i % 17 == 2)
-            city.devices.append(SecurityDevice(
-                device_id=device_id, school_id=school.school_id, kind=kind, vendor=vendor, channel=1,
-                location_role="gate" if d in (0, 3) else "perimeter" if d == 1 else ROLES[d % len(ROLES)],
-                linked_to_police=linked, heartbeat_interval_s=1800 if kind != "camera" else 900,
-            ))
+            city.devices.append(
+                SecurityDevice(
+                    device_id=device_id,
+                    school_id=school.school_id,
+                    kind=kind,
+                    vendor=vendor,
+                    channel=1,
+                    location_role="gate" if d in (0, 3) else "perimeter" if d == 1 else ROLES[d % len(ROLES)],
+                    linked_to_police=linked,
+                    heartbeat_interval_s=1800 if kind != "camera" else 900,
+                )
+            )
             if not linked:
-                city.registry_anomalies.append({"domain": "security", "kind": "not_linked_to_police", "subject": device_id})
+                city.registry_anomalies.append(
+                    {"domain": "security", "kind": "not_linked_to_police", "subject": device_id}
+                )
     _build_transport(city, rng, on)
     for i, school in enumerate(city.schools[:150]):
-        city.canteens.append(Canteen(
-            canteen_id=f"C{i:04d}", school_id=school.school_id,
-            granted_subsidy_cny=float(rng.choice((20000, 30000, 50000))),
-        ))
+        city.canteens.append(
+            Canteen(
+                canteen_id=f"C{i:04d}",
+                school_id=school.school_id,
+                granted_subsidy_cny=float(rng.choice((20000, 30000, 50000))),
+            )
+        )
     for i in range(80):
         floor = 4 if i % 19 == 4 else rng.randint(1, 3)
         building = "basement" if i % 29 == 9 else "ordinary"
         inst = ChildcareInstitution(
-            institution_id=f"T{i:03d}", name=f"托育機構{i + 1}", district_id=district_ids[i % 7], floor=floor,
-            building_type=building, capacity=rng.randint(20, 120), key_unit=i % 4 == 0,
+            institution_id=f"T{i:03d}",
+            name=f"托育機構{i + 1}",
+            district_id=district_ids[i % 7],
+            floor=floor,
+            building_type=building,
+            capacity=rng.randint(20, 120),
+            key_unit=i % 4 == 0,
         )
         city.institutions.append(inst)
         if floor >= 4 or building != "ordinary":
-            city.registry_anomalies.append({"domain": "fire", "kind": "location_noncompliant", "subject": inst.institution_id})
+            city.registry_anomalies.append(
+                {"domain": "fire", "kind": "location_noncompliant", "subject": inst.institution_id}
+            )
     return city
 
 
@@ -122,19 +158,39 @@ def _build_transport(city: City, rng: random.Random, on: date) -> None:
     """10 custom campus routes as GTFS, 6 operators, 60 buses, their drivers."""
     for k in range(6):
         expired = k == 5
-        city.operators.append(BusOperator(
-            operator_id=f"OP{k}", name=f"常州校車運營公司{k + 1}",
-            licence_expires_on=on - timedelta(days=30) if expired else on + timedelta(days=400 + 50 * k),
-        ))
-    city.gtfs.append(GtfsCalendar(
-        service_id="SCHOOLDAYS", monday=1, tuesday=1, wednesday=1, thursday=1, friday=1, saturday=0,
-        sunday=0, start_date=f"{on.year}0901", end_date=f"{on.year + 1}0131",
-    ))
+        city.operators.append(
+            BusOperator(
+                operator_id=f"OP{k}",
+                name=f"常州校車運營公司{k + 1}",
+                licence_expires_on=on - timedelta(days=30) if expired else on + timedelta(days=400 + 50 * k),
+            )
+        )
+    city.gtfs.append(
+        GtfsCalendar(
+            service_id="SCHOOLDAYS",
+            monday=1,
+            tuesday=1,
+            wednesday=1,
+            thursday=1,
+            friday=1,
+            saturday=0,
+            sunday=0,
+            start_date=f"{on.year}0901",
+            end_date=f"{on.year + 1}0131",
+        )
+    )
     for r in range(10):
         school = city.schools[r * 11]
         route_id = f"CZ{r + 1:02d}"
-        city.gtfs.append(GtfsRoute(route_id=route_id, agency_id="CZEDU", route_short_name=f"定製校車{r + 1}",
-                                   route_long_name=f"{school.name}定製專線", route_type=3))
+        city.gtfs.append(
+            GtfsRoute(
+                route_id=route_id,
+                agency_id="CZEDU",
+                route_short_name=f"定製校車{r + 1}",
+                route_long_name=f"{school.name}定製專線",
+                route_type=3,
+            )
+        )
         heading = rng.uniform(0, 2 * math.pi)
         points = [_offset(school.lat, school.lon, 9000 * math.cos(heading), 9000 * math.sin(heading))]
         for _ in range(40):  # a wandering road from the housing estate to the school
@@ -148,36 +204,63 @@ def _build_transport(city: City, rng: random.Random, on: date) -> None:
             points.append(_offset(lat, lon, step * math.cos(angle), step * math.sin(angle)))
         points.append((school.lat, school.lon))
         shape_id = f"SH{route_id}"
-        city.gtfs.extend(GtfsShapePoint(shape_id=shape_id, shape_pt_sequence=s, shape_pt_lat=p[0], shape_pt_lon=p[1])
-                         for s, p in enumerate(points))
+        city.gtfs.extend(
+            GtfsShapePoint(shape_id=shape_id, shape_pt_sequence=s, shape_pt_lat=p[0], shape_pt_lon=p[1])
+            for s, p in enumerate(points)
+        )
         stop_points = [points[j] for j in (0, 6, 12, 18, 24, 30, 36, len(points) - 1)]
         for s, (lat, lon) in enumerate(stop_points):
-            city.gtfs.append(GtfsStop(stop_id=f"{route_id}-{s}", stop_name=f"{route_id}第{s + 1}站", stop_lat=lat, stop_lon=lon))
+            city.gtfs.append(
+                GtfsStop(stop_id=f"{route_id}-{s}", stop_name=f"{route_id}第{s + 1}站", stop_lat=lat, stop_lon=lon)
+            )
         for b in range(6):
             bus_no = r * 6 + b
             operator = city.operators[bus_no % 6]
             terminal = f"0138{bus_no:08d}"
             bus = Bus(
-                bus_id=f"B{bus_no:03d}", plate=f"蘇D{bus_no:05d}", terminal_id=terminal, operator_id=operator.operator_id,
-                school_id=school.school_id, route_id=route_id, seats=rng.choice((35, 45, 56)),
+                bus_id=f"B{bus_no:03d}",
+                plate=f"蘇D{bus_no:05d}",
+                terminal_id=terminal,
+                operator_id=operator.operator_id,
+                school_id=school.school_id,
+                route_id=route_id,
+                seats=rng.choice((35, 45, 56)),
                 last_inspected_on=on - timedelta(days=250 if bus_no == 17 else rng.randint(10, 170)),
                 report_interval_s=15,
             )
             city.buses.append(bus)
             trip_id = f"{route_id}-AM-{b}"
-            city.gtfs.append(GtfsTrip(trip_id=trip_id, route_id=route_id, service_id="SCHOOLDAYS",
-                                      shape_id=shape_id, trip_headsign=school.name, direction_id=0))
+            city.gtfs.append(
+                GtfsTrip(
+                    trip_id=trip_id,
+                    route_id=route_id,
+                    service_id="SCHOOLDAYS",
+                    shape_id=shape_id,
+                    trip_headsign=school.name,
+                    direction_id=0,
+                )
+            )
             start_s = 6 * 3600 + 40 * 60 + b * 300  # buses leave 5 min apart from 06:40
-            for s, (lat, lon) in enumerate(stop_points):
+            for s in range(len(stop_points)):
                 at = start_s + s * 300
                 hhmmss = f"{at // 3600:02d}:{at % 3600 // 60:02d}:00"
-                city.gtfs.append(GtfsStopTime(trip_id=trip_id, stop_sequence=s, stop_id=f"{route_id}-{s}",
-                                              arrival_time=hhmmss, departure_time=hhmmss, timepoint=1))
+                city.gtfs.append(
+                    GtfsStopTime(
+                        trip_id=trip_id,
+                        stop_sequence=s,
+                        stop_id=f"{route_id}-{s}",
+                        arrival_time=hhmmss,
+                        departure_time=hhmmss,
+                        timepoint=1,
+                    )
+                )
             age = 62 if bus_no == 23 else rng.randint(30, 55)
             years = 2 if bus_no == 41 else rng.randint(5, 25)
             city.drivers.append(Driver(driver_id=f"D{bus_no:03d}", bus_id=bus.bus_id, age=age, years_licensed=years))
             if operator.licence_expires_on < on:
-                city.registry_anomalies.append({"domain": "bus", "kind": "operator_licence_expired", "subject": terminal})
+                city.registry_anomalies.append(
+                    {"domain": "bus", "kind": "operator_licence_expired", "subject": terminal}
+                )
             if age > 60 or years < 3:
                 city.registry_anomalies.append({"domain": "bus", "kind": "driver_out_of_rules", "subject": terminal})
             if bus_no == 17:

@@ -22,9 +22,11 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
         for p, at_s in enumerate(patrols):
             findings = []
             for code, category in CHECKLIST:
-                hazard = (category == "ebike" and n % 21 == 2 and p == 0) or (
-                    category == "video" and n % 33 == 8 and p == 0) or (
-                    category == "exits" and n % 26 == 15 and p == 0)
+                hazard = (
+                    (category == "ebike" and n % 21 == 2 and p == 0)
+                    or (category == "video" and n % 33 == 8 and p == 0)
+                    or (category == "exits" and n % 26 == 15 and p == 0)
+                )
                 finding: dict[str, object] = {"item_code": code, "category": category, "compliant": not hazard}
                 if hazard:
                     overdue = category == "exits"
@@ -35,8 +37,18 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
                     truth.add("fire", kind, inst.institution_id, local(day, at_s))
                 findings.append(finding)
             at = local(day, at_s + rng.uniform(0, 900))
-            body = {"inspection_id": f"{inst.institution_id}-{day:%Y%m%d}-P{p}", "institution_id": inst.institution_id,
-                    "kind": "monthly" if (day.day == 1 and p == 0) else "patrol", "inspected_at": at.isoformat(),
-                    "findings": findings}
-            yield RawEnvelope(domain="fire", source="inspection-json", payload=json.dumps(body), received_at=at,
-                              gateway="inspection-app", key=inst.institution_id)
+            body = {
+                "inspection_id": f"{inst.institution_id}-{day:%Y%m%d}-P{p}",
+                "institution_id": inst.institution_id,
+                "kind": "monthly" if (day.day == 1 and p == 0) else "patrol",
+                "inspected_at": at.isoformat(),
+                "findings": findings,
+            }
+            yield RawEnvelope(
+                domain="fire",
+                source="inspection-json",
+                payload=json.dumps(body),
+                received_at=at,
+                gateway="inspection-app",
+                key=inst.institution_id,
+            )

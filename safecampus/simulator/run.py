@@ -17,7 +17,10 @@ from safecampus.simulator.city import City, build_city
 from safecampus.simulator.clock import GroundTruth
 
 GENERATORS: dict[Domain, Callable[[City, date, random.Random, GroundTruth], Iterator[RawEnvelope]]] = {
-    "security": security.generate, "bus": bus.generate, "canteen": canteen.generate, "fire": fire.generate,
+    "security": security.generate,
+    "bus": bus.generate,
+    "canteen": canteen.generate,
+    "fire": fire.generate,
 }
 
 
@@ -34,8 +37,12 @@ class Simulation:
 
 
 def simulate(
-    out_dir: Path, days: int = 1, seed: int = 2026, start: date = date(2026, 9, 1),
-    domains: tuple[Domain, ...] = DOMAINS, on_domain: Callable[[str, int], None] | None = None,
+    out_dir: Path,
+    days: int = 1,
+    seed: int = 2026,
+    start: date = date(2026, 9, 1),
+    domains: tuple[Domain, ...] = DOMAINS,
+    on_domain: Callable[[str, int], None] | None = None,
 ) -> Simulation:
     """Simulate `days` school days from `start`; raw files are sorted by receive time."""
     city = build_city(seed, on=start)

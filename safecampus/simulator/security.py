@@ -41,8 +41,9 @@ class _Emitter:
     def envelope(self, device: SecurityDevice | str, payload: bytes, source: str, at: datetime) -> RawEnvelope:
         key = device if isinstance(device, str) else device.device_id
         ctype = "application/json" if source == "alarmbox" else "application/xml"
-        return RawEnvelope.of_bytes(payload, domain="security", source=source, content_type=ctype,
-                                    received_at=at, gateway="http-gw-1", key=key)
+        return RawEnvelope.of_bytes(
+            payload, domain="security", source=source, content_type=ctype, received_at=at, gateway="http-gw-1", key=key
+        )
 
     def event(self, device: SecurityDevice, kind: str, state: str, at_s: float) -> RawEnvelope:
         at = local(self.day, at_s)
@@ -50,15 +51,30 @@ class _Emitter:
         if device.kind != "camera":
             return self.envelope(device, alarmbox_json(device.device_id, kind, state, at), "alarmbox", at)
         if device.vendor == "gb28181":
-            method, alarm_type = {"motion": (5, 2), "intrusion": (5, 6), "tripwire": (5, 5),
-                                  "videoloss": (2, 1), "tamper": (2, 2)}[kind]
-            return self.envelope(device, gb28181_alarm_xml(device.device_id, 2 if state == "active" else 4,
-                                                           method, alarm_type, at, self.sn), "gb28181", at)
-        isapi = {"motion": "VMD", "intrusion": "fielddetection", "tripwire": "linedetection",
-                 "videoloss": "videoloss", "tamper": "shelteralarm"}[kind]
+            method, alarm_type = {
+                "motion": (5, 2),
+                "intrusion": (5, 6),
+                "tripwire": (5, 5),
+                "videoloss": (2, 1),
+                "tamper": (2, 2),
+            }[kind]
+            return self.envelope(
+                device,
+                gb28181_alarm_xml(device.device_id, 2 if state == "active" else 4, method, alarm_type, at, self.sn),
+                "gb28181",
+                at,
+            )
+        isapi = {
+            "motion": "VMD",
+            "intrusion": "fielddetection",
+            "tripwire": "linedetection",
+            "videoloss": "videoloss",
+            "tamper": "shelteralarm",
+        }[kind]
         mac = "44:19:b6:" + ":".join(f"{b:02x}" for b in hash(device.device_id).to_bytes(8, "big", signed=True)[:3])
-        return self.envelope(device, isapi_alert_xml(device.device_id, mac, "10.12.0.1", device.channel, isapi,
-                                                     state, at), "isapi", at)
+        return self.envelope(
+            device, isapi_alert_xml(device.device_id, mac, "10.12.0.1", device.channel, isapi, state, at), "isapi", at
+        )
 
     def heartbeat(self, device: SecurityDevice, at_s: float) -> RawEnvelope:
         at = local(self.day, at_s)
@@ -93,8 +109,9 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
     yield from _incidents(city, emit, rng, truth, cameras)
 
 
-def _incidents(city: City, emit: _Emitter, rng: random.Random, truth: GroundTruth,
-               cameras: list[SecurityDevice]) -> Iterator[RawEnvelope]:
+def _incidents(
+    city: City, emit: _Emitter, rng: random.Random, truth: GroundTruth, cameras: list[SecurityDevice]
+) -> Iterator[RawEnvelope]:
     day = emit.day
     for n, cam in enumerate([c for c in cameras if c.location_role in ("perimeter", "gate", "dormitory")][3::97][:8]):
         at = (23 * 3600 + n * 300) if n % 2 else (2 * 3600 + n * 300)

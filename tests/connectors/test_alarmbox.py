@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, get_args
 
 import pytest
+
 from safecampus.connectors.alarmbox import AlarmBoxKind, decode_alarmbox
 from safecampus.connectors.security_payloads import alarmbox_json
 from safecampus.connectors.security_record import VendorSecurityRecord, taxonomy_of

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from safecampus.connectors.gb28181 import decode_gb28181
 from safecampus.connectors.security_payloads import (
     gb28181_alarm_xml,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import get_args
 
 import pytest
+
 from safecampus.connectors.isapi import decode_isapi
 from safecampus.connectors.security_payloads import isapi_alert_xml, isapi_multipart
 from safecampus.connectors.security_record import VendorSecurityRecord, taxonomy_of

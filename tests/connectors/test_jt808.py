@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from functools import reduce
 
 import pytest
+
 from safecampus.connectors.jt808 import (
     ALARM_OVERSPEED,
     ALARM_ROUTE_DEVIATION,

@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pytest
+
 from safecampus.connectors.jt808 import (
     CHINA_TZ,
     MSG_AUTH,

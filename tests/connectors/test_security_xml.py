@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from safecampus.connectors.security_xml import (
     MAX_XML_BYTES,
     SecurityDecodeError,
@@ -212,7 +213,9 @@ def test_decode_error_is_a_value_error() -> None:
 
 
 def test_undeclared_gb2312_bytes_are_read_as_gb18030() -> None:
-    payload = '<?xml version="1.0"?><Notify><AlarmDescription>操场入侵</AlarmDescription></Notify>'.encode("gb2312")
+    payload = '<?xml version="1.0"?><Notify><AlarmDescription>操场入侵</AlarmDescription></Notify>'.encode(
+        "gb2312"
+    )
     assert child_text(parse_untrusted_xml(payload), "AlarmDescription") == "操场入侵"
 
 

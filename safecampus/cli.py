@@ -1,0 +1,181 @@
+"""The `safecampus` command: simulate, demo, replay, registry, decode, run, gateway.
+
+Errors a person sees are one line in plain words with what to do next; exit codes are 0 on
+success (even when records went to the DLQ) and non-zero only when the command could not run.
+"""
+
+from __future__ import annotations
+
+import logging
+
+# Beam logs import-time warnings on the root logger; keep the terminal for people.
+logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, NoReturn  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from safecampus.config import Settings  # noqa: E402
+from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
+
+app = typer.Typer(help="Streaming pipelines for the safe-campus (平安校園) programme.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+registry_app = typer.Typer(help="Load and inspect the registry.", no_args_is_help=True)
+decode_app = typer.Typer(help="Decode one device payload and print the normalized record as JSON.",
+                         no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+app.add_typer(decode_app, name="decode")
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one plain line to stderr and exit non-zero."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _domains(values: list[str] | None) -> list[Domain]:
+    chosen = values or list(DOMAINS)
+    unknown = [v for v in chosen if v not in DOMAINS]
+    if unknown:
+        fail(f"unknown domain {unknown[0]!r}; choose from {', '.join(DOMAINS)}", 2)
+    return chosen  # type: ignore[return-value]
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("out/sim"),
+    days: Annotated[int, typer.Option(min=1, max=31, help="school days to simulate")] = 1,
+    seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
+) -> None:
+    """Simulate the city: registry CSV + GTFS, raw JSONL per domain, ground truth."""
+    from safecampus.simulator.run import simulate as run_simulation
+
+    with console.status("simulating Changzhou…"):
+        result = run_simulation(out, days=days, seed=seed)
+    for domain, count in result.counts.items():
+        console.print(f"  {domain:8} {count:>9,} raw records → {result.raw_file(domain)}")
+    console.print(f"  {result.anomalies} injected anomalies → {out / 'ground_truth.jsonl'}")
+
+
+@app.command()
+def replay(
+    domain: Annotated[str, typer.Argument(help="security, bus, canteen or fire")],
+    input: Annotated[Path, typer.Option("--input", help="JSONL file of raw envelopes")],
+    out: Annotated[Path, typer.Option("--out", help="directory for events/alerts/kpis/dlq .jsonl")],
+    registry: Annotated[str | None, typer.Option(help="store URL holding the registry")] = None,
+    store: Annotated[str | None, typer.Option(help="store URL to upsert results into")] = None,
+) -> None:
+    """Run one domain's pipeline over a file (batch, in-process runner)."""
+    (chosen,) = _domains([domain])
+    if not input.is_file():
+        fail(f"input file {input} does not exist", 2)
+    from safecampus.pipelines.replay import run_replay
+
+    try:
+        with console.status(f"replaying {input} through the {chosen} pipeline…"):
+            run_replay([(chosen, input, out)], Settings(), registry, store)
+    except OSError as exc:
+        fail(f"could not read or write files: {exc}")
+    counts = {name: _count_lines(out / f"{name}.jsonl") for name in ("events", "alerts", "kpis", "dlq")}
+    console.print(" · ".join(f"{n} {c:,}" for n, c in counts.items()) + f" → {out}/")
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("out"),
+    days: Annotated[int, typer.Option(min=1, max=31)] = 1,
+) -> None:
+    """Simulate a school day and run every pipeline over it on the embedded default (no services)."""
+    from safecampus.demo import run_demo
+
+    run_demo(out, days, console)
+
+
+@registry_app.command("load")
+def registry_load(
+    directory: Annotated[Path, typer.Argument(help="directory of registry CSV files and/or a GTFS feed")],
+    store: Annotated[str | None, typer.Option(help="store URL (default: the configured database_url)")] = None,
+) -> None:
+    """Load registry CSV files and a GTFS feed into the store (upserts: loading twice is harmless)."""
+    from safecampus.registry import RegistryLoadError, load_dir
+    from safecampus.store import engine_for
+
+    url = store or Settings().database_url
+    try:
+        total = load_dir(directory, engine_for(url), lambda name, n: console.print(f"  {name:28} {n:>7,} rows"))
+    except RegistryLoadError as exc:
+        fail(str(exc), 2)
+    console.print(f"loaded {total:,} rows into {url}")
+
+
+def _print_security(path: Path, source: str) -> None:
+    from datetime import UTC, datetime
+
+    from safecampus.pipelines.catalog import pipeline_for, registry_for
+    from safecampus.pipelines.domain import DecodeError
+    from safecampus.schemas.envelope import RawEnvelope
+
+    if not path.is_file():
+        fail(f"file {path} does not exist", 2)
+    envelope = RawEnvelope.of_bytes(path.read_bytes(), domain="security", source=source,
+                                    content_type="application/xml", received_at=datetime.now(UTC))
+    pipeline = pipeline_for("security", Settings(), registry_for(None))
+    try:
+        (event,) = pipeline.decode(envelope)
+    except DecodeError as exc:
+        fail(str(exc))
+    shown = event.model_dump(mode="json")
+    shown["occurred_at"] = event.occurred_at.astimezone(SHANGHAI).isoformat()  # type: ignore[attr-defined]
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
+
+
+@decode_app.command("isapi")
+def decode_isapi(file: Annotated[Path, typer.Argument(help="ISAPI EventNotificationAlert XML (or multipart post)")]) -> None:
+    """Decode a Hikvision ISAPI alert."""
+    _print_security(file, "isapi")
+
+
+@decode_app.command("gb28181")
+def decode_gb28181(file: Annotated[Path, typer.Argument(help="GB/T 28181 Notify body (or SIP MESSAGE)")]) -> None:
+    """Decode a GB/T 28181 alarm or keepalive."""
+    _print_security(file, "gb28181")
+
+
+@decode_app.command("jt808")
+def decode_jt808(frame: Annotated[str, typer.Argument(help="one JT/T 808 frame in hex (with or without 7e)")]) -> None:
+    """Decode one JT/T 808 frame."""
+    from safecampus.connectors.jt808 import Jt808Error, decode_frame, message_to_json
+
+    try:
+        data = bytes.fromhex(frame.replace(" ", ""))
+    except ValueError:
+        fail("the frame is not hexadecimal text")
+    try:
+        print(json.dumps(message_to_json(decode_frame(data)), ensure_ascii=False, indent=2))
+    except Jt808Error as exc:
+        fail(f"bad JT/T 808 frame: {exc}")
+
+
+def main() -> None:  # noqa: D103
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("stopped")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

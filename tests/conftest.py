@@ -1,0 +1,38 @@
+"""Shared fixtures: a simulated day (made once per session) and the real-service fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from integration_services import kafka_bootstrap, postgres_url, prism_location  # noqa: F401
+
+from safecampus.simulator.run import Simulation, simulate
+
+
+@pytest.fixture(scope="session")
+def simulated_day(tmp_path_factory: pytest.TempPathFactory) -> Simulation:
+    """One simulated school day of the seeded city (all four domains)."""
+    return simulate(tmp_path_factory.mktemp("sim"))
+
+
+@pytest.fixture(scope="session")
+def sample_lines(simulated_day: Simulation) -> dict[str, bytes]:
+    """One valid raw-envelope line per domain, taken from the simulation."""
+    lines: dict[str, bytes] = {}
+    for domain in ("security", "bus", "canteen", "fire"):
+        with simulated_day.raw_file(domain).open("rb") as handle:
+            lines[domain] = handle.readline().rstrip(b"\n")
+    return lines
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+@pytest.fixture
+def jsonl() -> Iterator[object]:
+    yield read_jsonl

@@ -1,0 +1,137 @@
+"""The replay contract: files in, events/alerts/kpis/dlq out, bad lines to the DLQ with a reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from safecampus.pipelines.replay import plan_chunks, read_chunk
+
+DOMAINS = ("security", "bus", "canteen", "fire")
+MALFORMED_PAYLOAD = {
+    "security": ("isapi", "<EventNotificationAlert><eventType>VMD"),
+    "bus": ("jt808", "7e0200001c0138000000010001ff7e"),
+    "canteen": ("ledger-json", '{"entry_id": "E1", "canteen_id": "C0001", "amount_cny": "lots"}'),
+    "fire": ("inspection-json", '{"inspection_id": "X"'),
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "safecampus.cli", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def read(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_one_valid_and_one_malformed_record(domain: str, sample_lines: dict[str, bytes], tmp_path: Path) -> None:
+    source, payload = MALFORMED_PAYLOAD[domain]
+    encoding = "hex" if source == "jt808" else "text"
+    bad = {
+        "domain": domain,
+        "source": source,
+        "payload": payload,
+        "encoding": encoding,
+        "received_at": "2026-09-01T08:00:00+08:00",
+    }
+    raw = tmp_path / "in.jsonl"
+    raw.write_bytes(sample_lines[domain] + b"\n" + json.dumps(bad).encode() + b"\n")
+    result = run_cli("replay", domain, "--input", str(raw), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    events, dlq = read(tmp_path / "out" / "events.jsonl"), read(tmp_path / "out" / "dlq.jsonl")
+    assert len(events) == 1
+    assert len(dlq) == 1
+    record = dlq[0]
+    original = payload.encode() if encoding == "text" else bytes.fromhex(payload)
+    assert base64.b64decode(str(record["payload_b64"])) == original
+    assert record["source_offset"] == 2
+    reason = str(record["reason"])
+    assert reason and "\n" not in reason and "Traceback" not in reason
+    for name in ("alerts", "kpis"):
+        assert (tmp_path / "out" / f"{name}.jsonl").exists()
+
+
+def test_garbage_goes_to_the_dlq_line_by_line(tmp_path: Path) -> None:
+    garbage = [
+        b"this is not json",
+        b'{"domain": "bus", "source": "jt808", "payload": "7e02',
+        b"[1, 2, 3]",
+        b'{"domain": "bus", "source": "jt808", "payload": 42, "received_at": "yesterday"}',
+        b"\xff\xfe\x00\x81 binary junk",
+        b'{"domain": "bus", "source": "jt808", "payload": "zz", "encoding": "hex", '
+        b'"received_at": "2026-09-01T08:00:00+08:00"}',
+        b'{"domain": "canteen", "source": "ledger-json", "payload": "{}", "received_at": "2026-09-01T08:00:00Z"}',
+        b"null",
+    ]
+    raw = tmp_path / "garbage.jsonl"
+    raw.write_bytes(b"\n".join(garbage) + b"\n")
+    result = run_cli("replay", "bus", "--input", str(raw), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert read(tmp_path / "out" / "events.jsonl") == []
+    dlq = read(tmp_path / "out" / "dlq.jsonl")
+    assert sorted(int(str(d["source_offset"])) for d in dlq) == list(range(1, len(garbage) + 1))
+    by_line = {int(str(d["source_offset"])): d for d in dlq}
+    assert "not valid JSON" in str(by_line[1]["reason"])
+    assert "not UTF-8" in str(by_line[5]["reason"])
+    assert "canteen domain" in str(by_line[7]["reason"])
+    assert base64.b64decode(str(by_line[5]["payload_b64"])) == garbage[4]
+
+
+def test_a_missing_input_is_a_plain_error(tmp_path: Path) -> None:
+    result = run_cli("replay", "bus", "--input", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"))
+    assert result.returncode != 0
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    unknown = run_cli("replay", "weather", "--input", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"))
+    assert unknown.returncode != 0 and "unknown domain" in unknown.stderr
+
+
+def test_chunks_cover_every_line_once(tmp_path: Path) -> None:
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"".join(f"line {i}\n".encode() for i in range(1, 10_001)) + b"last without newline")
+    chunks = plan_chunks(path, lines_per_chunk=999)
+    lines = [(n, text) for chunk in chunks for n, text in read_chunk(chunk) if text]
+    assert [n for n, _ in lines] == list(range(1, 10_002))
+    assert lines[0][1] == b"line 1" and lines[-1][1] == b"last without newline"
+
+
+def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(
+        "replay",
+        "canteen",
+        "--input",
+        str(simulated_day.raw_file("canteen")),
+        "--out",
+        str(tmp_path),
+        "--store",
+        f"sqlite:///{tmp_path / 'store.db'}",
+    )
+    assert result.returncode == 0, result.stderr
+    events = read(tmp_path / "events.jsonl")
+    assert len(events) == simulated_day.counts["canteen"]
+    rules = {str(a["rule"]) for a in read(tmp_path / "alerts.jsonl")}
+    assert {"canteen.red_flag.staff_meals", "canteen.single_person_acceptance"} <= rules
+    again = run_cli(
+        "replay",
+        "canteen",
+        "--input",
+        str(simulated_day.raw_file("canteen")),
+        "--out",
+        str(tmp_path),
+        "--store",
+        f"sqlite:///{tmp_path / 'store.db'}",
+    )
+    assert again.returncode == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        (stored,) = db.execute("select count(*) from eventrow").fetchone()
+    assert stored == simulated_day.counts["canteen"]  # a second replay adds nothing
