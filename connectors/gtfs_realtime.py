@@ -10,6 +10,7 @@ updates; `GtfsRealtimeServer` serves it over HTTP on 127.0.0.1:
 
     >>> state = GtfsRealtimeState()
     >>> state.update(event)                       # a BusEvent fix
+    >>> state.observe_alert(alert)                # a bus alert with stop visits: the delay
     >>> with GtfsRealtimeServer(state) as server:  # port 0: the OS picks one
     ...     urllib.request.urlopen(server.url + "/gtfs-rt/vehicle-positions").read()
 """
@@ -24,6 +25,7 @@ from typing import Literal
 
 from google.transit import gtfs_realtime_pb2
 
+from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent
 
 FeedPart = Literal["all", "vehicles", "trips"]
@@ -108,6 +110,13 @@ class GtfsRealtimeState:
     def set_delay(self, terminal_id: str, trip_id: str, stop_id: str, delay_s: int) -> None:
         with self._lock:
             self._delays[terminal_id] = (trip_id, stop_id, delay_s)
+
+    def observe_alert(self, alert: Alert) -> None:
+        """Take the latest measured stop delay from a bus alert (late arrival, trip summary)."""
+        visits = [v for v in alert.evidence if isinstance(v.get("delay_s"), int) and v.get("trip_id")]
+        if alert.domain == "bus" and visits:
+            last = visits[-1]
+            self.set_delay(alert.subject, str(last["trip_id"]), str(last["stop_id"]), int(last["delay_s"]))
 
     def feed(self, now: datetime, part: FeedPart = "all") -> bytes:
         with self._lock:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 EnvelopeSink = Callable[[RawEnvelope], None]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # an ISAPI post with a few JPEG snapshots stays far below 16 MiB
+DRAIN_BYTES = 1024 * 1024  # read this much of a refused body so the client sees the 413, not a reset
 READ_TIMEOUT_S = 15.0  # a stalled client must not hold a worker thread forever
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # RFC 9110 §8.3: what a body without a type is
 ROUTES: dict[str, SourceFormat] = {
@@ -123,6 +124,7 @@ def _handler_for(gateway: SecurityHttpGateway) -> type[BaseHTTPRequestHandler]:
             try:
                 body = self._read_body()
             except BodyTooLarge:
+                self._drain()
                 self._reject(413, f"body over {gateway.max_body_bytes} bytes")
                 return
             except ValueError as exc:
@@ -177,6 +179,16 @@ def _handler_for(gateway: SecurityHttpGateway) -> type[BaseHTTPRequestHandler]:
                     raise BodyTooLarge()
                 parts.append(self.rfile.read(size))
                 self.rfile.readline(1024)
+
+        def _drain(self) -> None:
+            """Read (and drop) a bounded part of a refused body: closing on unread data sends a reset."""
+            length_text = self.headers.get("Content-Length", "")
+            left = min(int(length_text), DRAIN_BYTES) if length_text.strip().isdigit() else 0
+            try:
+                while left > 0 and (got := self.rfile.read(min(left, 65536))):
+                    left -= len(got)
+            except (TimeoutError, ConnectionError):
+                pass
 
         def _reject(self, status: int, reason: str) -> None:
             gateway._count(False)

@@ -37,10 +37,10 @@ def envelope_reason(line: bytes, exc: ValidationError) -> str:
         line.decode("utf-8")
     except UnicodeDecodeError:
         return "line is not UTF-8 text, so it cannot be a JSON raw envelope"
-    first = exc.errors(include_url=False)[0] if exc.error_count() else {}
-    if first.get("type") == "json_invalid":
-        return f"line is not valid JSON ({first.get('msg', '').removeprefix('Invalid JSON: ')})"
-    if first.get("type") == "model_type":
+    first = exc.errors(include_url=False)[0]
+    if first["type"] == "json_invalid":
+        return f"line is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
+    if first["type"] == "model_type":
         return "line is JSON but not an object with the raw-envelope fields (domain, source, payload, received_at)"
     return "not a valid raw envelope: " + describe_validation_error(exc)
 

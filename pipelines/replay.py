@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from sqlmodel import SQLModel
 
 from safecampus.config import Settings
 from safecampus.pipelines.catalog import pipeline_for, registry_for
@@ -146,7 +147,8 @@ class WriteStore(beam.DoFn):  # type: ignore[misc]
         self.url, self.table = url, table
 
     def process(self, rows: list[dict[str, Any]]) -> None:
-        model = {"events": EventRow, "alerts": AlertRow, "kpis": KpiRow, "dlq": DlqRow}[self.table]
+        tables: dict[str, type[SQLModel]] = {"events": EventRow, "alerts": AlertRow, "kpis": KpiRow, "dlq": DlqRow}
+        model = tables[self.table]
         upsert(engine_for(self.url), model, rows)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -63,11 +64,11 @@ def _summary(out: Path, store_url: str, raw: dict[str, int], console: Console, s
     for column in ("domain", "raw", "events", "alerts", "DLQ"):
         records.add_column(column, justify="right" if column != "domain" else "left")
     dlq_total = 0
-    for domain in DOMAINS:
-        counts = {n: len(_lines(out / domain / f"{n}.jsonl")) for n in ("events", "alerts", "dlq")}
+    for name in DOMAINS:
+        counts = {n: len(_lines(out / name / f"{n}.jsonl")) for n in ("events", "alerts", "dlq")}
         dlq_total += counts["dlq"]
         records.add_row(
-            domain, f"{raw.get(domain, 0):,}", f"{counts['events']:,}", f"{counts['alerts']:,}", f"{counts['dlq']:,}"
+            name, f"{raw.get(name, 0):,}", f"{counts['events']:,}", f"{counts['alerts']:,}", f"{counts['dlq']:,}"
         )
     console.print(records)
     engine = engine_for(store_url)
@@ -91,7 +92,7 @@ def _summary(out: Path, store_url: str, raw: dict[str, int], console: Console, s
     )
 
 
-def _control_room(alerts: list[AlertRow], store_url: str, console: Console) -> None:
+def _control_room(alerts: Sequence[AlertRow], store_url: str, console: Console) -> None:
     registry = load_view(engine_for(store_url))
     security = [a for a in alerts if a.domain == "security"]
     open_by_severity = Counter(a.severity for a in security if a.status in ("firing", "acknowledged"))

@@ -92,8 +92,8 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
         )
         runs.append((bus.terminal_id, bus, trip))
     runs.append((UNREGISTERED_TERMINAL, None, trips[0]))
-    for terminal, bus, trip in runs:
-        yield from _run(city, day, rng, truth, terminal, bus, trip)
+    for terminal, run_bus, trip in runs:
+        yield from _run(city, day, rng, truth, terminal, run_bus, trip)
 
 
 def _run(

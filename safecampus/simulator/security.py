@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
 from safecampus.connectors.security_payloads import (
     alarmbox_json,
@@ -45,7 +46,7 @@ class _Emitter:
             payload, domain="security", source=source, content_type=ctype, received_at=at, gateway="http-gw-1", key=key
         )
 
-    def event(self, device: SecurityDevice, kind: str, state: str, at_s: float) -> RawEnvelope:
+    def event(self, device: SecurityDevice, kind: Any, state: Any, at_s: float) -> RawEnvelope:
         at = local(self.day, at_s)
         self.sn += 1
         if device.kind != "camera":
@@ -149,17 +150,17 @@ def _incidents(
         yield emit.event(door, "door_forced", "active", at)
         truth.add("security", "forced_door", door.device_id, local(day, at))
     for n in range(3):
-        at = local(day, 12 * 3600 + n * 77)
+        ghost_at = local(day, 12 * 3600 + n * 77)
         ghost = f"CZ-9999-{n:02d}"
-        yield emit.envelope(ghost, alarmbox_json(ghost, "one_key", "active", at), "alarmbox", at)
-        truth.add("security", "unknown_device", ghost, at)
+        yield emit.envelope(ghost, alarmbox_json(ghost, "one_key", "active", ghost_at), "alarmbox", ghost_at)
+        truth.add("security", "unknown_device", ghost, ghost_at)
     for n in range(5):
-        at = local(day, 16 * 3600 + n * 311)
+        cut_at = local(day, 16 * 3600 + n * 311)
         cut = rng.randint(40, 120)
-        payload = isapi_alert_xml(cameras[n].device_id, "44:19:b6:00:00:01", "10.12.0.1", 1, "VMD", "active", at)
-        yield emit.envelope(cameras[n], payload[:cut], "isapi", at)
-        truth.add("security", "malformed", cameras[n].device_id, at)
-    for n, payload in enumerate((BOMB, BOMB, EXTERNAL)):
-        at = local(day, 17 * 3600 + n * 97)
-        yield emit.envelope(cameras[20 + n], payload, "isapi", at)
-        truth.add("security", "malformed", cameras[20 + n].device_id, at)
+        payload = isapi_alert_xml(cameras[n].device_id, "44:19:b6:00:00:01", "10.12.0.1", 1, "VMD", "active", cut_at)
+        yield emit.envelope(cameras[n], payload[:cut], "isapi", cut_at)
+        truth.add("security", "malformed", cameras[n].device_id, cut_at)
+    for n, hostile in enumerate((BOMB, BOMB, EXTERNAL)):
+        hostile_at = local(day, 17 * 3600 + n * 97)
+        yield emit.envelope(cameras[20 + n], hostile, "isapi", hostile_at)
+        truth.add("security", "malformed", cameras[20 + n].device_id, hostile_at)

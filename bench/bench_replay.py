@@ -1,0 +1,130 @@
+"""Benchmark: `replay` records per second per domain against a plain-Python loop (the ceiling).
+
+Both sides do the same work on the same file: parse each raw envelope, decode and validate the
+device payload, normalize and enrich, run the detectors, sum KPIs, write events/alerts/kpis/dlq
+as JSONL. Each measurement runs in its own process so peak memory (max RSS) is its own.
+Prints figures and ratios; asserts nothing.
+
+    python bench/bench_replay.py [--sim DIR] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+logging.basicConfig(level=logging.ERROR)
+DOMAINS = ("security", "bus", "canteen", "fire")
+
+
+def plain_loop(domain: str, raw: Path, out: Path) -> None:
+    """The ceiling: the same domain code, no Beam."""
+    from safecampus.config import Settings
+    from safecampus.pipelines.catalog import pipeline_for, registry_for
+    from safecampus.pipelines.detection import detect_shard, is_stateful, kpis_of
+    from safecampus.pipelines.domain import merge_partials
+    from safecampus.pipelines.normalize import normalize_lines
+
+    pipeline = pipeline_for(domain, Settings(), registry_for(None))  # type: ignore[arg-type]
+    with raw.open("rb") as handle:
+        lines = [(n, line.rstrip(b"\n")) for n, line in enumerate(handle, start=1)]
+    outcome = normalize_lines(pipeline, lines, raw.name)
+    alerts = list(outcome.alerts)
+    if is_stateful(pipeline):
+        alerts += detect_shard(pipeline, outcome.events, outcome.latest)
+    totals = merge_partials(
+        [pipeline.kpi_partials((e for _, e in outcome.events), ()), pipeline.kpi_partials((), alerts)]
+    )
+    kpis = kpis_of(domain, pipeline.finish_kpis(totals), outcome.earliest or outcome.latest, outcome.latest)  # type: ignore[arg-type]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, records in (
+        ("events", [e for _, e in outcome.events]),
+        ("alerts", alerts),
+        ("kpis", kpis),
+        ("dlq", outcome.dlq),
+    ):
+        (out / f"{name}.jsonl").write_text("\n".join(r.model_dump_json() for r in records), encoding="utf-8")
+
+
+def beam_replay(domain: str, raw: Path, out: Path) -> None:
+    from safecampus.config import Settings
+    from safecampus.pipelines.replay import run_replay
+
+    run_replay([(domain, raw, out)], Settings())  # type: ignore[list-item]
+
+
+def measure(mode: str, domain: str, raw: Path) -> dict[str, float]:
+    """Run one measurement in a child process; returns seconds and peak RSS in MiB."""
+    with tempfile.TemporaryDirectory() as out:
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", mode, domain, str(raw), out],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def child(mode: str, domain: str, raw: Path, out: Path) -> None:
+    from safecampus.pipelines.catalog import registry_for
+
+    registry_for(None)  # building the registry is setup, not work
+    started = time.perf_counter()
+    (plain_loop if mode == "loop" else beam_replay)(domain, raw, out)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": peak}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sim", type=Path, help="a simulation directory (default: simulate one day now)")
+    parser.add_argument("--repeat", type=int, default=2, help="best of N runs")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, domain, raw, out = args.child
+        child(mode, domain, Path(raw), Path(out))
+        return
+    sim = args.sim
+    if sim is None:
+        from safecampus.simulator.run import simulate
+
+        sim = Path(tempfile.mkdtemp(prefix="bench-sim-"))
+        simulate(sim)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    print(
+        f"{'domain':9} {'records':>9} {'loop rec/s':>11} {'replay rec/s':>13} {'ratio':>6} "
+        f"{'loop MiB':>9} {'replay MiB':>11}"
+    )
+    for domain in DOMAINS:
+        raw = sim / "raw" / f"{domain}.jsonl"
+        records = sum(1 for _ in raw.open("rb"))
+        loop = min((measure("loop", domain, raw) for _ in range(args.repeat)), key=lambda m: m["seconds"])
+        beam = min((measure("beam", domain, raw) for _ in range(args.repeat)), key=lambda m: m["seconds"])
+        print(
+            f"{domain:9} {records:>9,} {records / loop['seconds']:>11,.0f} {records / beam['seconds']:>13,.0f} "
+            f"{loop['seconds'] / beam['seconds']:>6.2f} {loop['peak_mib']:>9,.0f} {beam['peak_mib']:>11,.0f}"
+        )
+    print("ratio = replay rate / plain-loop rate (1.00 = Beam costs nothing; target ≥ 0.80)")
+
+
+if __name__ == "__main__":
+    main()
