@@ -8,8 +8,11 @@ Rules (every number comes from `SecurityRules`):
 - An *episode* is one run of an event type on one channel. Its fingerprint is
   (security, `security.<event_type>`, device, "ch<channel>@<first event time>"). An `active`
   event opens it; `active` repeats while it is open, or within `dedup_window_s` of its close,
-  update the same fingerprint: each update is emitted again with a higher count (alerts.jsonl
-  is an update log; the store keeps the latest per fingerprint). `inactive` resolves it.
+  update the same fingerprint (the count in the evidence summary grows). alerts.jsonl is an
+  update log and the store keeps the latest per fingerprint, so a repeat is re-emitted only
+  when it reopens the alert, raises its severity, or `dedup_window_s` has passed since the
+  last emitted update (a camera repeating every second costs one line a minute, not sixty);
+  the resolve always carries the final count. `inactive` resolves it.
   GB/T 28181 alarms have no "inactive" message, so a GB alarm episode resolves by itself
   `dedup_window_s` after its last repeat; a GB Keepalive with Status ERROR is a device fault
   that the next OK Keepalive resolves.
@@ -83,6 +86,7 @@ class Episode:
     count: int = 0
     closed_at: datetime | None = None
     revision: int = 0
+    emitted_at: datetime | None = None  # event time of the last emitted update
     escalated: bool = False  # fault_unfixed raised
     events: list[SecurityEvent] = field(default_factory=list)
 
@@ -224,10 +228,13 @@ class SecurityDetector(Detector[SecurityEvent]):
         ep = state.episode
         if ep is not None and self._joins(ep, at):
             reopened = not ep.is_open and ep.closed_at is not None and at > ep.closed_at
+            was_open, severity = ep.is_open, ep.severity
             ep.take(event)
             if reopened:
                 ep.closed_at = None
-            alerts.extend(self._emit_episode(state, ep, at))
+            quiet = was_open and ep.emitted_at is not None and at - ep.emitted_at < self.dedup
+            if not (quiet and ep.severity == severity):  # a plain repeat shortly after an update: counted only
+                alerts.extend(self._emit_episode(state, ep, at))
             return alerts
         ep = Episode(
             event.event_type,
@@ -346,6 +353,7 @@ class SecurityDetector(Detector[SecurityEvent]):
 
     def _episode_alert(self, ep: Episode, status: AlertStatus, at: datetime) -> Alert:
         ep.revision += 1
+        ep.emitted_at = at if ep.emitted_at is None else max(ep.emitted_at, at)
         summary = {
             "kind": "episode",
             "event_type": ep.event_type,
