@@ -42,7 +42,7 @@ _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
 _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this much
 _IDLE_RESUME_S = 1.0  # an idle partition is polled again after this; Prism spends CPU per idle bundle
 _MAX_PROCESS_S = 2.0  # a process() call hands back control this often, so bundles end and offsets commit
-_START_HINT = "start it with deploy/local/kafka.sh"
+_START_HINT = "start it with make kafka"
 
 Header = tuple[str, bytes]
 ProducerRecord = tuple[bytes | None, bytes, Sequence[Header]]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,14 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Timestamp
 
 from safecampus.config import Settings
-from safecampus.connectors.kafka import KafkaMessage, ProducerRecord, ReadFromKafka, WriteToKafka
+from safecampus.connectors.kafka import (
+    KafkaMessage,
+    KafkaUnavailableError,
+    ProducerRecord,
+    ReadFromKafka,
+    WriteToKafka,
+    check_kafka,
+)
 from safecampus.pipelines.catalog import pipeline_for, registry_for
 from safecampus.pipelines.detection import is_stateful, pack_events, shard_of, unpack_events
 from safecampus.pipelines.domain import Detector, DomainPipeline
@@ -176,11 +184,16 @@ class _DetectorUnpickler(pickle.Unpickler):
         return self._shared[pid]
 
 
+_DETECTORS = ReadModifyWriteStateSpec("detectors", BytesCoder())
+_DEADLINE = TimerSpec("deadline", TimeDomain.WATERMARK)
+# Beam reads these markers from the defaults of process() and on_deadline(); typed Any for mypy.
+_STATE: Any = beam.DoFn.StateParam(_DETECTORS)
+_TIMER: Any = beam.DoFn.TimerParam(_DEADLINE)
+_FIRED: Any = beam.DoFn.TimestampParam
+
+
 class DetectShardStream(_DomainFn):
     """Stateful detection of one shard of subjects: pickled detectors in state, a timer at the next deadline."""
-
-    DETECTORS = ReadModifyWriteStateSpec("detectors", BytesCoder())
-    DEADLINE = TimerSpec("deadline", TimeDomain.WATERMARK)
 
     def setup(self) -> None:
         super().setup()
@@ -202,11 +215,16 @@ class DetectShardStream(_DomainFn):
         ).load()
         return loaded
 
-    def _save(self, detectors: dict[str, Detector[Record]], state: Any, timer: Any) -> None:
+    def _save(
+        self, detectors: dict[str, Detector[Record]], state: Any, timer: Any, after: datetime | None = None
+    ) -> None:
         buffer = io.BytesIO()
         _DetectorPickler(buffer, self._shared_by_id).dump(detectors)
         state.write(buffer.getvalue())
         deadlines = [d for d in (det.next_deadline() for det in detectors.values()) if d is not None]
+        if after is not None:
+            # expire(after) has handled everything up to `after`: a deadline there would fire forever.
+            deadlines = [d for d in deadlines if d > after]
         if deadlines:
             # A deadline already behind the watermark fires at once, which is what expire() expects.
             timer.set(Timestamp.from_utc_datetime(min(deadlines).astimezone(UTC)))
@@ -216,15 +234,16 @@ class DetectShardStream(_DomainFn):
     def process(
         self,
         item: tuple[int, bytes],
-        state: Any = beam.DoFn.StateParam(DETECTORS),
-        timer: Any = beam.DoFn.TimerParam(DEADLINE),
+        state: Any = _STATE,
+        timer: Any = _TIMER,
     ) -> Iterator[list[Alert]]:
         _, blob = item
         pipeline = self.pipeline
         detectors = self._load(state.read())
         alerts: list[Alert] = []
         # Within a batch, each subject's events go in event-time order (late ones are the detector's call).
-        for subject, event in sorted(unpack_events(pipeline.event_type, blob), key=lambda p: pipeline.occurred_at(p[1])):
+        events = sorted(unpack_events(pipeline.event_type, blob), key=lambda pair: pipeline.occurred_at(pair[1]))
+        for subject, event in events:
             detector = detectors.get(subject)
             if detector is None:
                 detector = pipeline.new_detector(subject)
@@ -236,17 +255,17 @@ class DetectShardStream(_DomainFn):
         if alerts:
             yield alerts
 
-    @on_timer(DEADLINE)
+    @on_timer(_DEADLINE)
     def on_deadline(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
-        state: Any = beam.DoFn.StateParam(DETECTORS),
-        timer: Any = beam.DoFn.TimerParam(DEADLINE),
+        fired: Timestamp = _FIRED,
+        state: Any = _STATE,
+        timer: Any = _TIMER,
     ) -> Iterator[list[Alert]]:
         now = fired.to_utc_datetime(has_tz=True)
         detectors = self._load(state.read())
         alerts = [alert for detector in detectors.values() for alert in detector.expire(now)]
-        self._save(detectors, state, timer)
+        self._save(detectors, state, timer, after=now)
         if alerts:
             yield alerts
 
@@ -281,16 +300,21 @@ def build_streaming(
 
     alert_batches = [parts.alerts]
     if is_stateful(pipeline_for(domain, settings, registry_for(registry_url))):
-        detected = parts.shards | f"{name}Detect" >> beam.ParDo(DetectShardStream(domain, settings, registry_url))
+        detected = parts.shards | f"{name}Detect" >> beam.ParDo(
+            DetectShardStream(domain, settings, registry_url)
+        ).with_input_types(tuple[int, bytes])  # an int key: a deterministic coder for state
         alert_batches.append(detected)
     alerts = tuple(alert_batches) | f"{name}Alerts" >> beam.Flatten()
     _ = alerts | f"{name}AlertRecords" >> beam.Map(alert_records) | f"{name}WriteAlerts" >> WriteToKafka(
         bootstrap, topics.alerts
     )
     if store_url:
-        alert_rows = alerts | f"{name}AlertRows" >> beam.Map(_alert_rows)
-        rows = (parts.rows, alert_rows) | f"{name}Rows" >> beam.Flatten()
-        _ = rows | f"{name}Store" >> beam.ParDo(WriteStoreRows(store_url))
+        # No Flatten before this write: it must stay fused into the reading stage, so that the rows are
+        # committed before that bundle is finalized (and its offsets committed). A Flatten with a
+        # later stage's output moves the write to its own stage, and a crash then loses rows.
+        _ = parts.rows | f"{name}Store" >> beam.ParDo(WriteStoreRows(store_url))
+        _ = (alerts | f"{name}AlertRows" >> beam.Map(_alert_rows)
+             | f"{name}StoreAlerts" >> beam.ParDo(WriteStoreRows(store_url)))
 
 
 def streaming_options(prism_location: str) -> PipelineOptions:
@@ -314,21 +338,48 @@ def run_streaming(
     """Run the streaming pipelines of `domains` on Prism until stopped (or, with `stop_at_end`, drained).
 
     Ctrl-C cancels the pipeline and returns: offsets of bundles not yet finalized stay uncommitted,
-    so the next run reads those records again.
+    so the next run reads those records again. When streaming, a failed job (the broker went away)
+    is started again once Kafka answers, from the committed offsets.
     """
     settings = settings or Settings()
     if store_url:
         engine_for(store_url)  # create the tables once, before many workers race to
-    root = beam.Pipeline(options=streaming_options(prism_location))
-    for domain in domains:
-        build_streaming(root, domain, bootstrap, group_id, settings, registry_url, store_url, stop_at_end,
-                        topic_prefix)
-    result = root.run()
-    try:
-        result.wait_until_finish()
-    except KeyboardInterrupt:
-        log.info("stopping: cancelling the pipeline")
+    while True:
+        root = beam.Pipeline(options=streaming_options(prism_location))
+        for domain in domains:
+            build_streaming(root, domain, bootstrap, group_id, settings, registry_url, store_url, stop_at_end,
+                            topic_prefix)
+        result = root.run()
         try:
-            result.cancel()
-        except Exception:  # the job may already be gone; stopping must not raise
-            log.debug("cancel failed", exc_info=True)
+            result.wait_until_finish()
+            return
+        except KeyboardInterrupt:
+            log.info("stopping: cancelling the pipeline")
+            _cancel(result)
+            return
+        except Exception:
+            if stop_at_end:
+                raise
+            # A failed bundle (e.g. the broker went away mid-write) fails the job on Prism. Its offsets were
+            # never committed, so starting again from the group's offsets loses nothing and, with idempotent
+            # sinks, doubles nothing in the store.
+            log.warning("the pipeline failed; restarting from the committed offsets", exc_info=True)
+            _cancel(result)
+            _wait_for_kafka(bootstrap)
+
+
+def _cancel(result: beam.runners.runner.PipelineResult) -> None:
+    try:
+        result.cancel()
+    except Exception:  # the job may already be gone; stopping must not raise
+        log.debug("cancel failed", exc_info=True)
+
+
+def _wait_for_kafka(bootstrap: str) -> None:
+    """Block until the broker answers again (checks every few seconds)."""
+    while True:
+        try:
+            check_kafka(bootstrap, timeout_s=5)
+            return
+        except KafkaUnavailableError:
+            time.sleep(2)

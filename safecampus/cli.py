@@ -52,15 +52,102 @@ def simulate(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("out/sim"),
     days: Annotated[int, typer.Option(min=1, max=31, help="school days to simulate")] = 1,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
+    to: Annotated[str, typer.Option("--to", help="files, or kafka: also publish to the raw.* topics")] = "files",
+    kafka: Annotated[str, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT (with --to kafka)")] = (
+        "127.0.0.1:9092"
+    ),
+    speed: Annotated[float, typer.Option(min=0, help="N× real time by received_at; 0 = as fast as possible")] = 0,
+    topic_prefix: Annotated[str, typer.Option(help="prefix of the raw topic names (tests)")] = "",
 ) -> None:
-    """Simulate the city: registry CSV + GTFS, raw JSONL per domain, ground truth."""
+    """Simulate the city: registry CSV + GTFS, raw JSONL per domain, ground truth; optionally publish to Kafka."""
     from safecampus.simulator.run import simulate as run_simulation
 
+    if to not in ("files", "kafka"):
+        fail(f"--to must be files or kafka, not {to!r}", 2)
+    if to == "kafka":
+        _check_kafka(kafka)
     with console.status("simulating Changzhou…"):
         result = run_simulation(out, days=days, seed=seed)
     for domain, count in result.counts.items():
         console.print(f"  {domain:8} {count:>9,} raw records → {result.raw_file(domain)}")
     console.print(f"  {result.anomalies} injected anomalies → {out / 'ground_truth.jsonl'}")
+    if to == "kafka":
+        _publish(result.counts, {d: result.raw_file(d) for d in result.counts}, kafka, speed, topic_prefix)
+
+
+def _check_kafka(bootstrap: str) -> None:
+    from safecampus.connectors.kafka import KafkaUnavailableError, check_kafka
+
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)  # kafka-python logs every refused connection; one line says it all
+    try:
+        check_kafka(bootstrap)
+    except KafkaUnavailableError as exc:
+        fail(str(exc))
+    finally:
+        kafka_log.setLevel(level)
+
+
+def _publish(counts: dict[str, int], files: dict[str, Path], bootstrap: str, speed: float, prefix: str) -> None:
+    """Publish the raw files to raw.<domain>, merged by receive time, with a progress bar per domain."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from safecampus.publisher import publish_files
+
+    topics = {f"{prefix}raw.{domain}": domain for domain in files}
+    pace = "as fast as possible" if speed == 0 else f"at {speed:g}× real time"
+    console.print(f"publishing to {bootstrap} {pace} (Ctrl-C stops)")
+    with Progress(TextColumn("  {task.description:14}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        tasks = {topic: progress.add_task(topic, total=counts[d]) for topic, d in topics.items()}
+        sent = publish_files(bootstrap, [(t, files[d]) for t, d in topics.items()], speed,
+                             lambda topic, n: progress.advance(tasks[topic], n))
+    console.print(f"published {sent:,} raw records")
+
+
+def _default_prism() -> Path:
+    from apache_beam.version import __version__ as beam_version
+
+    return Path.home() / ".cache" / "safecampus" / f"prism-{beam_version}" / "prism"
+
+
+@app.command()
+def run(
+    domains: Annotated[list[str] | None, typer.Argument(help="domains to run (default: all four)")] = None,
+    kafka: Annotated[str, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT")] = "127.0.0.1:9092",
+    prism_location: Annotated[Path | None, typer.Option(help="Prism runner binary (default: the cached build)")] = (
+        None
+    ),
+    store: Annotated[str | None, typer.Option(help="store URL for idempotent upserts (default: configured)")] = None,
+    registry: Annotated[str | None, typer.Option(help="store URL holding the registry")] = None,
+    group: Annotated[str, typer.Option("--group", help="Kafka consumer group (where offsets are committed)")] = (
+        "safecampus"
+    ),
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="stop once the raw topics are read to their end")] = (
+        False
+    ),
+    topic_prefix: Annotated[str, typer.Option(help="prefix of every topic name (tests)")] = "",
+) -> None:
+    """Run the streaming pipelines on Prism: raw.* → events.*, alerts, dlq and the store, until Ctrl-C."""
+    chosen = _domains(domains)
+    _check_kafka(kafka)
+    prism = prism_location or _default_prism()
+    if not prism.is_file():
+        fail(f"the Prism runner is not at {prism} — build it with make prism (deploy/local/prism.sh)")
+    from safecampus.pipelines.streaming import run_streaming
+
+    url = store or Settings().database_url
+    console.print(f"running {', '.join(chosen)} from {kafka} on Prism (group {group}) → store {url}"
+                  + ("" if until_idle else "; Ctrl-C stops"))
+    try:
+        run_streaming(chosen, kafka, str(prism), url, registry, group_id=group, stop_at_end=until_idle,
+                      topic_prefix=topic_prefix)
+    except KeyboardInterrupt:
+        pass  # run_streaming cancels on Ctrl-C; a second Ctrl-C lands here
+    except Exception as exc:  # the runner's errors are long; a person needs the first line
+        fail(f"the pipeline stopped: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+    console.print("stopped")
 
 
 @app.command()

@@ -1,0 +1,229 @@
+"""The streaming pipelines against a real broker, real Prism and real PostgreSQL.
+
+Each test publishes to its own prefixed topics (`--topic-prefix`) and group, and counts only the
+natural keys it expects, so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from safecampus.config import Settings
+from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.pipelines.normalize import normalize_lines
+from safecampus.pipelines.streaming import StreamTopics, run_streaming
+from safecampus.publisher import publish
+from safecampus.schemas.common import Domain
+from safecampus.schemas.store import DlqRow, EventRow
+from safecampus.simulator.run import Simulation
+from safecampus.store import engine_for
+
+pytestmark = pytest.mark.integration
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "local"
+SAFECAMPUS = Path(sys.executable).with_name("safecampus")
+GARBAGE = [b"not json at all", b'{"domain": "bus"}', b"\xff\xfe binary", b'{"domain": "canteen", "source": "x"}']
+
+
+class Expected:
+    """What the plain-Python normalization makes of the lines: event ids and the DLQ count."""
+
+    def __init__(self, domain: Domain, lines: list[bytes]) -> None:
+        pipeline = pipeline_for(domain, Settings(), registry_for(None))
+        out = normalize_lines(pipeline, list(enumerate(lines)), "expected")
+        self.event_ids = {pipeline.event_id(e) for _, e in out.events}
+        self.events = len(out.events)
+        self.dlq = len(out.dlq)
+
+
+@pytest.fixture
+def prefix(kafka_bootstrap: str) -> Iterator[str]:
+    """A fresh topic prefix: raw/events of bus and canteen, alerts and dlq, 2 partitions each."""
+    name = f"t{uuid.uuid4().hex[:8]}."
+    topics = [f"{name}{t}" for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "alerts", "dlq")]
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(t, 2, 1) for t in topics])
+    try:
+        yield name
+    finally:
+        try:
+            admin.delete_topics(topics)
+        finally:
+            admin.close()
+
+
+def _lines(sim: Simulation, domain: Domain, n: int) -> list[bytes]:
+    with sim.raw_file(domain).open("rb") as handle:
+        return [line.rstrip(b"\n") for _, line in zip(range(n), handle, strict=False)]
+
+
+def _forget(store: str, domain: Domain, event_ids: set[str]) -> None:
+    """Delete rows an earlier test wrote for the same simulated records, so counts prove this run."""
+    with Session(engine_for(store)) as session:
+        session.execute(delete(EventRow).where(EventRow.domain == domain, EventRow.event_id.in_(event_ids)))  # type: ignore[attr-defined]
+        session.commit()
+
+
+def _stored_ids(store: str, domain: Domain, event_ids: set[str]) -> set[str]:
+    with Session(engine_for(store)) as session:
+        rows = session.execute(
+            select(EventRow.event_id).where(EventRow.domain == domain, EventRow.event_id.in_(event_ids))  # type: ignore[attr-defined]
+        )
+        return {r[0] for r in rows}
+
+
+def _stored_dlq(store: str, topic: str) -> int:
+    with Session(engine_for(store)) as session:
+        return int(session.execute(select(func.count()).where(DlqRow.source_topic == topic)).scalar_one())
+
+
+def _topic_count(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def _wait(condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def _start_run(prefix: str, domain: Domain, store: str, prism: str, bootstrap: str, *extra: str) -> subprocess.Popen[str]:
+    # Its own session: a SIGKILL of the group also kills the Prism child it started.
+    return subprocess.Popen(
+        [str(SAFECAMPUS), "run", domain, "--kafka", bootstrap, "--prism-location", prism, "--store", store,
+         "--group", f"{prefix}group", "--topic-prefix", prefix, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
+def _publish_slowly(bootstrap: str, topic: str, lines: list[bytes], per_step: int = 400) -> threading.Thread:
+    def run() -> None:
+        for start in range(0, len(lines), per_step):
+            publish(bootstrap, [(topic, line) for line in lines[start : start + per_step]])
+            time.sleep(0.4)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_events_and_dlq_account_for_every_record(
+    kafka_bootstrap: str, prism_location: str, postgres_url: str, simulated_day: Simulation, prefix: str
+) -> None:
+    inputs: dict[Domain, list[bytes]] = {
+        "bus": _lines(simulated_day, "bus", 1500) + GARBAGE,
+        "canteen": _lines(simulated_day, "canteen", 300) + GARBAGE[:2],
+    }
+    expected = {domain: Expected(domain, lines) for domain, lines in inputs.items()}
+    for domain, lines in inputs.items():
+        _forget(postgres_url, domain, expected[domain].event_ids)
+        publish(kafka_bootstrap, [(StreamTopics(domain, prefix).raw, line) for line in lines])
+
+    run_streaming(list(inputs), kafka_bootstrap, prism_location, postgres_url, None,
+                  group_id=f"{prefix}group", stop_at_end=True, topic_prefix=prefix)
+
+    dlq_topic = StreamTopics("bus", prefix).dlq
+    assert _topic_count(kafka_bootstrap, dlq_topic) == sum(e.dlq for e in expected.values())
+    for domain, want in expected.items():
+        topics = StreamTopics(domain, prefix)
+        assert want.dlq >= len(GARBAGE[:2])
+        assert _topic_count(kafka_bootstrap, topics.events) == want.events
+        assert _stored_ids(postgres_url, domain, want.event_ids) == want.event_ids
+        assert _stored_dlq(postgres_url, topics.raw) == want.dlq
+    assert _topic_count(kafka_bootstrap, StreamTopics("bus", prefix).alerts) > 0  # bus detection ran
+
+
+def test_sigkill_mid_stream_then_restart_stores_each_record_once(
+    kafka_bootstrap: str, prism_location: str, postgres_url: str, simulated_day: Simulation, prefix: str
+) -> None:
+    lines = _lines(simulated_day, "bus", 6000) + GARBAGE
+    want = Expected("bus", lines)
+    _forget(postgres_url, "bus", want.event_ids)
+    topics = StreamTopics("bus", prefix)
+
+    proc = _start_run(prefix, "bus", postgres_url, prism_location, kafka_bootstrap)
+    producer = _publish_slowly(kafka_bootstrap, topics.raw, lines)
+    try:
+        _wait(lambda: len(_stored_ids(postgres_url, "bus", want.event_ids)) >= 400, 120, "the first stored events")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # no drain, no cleanup: a crash
+        proc.wait(timeout=30)
+    producer.join(timeout=60)
+    stored_at_kill = len(_stored_ids(postgres_url, "bus", want.event_ids))
+    assert stored_at_kill < len(want.event_ids), "the kill came too late to be mid-stream"
+
+    proc = _start_run(prefix, "bus", postgres_url, prism_location, kafka_bootstrap, "--until-idle")
+    output, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 0, output
+
+    assert _stored_ids(postgres_url, "bus", want.event_ids) == want.event_ids  # nothing lost
+    with Session(engine_for(postgres_url)) as session:  # and each exactly once (natural key = primary key)
+        count = session.execute(
+            select(func.count()).where(EventRow.domain == "bus", EventRow.event_id.in_(want.event_ids))  # type: ignore[attr-defined]
+        ).scalar_one()
+    assert count == len(want.event_ids)
+    assert _stored_dlq(postgres_url, topics.raw) == want.dlq
+    # Kafka outputs are at-least-once: the records after the last commit were written again.
+    assert _topic_count(kafka_bootstrap, topics.events) >= want.events
+
+
+def test_broker_restart_while_running_loses_nothing(
+    kafka_bootstrap: str, prism_location: str, postgres_url: str, simulated_day: Simulation, prefix: str
+) -> None:
+    lines = _lines(simulated_day, "canteen", 600) + GARBAGE
+    first, second = lines[:300], lines[300:]
+    want = Expected("canteen", lines)
+    _forget(postgres_url, "canteen", want.event_ids)
+    topic = StreamTopics("canteen", prefix).raw
+
+    proc = _start_run(prefix, "canteen", postgres_url, prism_location, kafka_bootstrap)
+    try:
+        publish(kafka_bootstrap, [(topic, line) for line in first])
+        _wait(lambda: len(_stored_ids(postgres_url, "canteen", want.event_ids)) > 0, 120, "the first stored events")
+        subprocess.run(["bash", str(DEPLOY / "kafka.sh"), "stop"], check=True, capture_output=True, timeout=90)
+        time.sleep(3)
+        subprocess.run(["bash", str(DEPLOY / "kafka.sh"), "start"], check=True, capture_output=True, timeout=180)
+        publish(kafka_bootstrap, [(topic, line) for line in second])
+        _wait(lambda: _stored_ids(postgres_url, "canteen", want.event_ids) == want.event_ids, 180,
+              "every event after the broker restart")
+        _wait(lambda: _stored_dlq(postgres_url, topic) == want.dlq, 60, "every DLQ record")
+        assert proc.poll() is None, "the pipeline should still be running"
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: cancel and exit cleanly
+        try:
+            output, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output, _ = proc.communicate()
+    assert "Traceback" not in output.split("stopped")[-1]
+
+
+def test_run_without_kafka_prints_one_line_and_exits_non_zero() -> None:
+    proc = subprocess.run([str(SAFECAMPUS), "run", "--kafka", "127.0.0.1:1"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Kafka is not reachable at 127.0.0.1:1" in lines[0] and "make kafka" in lines[0]
