@@ -1,0 +1,109 @@
+"""Running the device gateways: where received payloads go (Kafka raw topics or a JSONL file).
+
+Each payload is stored unchanged, as a raw envelope, before the device gets its answer:
+`safecampus gateway jt808 --port 7808 --kafka 127.0.0.1:9092` for bus terminals and
+`safecampus gateway http --port 8080 --kafka 127.0.0.1:9092` for cameras and alarm boxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from safecampus.connectors.jt808 import Jt808Error, decode_frame
+from safecampus.connectors.jt808_gateway import Jt808Gateway
+from safecampus.connectors.security_http import SecurityHttpGateway
+from safecampus.publisher import raw_producer, raw_record
+from safecampus.schemas.envelope import RawEnvelope
+
+SEND_TIMEOUT_S = 10.0  # a device retries when we do not answer; better than an unstored ack
+
+
+class RawSink(Protocol):
+    def __call__(self, envelope: RawEnvelope) -> None: ...
+
+
+class KafkaRawSink:
+    """Writes each envelope to raw.<domain> and waits for the broker's acknowledgement (acks=all)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = raw_producer(bootstrap)
+
+    def __call__(self, envelope: RawEnvelope) -> None:
+        record = raw_record(envelope.model_dump_json().encode("utf-8"))
+        future = self.producer.send(
+            f"raw.{envelope.domain}",
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            timestamp_ms=record.timestamp_ms,
+        )
+        future.get(timeout=SEND_TIMEOUT_S)
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
+
+
+class FileRawSink:
+    """Appends each envelope as one JSONL line (a replay file), for use without Kafka."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = path.open("a", encoding="utf-8")
+        self.lock = threading.Lock()
+
+    def __call__(self, envelope: RawEnvelope) -> None:
+        with self.lock:
+            self.handle.write(envelope.model_dump_json() + "\n")
+            self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def jt808_envelope(frame: bytes, gateway_id: str) -> RawEnvelope:
+    """A frame as received; the key is the terminal's phone number when the header is readable."""
+    try:
+        key: str | None = decode_frame(frame).phone
+    except Jt808Error as exc:
+        key = exc.header.phone if exc.header else None
+    return RawEnvelope(
+        domain="bus",
+        source="jt808",
+        encoding="hex",
+        payload=frame.hex(),
+        content_type="application/octet-stream",
+        received_at=datetime.now(UTC),
+        gateway=gateway_id,
+        key=key,
+    )
+
+
+def serve_jt808(port: int, sink: RawSink, gateway_id: str = "jt808-gw-1") -> None:
+    """Serve JT/T 808 terminals on 127.0.0.1:`port` until interrupted."""
+
+    async def store(frame: bytes, peer: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, sink, jt808_envelope(frame, gateway_id))
+
+    async def main() -> None:
+        gateway = Jt808Gateway(store, port=port, gateway_id=gateway_id)
+        await gateway.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await gateway.stop()
+
+    asyncio.run(main())
+
+
+def serve_http(port: int, sink: RawSink, gateway_id: str = "http-gw-1") -> None:
+    """Serve camera and alarm-box posts on 127.0.0.1:`port` until interrupted."""
+    gateway = SecurityHttpGateway(sink, port=port, gateway_id=gateway_id)
+    try:
+        gateway.serve_forever()
+    finally:
+        gateway.stop()
