@@ -10,6 +10,7 @@ forced doors, and malformed XML including an entity bomb and an external entity.
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +19,9 @@ from safecampus.connectors.security_payloads import (
     alarmbox_json,
     gb28181_alarm_xml,
     gb28181_keepalive_xml,
+    gb28181_sip_message,
     isapi_alert_xml,
+    isapi_multipart,
 )
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import SecurityDevice
@@ -46,12 +49,15 @@ class _Emitter:
             payload, domain="security", source=source, content_type=ctype, received_at=at, gateway="http-gw-1", key=key
         )
 
-    def event(self, device: SecurityDevice, kind: Any, state: Any, at_s: float) -> RawEnvelope:
+    def event(self, device: SecurityDevice, kind: Any, state: Any, at_s: float) -> list[RawEnvelope]:
+        """The device's payload for an event; GB/T 28181 has no "inactive", so that sends nothing."""
         at = local(self.day, at_s)
         self.sn += 1
         if device.kind != "camera":
-            return self.envelope(device, alarmbox_json(device.device_id, kind, state, at), "alarmbox", at)
+            return [self.envelope(device, alarmbox_json(device.device_id, kind, state, at), "alarmbox", at)]
         if device.vendor == "gb28181":
+            if state == "inactive":
+                return []
             method, alarm_type = {
                 "motion": (5, 2),
                 "intrusion": (5, 6),
@@ -59,12 +65,10 @@ class _Emitter:
                 "videoloss": (2, 1),
                 "tamper": (2, 2),
             }[kind]
-            return self.envelope(
-                device,
-                gb28181_alarm_xml(device.device_id, 2 if state == "active" else 4, method, alarm_type, at, self.sn),
-                "gb28181",
-                at,
-            )
+            body = gb28181_alarm_xml(device.device_id, 2, method, alarm_type, at, self.sn)
+            if self.sn % 3 == 0:  # some platforms forward the whole SIP MESSAGE, not just its body
+                body = gb28181_sip_message(body, device.device_id, cseq=self.sn, at=at)
+            return [self.envelope(device, body, "gb28181", at)]
         isapi = {
             "motion": "VMD",
             "intrusion": "fielddetection",
@@ -72,10 +76,22 @@ class _Emitter:
             "videoloss": "videoloss",
             "tamper": "shelteralarm",
         }[kind]
-        mac = "44:19:b6:" + ":".join(f"{b:02x}" for b in hash(device.device_id).to_bytes(8, "big", signed=True)[:3])
-        return self.envelope(
-            device, isapi_alert_xml(device.device_id, mac, "10.12.0.1", device.channel, isapi, state, at), "isapi", at
-        )
+        mac = "44:19:b6:" + ":".join(f"{b:02x}" for b in zlib.crc32(device.device_id.encode()).to_bytes(4, "big")[:3])
+        xml = isapi_alert_xml(device.device_id, mac, "10.12.0.1", device.channel, isapi, state, at)
+        if state == "active" and self.sn % 4 == 0:  # NVRs post the alert with its snapshot as multipart
+            body, content_type = isapi_multipart(xml, f"boundary{self.sn:08d}")
+            return [
+                RawEnvelope.of_bytes(
+                    body,
+                    domain="security",
+                    source="isapi",
+                    content_type=content_type,
+                    received_at=at,
+                    gateway="http-gw-1",
+                    key=device.device_id,
+                )
+            ]
+        return [self.envelope(device, xml, "isapi", at)]
 
     def heartbeat(self, device: SecurityDevice, at_s: float) -> RawEnvelope:
         at = local(self.day, at_s)
@@ -105,8 +121,8 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
             t += device.heartbeat_interval_s * rng.uniform(0.97, 1.03)
         if device.kind == "camera" and not gap and rng.random() < 0.5:  # ordinary daytime motion
             at = rng.uniform(7 * 3600, 18 * 3600)
-            yield emit.event(device, "motion", "active", at)
-            yield emit.event(device, "motion", "inactive", at + rng.uniform(10, 60))
+            yield from emit.event(device, "motion", "active", at)
+            yield from emit.event(device, "motion", "inactive", at + rng.uniform(10, 60))
     yield from _incidents(city, emit, rng, truth, cameras)
 
 
@@ -116,38 +132,39 @@ def _incidents(
     day = emit.day
     for n, cam in enumerate([c for c in cameras if c.location_role in ("perimeter", "gate", "dormitory")][3::97][:8]):
         at = (23 * 3600 + n * 300) if n % 2 else (2 * 3600 + n * 300)
-        yield emit.event(cam, "intrusion", "active", at)
-        yield emit.event(cam, "intrusion", "inactive", at + 90)
+        yield from emit.event(cam, "intrusion", "active", at)
+        yield from emit.event(cam, "intrusion", "inactive", at + 90)
         truth.add("security", "intrusion_night", cam.device_id, local(day, at))
     for n, cam in enumerate(cameras[5::601][:5]):  # a tripwire firing five times in 40 s: one alert
         at = 9 * 3600 + n * 1000
         for k in range(5):
-            yield emit.event(cam, "tripwire", "active", at + k * 8)
-        yield emit.event(cam, "tripwire", "inactive", at + 45)
+            yield from emit.event(cam, "tripwire", "active", at + k * 8)
+        yield from emit.event(cam, "tripwire", "inactive", at + 45)
         truth.add("security", "tripwire_repeated", cam.device_id, local(day, at))
     boxes = [d for d in city.devices if d.kind == "alarm_box"]
     for n, box in enumerate(boxes[4::27][:6]):
         at = 8 * 3600 + n * 3600
-        yield emit.event(box, "one_key", "active", at)
-        yield emit.event(box, "one_key", "inactive", at + 600)
+        yield from emit.event(box, "one_key", "active", at)
+        yield from emit.event(box, "one_key", "inactive", at + 600)
         truth.add("security", "one_key_alarm", box.device_id, local(day, at))
     for n, cam in enumerate(cameras[9::499][:3]):
-        yield emit.event(cam, "videoloss", "active", 3600 + n * 60)  # never repaired today
+        yield from emit.event(cam, "videoloss", "active", 3600 + n * 60)  # never repaired today
         truth.add("security", "video_loss_open", cam.device_id, local(day, 3600 + n * 60))
-    for n, cam in enumerate(cameras[13::701][:3]):  # flapping motion sensor
+    hikvision = [c for c in cameras if c.vendor == "hikvision"]  # ISAPI reports both edges of a flap
+    for n, cam in enumerate(hikvision[13::701][:3]):  # flapping motion sensor
         at = 14 * 3600 + n * 1800
         for k in range(10):
-            yield emit.event(cam, "motion", "active" if k % 2 == 0 else "inactive", at + k * 20)
+            yield from emit.event(cam, "motion", "active" if k % 2 == 0 else "inactive", at + k * 20)
         truth.add("security", "flapping", cam.device_id, local(day, at))
     fences = [d for d in city.devices if d.kind == "fence"]
     for n, fence in enumerate(fences[6::41][:4]):
         at = 1 * 3600 + n * 1200
-        yield emit.event(fence, "fence", "active", at)
+        yield from emit.event(fence, "fence", "active", at)
         truth.add("security", "fence", fence.device_id, local(day, at))
     doors = [d for d in city.devices if d.kind == "access_control"]
     for n, door in enumerate(doors[8::39][:4]):
         at = 20 * 3600 + n * 600
-        yield emit.event(door, "door_forced", "active", at)
+        yield from emit.event(door, "door_forced", "active", at)
         truth.add("security", "forced_door", door.device_id, local(day, at))
     for n in range(3):
         ghost_at = local(day, 12 * 3600 + n * 77)

@@ -108,7 +108,9 @@ def _wait(condition: object, timeout_s: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def _start_run(prefix: str, domain: Domain, store: str, prism: str, bootstrap: str, *extra: str) -> subprocess.Popen[str]:
+def _start_run(
+    prefix: str, domain: Domain, store: str, prism: str, bootstrap: str, *extra: str
+) -> subprocess.Popen[str]:
     # Its own session: a SIGKILL of the group also kills the Prism child it started.
     return subprocess.Popen(
         [str(SAFECAMPUS), "run", domain, "--kafka", bootstrap, "--prism-location", prism, "--store", store,

@@ -1,0 +1,240 @@
+"""Streaming benchmark: raw.<domain> → events.<domain> on Prism, beside a plain loop and Quix Streams.
+
+    python bench/bench_streaming.py [--records 20000] [--seconds 10]
+
+Prints figures, asserts nothing. Needs Kafka (make kafka) and the Prism binary (make prism).
+Throughput is measured from the first to the last output record's timestamp on the events topic
+(Kafka CreateTime, set by each writer), so start-up (Prism, worker, topic metadata) is left out.
+Latency is from our send of a raw record to the CreateTime of the first alert it raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+
+from safecampus.config import Settings
+from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.pipelines.normalize import normalize_lines
+from safecampus.pipelines.streaming import StreamTopics, run_streaming
+from safecampus.publisher import publish, raw_producer, raw_record
+from safecampus.schemas.common import Domain
+from safecampus.simulator.run import simulate
+
+BOOTSTRAP = "127.0.0.1:9092"
+PRISM = str(Path.home() / ".cache/safecampus/prism-2.77.0/prism")
+DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
+
+
+def _topics(prefix: str, domain: Domain) -> StreamTopics:
+    topics = StreamTopics(domain, prefix)
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin.create_topics([NewTopic(t, 2, 1) for t in (topics.raw, topics.events, topics.alerts, topics.dlq)])
+    admin.close()
+    return topics
+
+
+def _span(topic: str, expected: int, timeout_s: float = 300) -> tuple[int, float]:
+    """(records, seconds between first and last CreateTime) of a topic, once `expected` arrived."""
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer.assign([TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())])
+    stamps: list[int] = []
+    deadline = time.monotonic() + timeout_s
+    while len(stamps) < expected and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500, max_records=10000).values():
+            stamps += [r.timestamp for r in records]
+    consumer.close()
+    return len(stamps), (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
+
+
+def _expected_events(domain: Domain, lines: list[bytes]) -> int:
+    pipeline = pipeline_for(domain, Settings(), registry_for(None))
+    return len(normalize_lines(pipeline, list(enumerate(lines)), "bench").events)
+
+
+def bench_prism(domain: Domain, lines: list[bytes], events: int) -> float:
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics = _topics(prefix, domain)
+    publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
+    run_streaming([domain], BOOTSTRAP, PRISM, None, None, group_id=f"{prefix}g", stop_at_end=True,
+                  topic_prefix=prefix)
+    got, seconds = _span(topics.events, events)
+    return got / seconds if seconds else float("nan")
+
+
+def bench_plain(domain: Domain, lines: list[bytes], events: int) -> float:
+    """The ceiling: one process, kafka-python poll → normalize_lines → produce, no framework."""
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics = _topics(prefix, domain)
+    publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
+    pipeline = pipeline_for(domain, Settings(), registry_for(None))
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False,
+                             max_poll_records=1000)
+    tps = [TopicPartition(topics.raw, p) for p in (0, 1)]
+    consumer.assign(tps)
+    end = consumer.end_offsets(tps)
+    producer = raw_producer(BOOTSTRAP)
+    headers = [("content-type", b"application/json")]
+    while any(consumer.position(tp) < end[tp] for tp in tps):
+        for tp, records in consumer.poll(timeout_ms=200).items():
+            out = normalize_lines(pipeline, [(r.offset, r.value) for r in records], tp.topic, tp.partition)
+            for subject, event in out.events:
+                producer.send(topics.events, key=subject.encode(), value=event.model_dump_json().encode(),
+                              headers=headers)
+            producer.flush()
+    producer.close()
+    consumer.close()
+    got, seconds = _span(topics.events, events)
+    return got / seconds if seconds else float("nan")
+
+
+def bench_quix(domain: Domain, lines: list[bytes], events: int) -> float:
+    """The peer: Quix Streams, one message at a time through the same normalize_lines."""
+    from quixstreams import Application
+
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics = _topics(prefix, domain)
+    publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
+    pipeline = pipeline_for(domain, Settings(), registry_for(None))
+    app = Application(broker_address=BOOTSTRAP, consumer_group=f"{prefix}quix", auto_offset_reset="earliest",
+                      processing_guarantee="at-least-once", loglevel=None, auto_create_topics=False)
+    source = app.topic(topics.raw, value_deserializer="bytes")
+    sink = app.topic(topics.events, value_serializer="bytes", key_serializer="bytes")
+    seen = [0]
+
+    def normalize(value: bytes) -> list[bytes]:
+        seen[0] += 1
+        if seen[0] >= len(lines):
+            threading.Timer(2.0, app.stop).start()  # let the last produce and commit finish
+        out = normalize_lines(pipeline, [(0, value)], topics.raw)
+        return [event.model_dump_json().encode() for _, event in out.events]
+
+    sdf = app.dataframe(source).apply(normalize, expand=True)
+    sdf.to_topic(sink)
+    app.run()
+    got, seconds = _span(topics.events, events)
+    return got / seconds if seconds else float("nan")
+
+
+def bench_latency(lines: list[bytes], rates: list[int], seconds: float) -> dict[int, tuple[float, float, int]]:
+    """Produce→alert latency (p50, p99 in s, samples) for security at each rate, one running pipeline."""
+    domain: Domain = "security"
+    prefix = f"lat{uuid.uuid4().hex[:6]}."
+    topics = _topics(prefix, domain)
+    # Which alert fingerprint each line raises first, found by running the same detection in plain Python.
+    pipeline = pipeline_for(domain, Settings(), registry_for(None))
+    detectors: dict[str, object] = {}
+    trigger: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        for subject, event in normalize_lines(pipeline, [(index, line)], "lat").events:
+            detector = detectors.setdefault(subject, pipeline.new_detector(subject))
+            for alert in detector.observe(event):  # type: ignore[attr-defined]
+                trigger.setdefault(alert.fingerprint, index)
+    thread = threading.Thread(
+        target=run_streaming, args=([domain], BOOTSTRAP, PRISM, None, None),
+        kwargs={"group_id": f"{prefix}g", "topic_prefix": prefix}, daemon=True)
+    thread.start()
+    time.sleep(15)  # Prism and the worker start; the reader reaches the (empty) topic
+    producer = raw_producer(BOOTSTRAP)
+    sent_at: dict[int, float] = {}
+    phase_of: dict[int, int] = {}
+    cursor = 0
+    for rate in rates:
+        count = int(rate * seconds)
+        start = time.time()
+        for i in range(count):
+            index = cursor + i
+            if index >= len(lines):
+                break
+            delay = start + i / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            record = raw_record(lines[index])
+            sent_at[index] = time.time()
+            phase_of[index] = rate
+            producer.send(topics.raw, key=record.key, value=record.value, headers=record.headers,
+                          timestamp_ms=record.timestamp_ms)
+        producer.flush()
+        cursor += count
+        time.sleep(3)  # let the phase drain before the next one starts
+    producer.close()
+    time.sleep(5)
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer.assign([TopicPartition(topics.alerts, p) for p in (0, 1)])
+    latencies: dict[int, list[float]] = {rate: [] for rate in rates}
+    first: set[str] = set()
+    for _ in range(20):
+        for records in consumer.poll(timeout_ms=500, max_records=10000).values():
+            for r in records:
+                fingerprint = json.loads(r.value)["fingerprint"]
+                index = trigger.get(fingerprint, -1)
+                if fingerprint in first or index not in sent_at:
+                    continue
+                first.add(fingerprint)
+                latencies[phase_of[index]].append(r.timestamp / 1000 - sent_at[index])
+    consumer.close()
+    result = {}
+    for rate, values in latencies.items():
+        values.sort()
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))] if values else float("nan")
+        result[rate] = (statistics.median(values) if values else float("nan"), p99, len(values))
+    return result
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=20000, help="raw records per domain")
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each latency phase")
+    parser.add_argument("--sim", type=Path, default=Path("out/bench-sim"))
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}), Python {platform.python_version()}")
+    sim = simulate(args.sim) if not (args.sim / "raw" / "security.jsonl").exists() else None
+    raw_dir = (sim.out_dir if sim else args.sim) / "raw"
+    rows: list[tuple[str, float, float, float]] = []
+    runners: list[tuple[str, Callable[[Domain, list[bytes], int], float]]] = [
+        ("prism", bench_prism), ("plain", bench_plain), ("quix", bench_quix)]
+    for domain in DOMAINS:
+        source = (raw_dir / f"{domain}.jsonl").read_bytes().splitlines()
+        lines = [source[i % len(source)] for i in range(args.records)]  # small domains repeat their day
+        events = _expected_events(domain, lines)
+        rates = {name: fn(domain, lines, events) for name, fn in runners}
+        rows.append((domain, rates["prism"], rates["plain"], rates["quix"]))
+        print(f"  {domain}: {rates}", flush=True)
+    print(f"\nthroughput raw → events, {args.records:,} raw records per domain, events/s")
+    print(f"{'domain':10} {'prism':>9} {'plain':>9} {'quix':>9} {'prism/plain':>12} {'prism/quix':>11}")
+    for domain, prism, plain, quix in rows:
+        print(f"{domain:10} {prism:9,.0f} {plain:9,.0f} {quix:9,.0f} {prism / plain:12.2f} {prism / quix:11.2f}")
+    security = (raw_dir / "security.jsonl").read_bytes().splitlines()
+    latency = bench_latency(security, [2000, 4000, 8000], args.seconds)
+    print(f"\nproduce → alert latency, security on Prism, {args.seconds:g} s per rate")
+    print(f"{'rate/s':>8} {'p50 s':>8} {'p99 s':>8} {'alerts':>7}")
+    for rate, (p50, p99, n) in latency.items():
+        print(f"{rate:8,} {p50:8.3f} {p99:8.3f} {n:7}")
+    steady = [rate for rate, (_, p99, n) in latency.items() if n and p99 < 1.0]
+    print(f"highest tried rate with p99 < 1 s: {max(steady):,}/s" if steady else "no tried rate had p99 < 1 s")
+    os._exit(0)  # the latency pipeline runs on a daemon thread with Prism; do not wait for it
+
+
+if __name__ == "__main__":
+    main()
