@@ -208,8 +208,9 @@ def build_replay(
     settings: Settings,
     registry_url: str | None,
     store_url: str | None,
+    operations: Path | None = None,
 ) -> None:
-    """Add the replay graph of one domain to `root`."""
+    """Add the replay graph of one domain to `root`; `operations` is the security operators' log."""
     name = domain.capitalize()
     chunks = root | f"{name}Plan" >> beam.Create(plan_chunks(input_path))
     parts = chunks | f"{name}Normalize" >> beam.ParDo(
@@ -224,6 +225,15 @@ def build_replay(
         | f"{name}Detect" >> beam.ParDo(DetectShard(domain, settings, registry_url), span)
     )
     alerts = (parts.alerts, detected) | f"{name}Alerts" >> beam.Flatten()
+    if operations is not None and domain == "security":
+        from safecampus.pipelines.security import read_operator_actions, triage_log
+
+        actions = read_operator_actions(operations)  # read now: a bad log fails before the run starts
+        alerts = (
+            alerts
+            | f"{name}AllAlerts" >> beam.combiners.ToList()
+            | f"{name}Triage" >> beam.Map(lambda lists: triage_log((a for x in lists for a in x), actions))
+        )
     alert_partials = alerts | f"{name}AlertPartials" >> beam.ParDo(AlertPartials(domain, settings, registry_url))
     kpis = (
         (parts.partials, alert_partials)
@@ -258,9 +268,10 @@ def run_replay(
     settings: Settings,
     registry_url: str | None = None,
     store_url: str | None = None,
+    operations: Path | None = None,
 ) -> None:
     """Replay each (domain, input file, output dir) in one pipeline on the in-process runner."""
     options = PipelineOptions(["--no_pipeline_type_check"])
     with beam.Pipeline(runner=FnApiRunner(), options=options) as root:
         for domain, input_path, out_dir in jobs:
-            build_replay(root, domain, input_path, out_dir, settings, registry_url, store_url)
+            build_replay(root, domain, input_path, out_dir, settings, registry_url, store_url, operations)

@@ -16,7 +16,10 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from safecampus.config import SecurityRules
 from safecampus.connectors.alarmbox import decode_alarmbox
@@ -27,7 +30,7 @@ from safecampus.connectors.security_xml import SecurityDecodeError
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
 from safecampus.pipelines.security_detection import SecurityDetector
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.common import SHANGHAI, Severity
+from safecampus.schemas.common import SHANGHAI, Severity, describe_validation_error
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
 from safecampus.schemas.registry import School
@@ -51,13 +54,9 @@ BASE_SEVERITY: dict[SecurityEventType, Severity] = {
 }
 NIGHT_CRITICAL: frozenset[str] = frozenset({"intrusion", "fence", "forced_door", "tripwire"})
 SENSITIVE_ROLES: frozenset[str] = frozenset({"gate", "dormitory"})
-ROLE_RAISED: frozenset[str] = frozenset(
-    {"tripwire", "loitering"}
-)  # someone at a gate or dormitory matters more
+ROLE_RAISED: frozenset[str] = frozenset({"tripwire", "loitering"})  # someone at a gate or dormitory matters more
 DEVICE_EVENTS = "security_device_events_total"  # per-device partial; folded into online ratios, not exported
-ACK_SAMPLE = (
-    "security_ack_seconds_sample"  # per-second histogram partial of time to acknowledge, not exported
-)
+ACK_SAMPLE = "security_ack_seconds_sample"  # per-second histogram partial of time to acknowledge, not exported
 POLICE_KINDS: dict[str, str] = {"alarm_box": "one_key_alarm", "camera": "video"}
 
 
@@ -84,15 +83,11 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
         record = decode_vendor(envelope)
         event_type = taxonomy_of(record.vendor_type)
         if event_type is None:
-            raise DecodeError(
-                "normalize", f"unknown vendor event type {record.vendor_type!r}: no taxonomy mapping"
-            )
+            raise DecodeError("normalize", f"unknown vendor event type {record.vendor_type!r}: no taxonomy mapping")
         device = self.registry.devices.get(record.device_id)
         role = device.location_role if device else None
         at = record.occurred_at.astimezone(UTC)
-        event_id = (
-            f"{record.device_id}/{record.channel}/{record.vendor_type}/{record.state}/{at.timestamp():.0f}"
-        )
+        event_id = f"{record.device_id}/{record.channel}/{record.vendor_type}/{record.state}/{at.timestamp():.0f}"
         return [
             SecurityEvent.model_validate(
                 {
@@ -296,9 +291,7 @@ def acknowledge(alert: Alert, ack: Acknowledgement, new: bool = True) -> Alert:
         "new": new,
     }
     status = "resolved" if alert.status == "resolved" else "acknowledged"
-    return alert.model_copy(
-        update={"status": status, "evidence": [*_reopened_summary(alert.evidence), record]}
-    )
+    return alert.model_copy(update={"status": status, "evidence": [*_reopened_summary(alert.evidence), record]})
 
 
 def suppress(alert: Alert, windows: Iterable[SuppressionWindow]) -> Alert:
@@ -363,3 +356,40 @@ class AlertTriage:
         shown = acknowledge(alert, ack, new=first)
         self.latest[ack.fingerprint] = shown
         return shown
+
+
+OperatorAction = Acknowledgement | SuppressionWindow
+_ACTIONS: TypeAdapter[OperatorAction] = TypeAdapter(OperatorAction)
+
+
+def read_operator_actions(path: Path) -> list[OperatorAction]:
+    """Acknowledgements and suppression windows, one JSON object per line (the operations log)."""
+    actions: list[OperatorAction] = []
+    for n, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if line.strip():
+            try:
+                actions.append(_ACTIONS.validate_json(line))
+            except ValidationError as exc:
+                raise ValueError(f"{path.name} line {n}: {describe_validation_error(exc)}") from None
+    return actions
+
+
+def triage_log(alerts: Iterable[Alert], actions: Iterable[OperatorAction]) -> list[Alert]:
+    """The alert update log as the control room sees it: acknowledgements merged in time order,
+    firing updates inside suppression windows shown as suppressed, resolves always kept."""
+    actions = list(actions)
+    triage = AlertTriage(a for a in actions if isinstance(a, SuppressionWindow))
+    acks = sorted((a for a in actions if isinstance(a, Acknowledgement)), key=lambda a: a.acknowledged_at)
+    shown: list[Alert] = []
+    pending = list(acks)
+    for alert in sorted(alerts, key=lambda a: a.detected_at):
+        while pending and pending[0].acknowledged_at < alert.detected_at:
+            acked = triage.acknowledge(pending.pop(0))
+            if acked is not None:
+                shown.append(acked)
+        shown.append(triage.apply(alert))
+    for ack in pending:
+        acked = triage.acknowledge(ack)
+        if acked is not None:
+            shown.append(acked)
+    return shown

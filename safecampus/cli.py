@@ -157,6 +157,9 @@ def replay(
     out: Annotated[Path, typer.Option("--out", help="directory for events/alerts/kpis/dlq .jsonl")],
     registry: Annotated[str | None, typer.Option(help="store URL holding the registry")] = None,
     store: Annotated[str | None, typer.Option(help="store URL to upsert results into")] = None,
+    operations: Annotated[
+        Path | None, typer.Option(help="security: operators' acknowledgements and suppression windows (JSONL)")
+    ] = None,
 ) -> None:
     """Run one domain's pipeline over a file (batch, in-process runner)."""
     (chosen,) = _domains([domain])
@@ -166,7 +169,9 @@ def replay(
 
     try:
         with console.status(f"replaying {input} through the {chosen} pipeline…"):
-            run_replay([(chosen, input, out)], Settings(), registry, store)
+            run_replay([(chosen, input, out)], Settings(), registry, store, operations)
+    except ValueError as exc:
+        fail(str(exc), 2)
     except OSError as exc:
         fail(f"could not read or write files: {exc}")
     counts = {name: _count_lines(out / f"{name}.jsonl") for name in ("events", "alerts", "kpis", "dlq")}

@@ -1,0 +1,96 @@
+"""Operators' feedback in replay: acknowledgements set status, drills suppress without hiding resolves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from safecampus.connectors.security_payloads import alarmbox_json
+from safecampus.schemas.alert import Alert
+from safecampus.schemas.envelope import RawEnvelope
+
+EIGHT = datetime(2026, 9, 1, 0, 0, tzinfo=UTC)  # 08:00 in Changzhou
+
+
+def at(minutes: int) -> datetime:
+    return EIGHT.replace(minute=minutes) if minutes < 60 else EIGHT.replace(hour=minutes // 60, minute=minutes % 60)
+
+
+def press(device: str, state: str, minutes: int) -> str:
+    body = alarmbox_json(device, "one_key", state, at(minutes))  # type: ignore[arg-type]
+    return RawEnvelope.of_bytes(
+        body, domain="security", source="alarmbox", received_at=at(minutes), key=device
+    ).model_dump_json()
+
+
+def replay(tmp_path: Path, lines: list[str], operations: list[dict[str, object]] | None) -> list[Alert]:
+    tmp_path.mkdir(parents=True)
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["replay", "security", "--input", str(raw), "--out", str(tmp_path / "out")]
+    if operations is not None:
+        ops = tmp_path / "operations.jsonl"
+        ops.write_text("\n".join(json.dumps(o) for o in operations) + "\n", encoding="utf-8")
+        args += ["--operations", str(ops)]
+    result = subprocess.run(
+        [sys.executable, "-m", "safecampus.cli", *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "out" / "alerts.jsonl").read_text(encoding="utf-8")
+    return [Alert.model_validate_json(line) for line in text.splitlines() if line.strip()]
+
+
+def test_ack_and_fire_drill(tmp_path: Path) -> None:
+    lines = [
+        press("CZ-0004-00", "active", 0),
+        press("CZ-0004-00", "inactive", 10),
+        press("CZ-0005-00", "active", 60),
+        press("CZ-0005-00", "inactive", 70),
+    ]
+    plain = replay(tmp_path / "plain", lines, None)
+    fingerprint = next(a.fingerprint for a in plain if a.subject == "CZ-0004-00")
+    operations: list[dict[str, object]] = [
+        {
+            "fingerprint": fingerprint,
+            "operator_id": "op-017",
+            "acknowledged_at": at(2).isoformat(),
+            "comment": "guard sent",
+        },
+        {"school_id": "S0005", "start": at(30).isoformat(), "end": at(120).isoformat(), "reason": "fire_drill"},
+    ]
+    shown = replay(tmp_path / "ops", lines, operations)
+    first = [a.status for a in shown if a.subject == "CZ-0004-00"]
+    second = [a.status for a in shown if a.subject == "CZ-0005-00"]
+    assert "acknowledged" in first and first[-1] == "resolved"
+    assert second[0] == "suppressed" and second[-1] == "resolved"
+    assert [a.status for a in plain if a.subject == "CZ-0005-00"][0] == "firing"
+
+
+def test_a_bad_operations_log_is_a_plain_error(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text(press("CZ-0004-00", "active", 0) + "\n", encoding="utf-8")
+    ops = tmp_path / "ops.jsonl"
+    ops.write_text('{"fingerprint": "x"}\n', encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safecampus.cli",
+            "replay",
+            "security",
+            "--input",
+            str(raw),
+            "--out",
+            str(tmp_path / "o"),
+            "--operations",
+            str(ops),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ops.jsonl line 1" in result.stderr and "Traceback" not in result.stderr
