@@ -9,12 +9,14 @@ Keepalive, GB/T 28181 inside a SIP MESSAGE, alarm-box JSON) the same payloads go
               share of the decoder's time spent parsing XML; not for alarm-box JSON)
     pipeline  a plain loop through `SecurityPipeline.decode` on ready-made envelopes (decode +
               taxonomy + severity + registry enrichment + SecurityEvent validation)
+    loop      `bench_replay.plain_loop` on the same JSONL file: the replay's work without Beam
+              (envelope parsing + normalize + detection + KPIs + JSONL outputs)
     replay    `run_replay` of a JSONL file of the same envelopes on Beam's in-process runner
               (envelope parsing + normalize + detection + KPIs + JSONL outputs), start-up included
 
 Payloads are built with `connectors/security_payloads.py` using device ids of the seeded city
 registry (`registry_for(None)`), so every enrichment lookup hits. The plain loops run best-of-N
-inside one child process per format; each replay runs in its own child process, best-of-N.
+inside one child process per format; each loop and replay runs in its own child process, best-of-N.
 Prints figures and ratios; asserts nothing.
 
     python bench/bench_security.py [--payloads 20000] [--repeat 2] [--loops 3]
@@ -27,6 +29,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +42,10 @@ from typing import Any
 logging.basicConfig(level=logging.ERROR)
 
 FORMATS = ("isapi-xml", "isapi-multipart", "gb-alarm", "gb-keepalive", "gb-sip", "alarmbox")
-START = datetime(2026, 9, 1, tzinfo=UTC) - timedelta(hours=8)  # midnight in Beijing
+# 20:00 to 02:00 Beijing time: crosses the 22:00 night boundary (severity), and each device
+# reports often enough for its heartbeat interval that detection is not all offline alerts.
+START = datetime(2026, 9, 1, 12, tzinfo=UTC)
+SPAN_S = 6 * 3600
 ISAPI_EVENTS = ("VMD", "linedetection", "fielddetection", "videoloss", "shelteralarm")
 GB_ALARMS = ((5, 2), (5, 6), (5, 5), (2, 1), (2, 2))  # (AlarmMethod, AlarmType)
 BOX_KINDS = ("one_key", "fence", "door_forced", "door_held", "heartbeat", "tamper", "fault")
@@ -61,17 +67,18 @@ def build_file(fmt: str, count: int, path: Path) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for n in range(count):
             device = chosen[n % len(chosen)]
-            at = START + timedelta(seconds=n * 86_400 / count)  # one day, so night/day severity both occur
-            state = "active" if n % 2 == 0 else "inactive"
+            at = START + timedelta(seconds=n * SPAN_S / count)
+            rounds = n // len(chosen)  # a device's events alternate active / inactive of one type
+            state = "active" if rounds % 2 == 0 else "inactive"
             source, ctype = fmt.split("-", 1)[0], "application/xml"
             if fmt in ("isapi-xml", "isapi-multipart"):
                 mac = "44:19:b6:" + ":".join(f"{b:02x}" for b in n.to_bytes(3, "big"))
-                event = ISAPI_EVENTS[n % len(ISAPI_EVENTS)]
+                event = ISAPI_EVENTS[(n + rounds // 2) % len(ISAPI_EVENTS)]
                 data = p.isapi_alert_xml(device.device_id, mac, "10.12.0.1", device.channel, event, state, at)  # type: ignore[arg-type]
                 if fmt == "isapi-multipart":
                     data, ctype = p.isapi_multipart(data, f"boundary{n:08x}")
             elif fmt in ("gb-alarm", "gb-sip"):
-                method, alarm_type = GB_ALARMS[n % len(GB_ALARMS)]
+                method, alarm_type = GB_ALARMS[(n + rounds // 2) % len(GB_ALARMS)]
                 data = p.gb28181_alarm_xml(device.device_id, 2, method, alarm_type, at, sn=n)
                 if fmt == "gb-sip":
                     data = p.gb28181_sip_message(data, device.device_id, cseq=n + 1, at=at)
@@ -79,7 +86,7 @@ def build_file(fmt: str, count: int, path: Path) -> None:
             elif fmt == "gb-keepalive":
                 data, source = p.gb28181_keepalive_xml(device.device_id, sn=n), "gb28181"
             else:
-                kind = BOX_KINDS[n % len(BOX_KINDS)]
+                kind = BOX_KINDS[(n + rounds // 2) % len(BOX_KINDS)]
                 data = p.alarmbox_json(device.device_id, kind, state, at, zone="east fence")  # type: ignore[arg-type]
                 source, ctype = "alarmbox", "application/json"
             envelope = RawEnvelope.of_bytes(
@@ -176,15 +183,16 @@ def child_loops(raw: Path, loops: int) -> dict[str, Any]:
     }
 
 
-def child_replay(raw: Path) -> dict[str, Any]:
-    from safecampus.config import Settings
+def child_replay(raw: Path, mode: str) -> dict[str, Any]:
+    """One run of `run_replay` (mode "replay") or of bench_replay's plain loop (mode "plain")."""
+    from bench_replay import beam_replay, plain_loop  # bench/ is sys.path[0] when run as a script
+
     from safecampus.pipelines.catalog import registry_for
-    from safecampus.pipelines.replay import run_replay
 
     registry_for(None)  # building the registry is setup, not work
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        run_replay([("security", raw, Path(out))], Settings())
+        (beam_replay if mode == "replay" else plain_loop)("security", raw, Path(out))
         seconds = time.perf_counter() - started
         dlq = sum(1 for line in (Path(out) / "dlq.jsonl").open("rb") if line.strip())
     return {"seconds": seconds, "dlq": dlq}
@@ -214,38 +222,50 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payloads", type=int, default=20_000, help="payloads per format")
-    parser.add_argument("--repeat", type=int, default=2, help="best of N replay runs (one process each)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="best of N for the plain-loop and replay runs (one process each)"
+    )
     parser.add_argument("--loops", type=int, default=3, help="best of N for the plain loops (in one process)")
     parser.add_argument("--formats", nargs="*", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, raw, *rest = args.child
-        result = child_loops(Path(raw), int(rest[0])) if mode == "loops" else child_replay(Path(raw))
+        result = child_loops(Path(raw), int(rest[0])) if mode == "loops" else child_replay(Path(raw), mode)
         print(json.dumps(result))
         return
 
     print(machine())
     print(
-        f"{args.payloads:,} payloads per format; plain loops best of {args.loops} in one child process, "
-        f"replay best of {args.repeat} (one child process each); other processes may share the cores"
+        f"{args.payloads:,} payloads per format; decoder/xml/pipeline loops best of {args.loops} in one child "
+        f"process, loop and replay best of {args.repeat} (one child process each); other processes may be "
+        "running on the same cores"
     )
     work = Path(tempfile.mkdtemp(prefix="bench-security-"))
+    try:
+        run_formats(args.formats, args.payloads, args.loops, args.repeat, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_formats(formats: list[str], payloads: int, loop_count: int, repeat: int, work: Path) -> None:
+    """Build each format's file, measure it and print its row, then the legend."""
     empty = work / "empty.jsonl"
     empty.write_bytes(b"")
-    start_up = min(run_child("replay", str(empty))["seconds"] for _ in range(args.repeat))
+    start_up = min(run_child("replay", str(empty))["seconds"] for _ in range(repeat))
     print(f"replay start-up (empty file): {start_up:.2f} s\n")
     print(
         f"{'format':16} {'bytes':>6} {'decoder/s':>10} {'xml/s':>9} {'xml %':>6} {'envelope/s':>11} "
-        f"{'pipeline/s':>11} {'replay/s':>9} {'b/a':>5} {'c/a':>5} {'c/a marg':>8} {'dlq':>4}"
+        f"{'pipeline/s':>11} {'loop/s':>7} {'replay/s':>9} {'b/a':>5} {'c/a':>5} {'c/a marg':>8} {'c/loop':>6} "
+        f"{'dlq':>4}"
     )
-    for fmt in args.formats:
+    for fmt in formats:
         raw = work / f"{fmt}.jsonl"
-        build_file(fmt, args.payloads, raw)
-        n = args.payloads
-        loops = run_child("loops", str(raw), str(args.loops))
-        replays = [run_child("replay", str(raw)) for _ in range(args.repeat)]
-        replay = min(replays, key=lambda r: r["seconds"])
+        build_file(fmt, payloads, raw)
+        n = payloads
+        loops = run_child("loops", str(raw), str(loop_count))
+        plain = min((run_child("plain", str(raw)) for _ in range(repeat)), key=lambda r: r["seconds"])
+        replay = min((run_child("replay", str(raw)) for _ in range(repeat)), key=lambda r: r["seconds"])
         a = n / loops["decoder"]
         b = n / loops["pipeline"]
         c = n / replay["seconds"]
@@ -254,7 +274,8 @@ def main() -> None:
         xml_share = f"{100 * loops['xml'] / loops['decoder']:>5.0f}%" if loops["xml"] else f"{'-':>6}"
         print(
             f"{fmt:16} {loops['bytes']:>6,.0f} {a:>10,.0f} {xml_rate} {xml_share} {n / loops['envelope']:>11,.0f} "
-            f"{b:>11,.0f} {c:>9,.0f} {b / a:>5.2f} {c / a:>5.2f} {marginal / a:>8.2f} "
+            f"{b:>11,.0f} {n / plain['seconds']:>7,.0f} {c:>9,.0f} {b / a:>5.2f} {c / a:>5.2f} {marginal / a:>8.2f} "
+            f"{plain['seconds'] / replay['seconds']:>6.2f} "
             f"{loops['errors'] + replay['dlq']:>4}"
         )
     print(
@@ -262,8 +283,11 @@ def main() -> None:
         "\nxml %      = xml time / decoder time; envelope = RawEnvelope.model_validate_json alone (replay pays it,"
         " the pipeline loop does not)"
         "\nb pipeline = SecurityPipeline.decode on ready envelopes (decode + taxonomy + severity + enrichment)"
+        "\nloop       = bench_replay.plain_loop: the replay's work in a plain loop (envelope + normalize +"
+        " detection + KPIs + outputs)"
         "\nc replay   = run_replay of the JSONL file (envelope + normalize + detection + KPIs + outputs)"
         "\nc/a marg   = c/a with the replay's fixed start-up (empty-file replay) taken out"
+        "\nc/loop     = replay rate / plain-loop rate: what Beam itself costs (1.00 = nothing)"
         "\ndlq        = payloads that failed in the pipeline loop + DLQ lines of the replay (expected 0)"
     )
 
