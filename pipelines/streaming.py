@@ -2,44 +2,41 @@
 
     safecampus run bus security --kafka 127.0.0.1:9092 --store postgresql+psycopg2://…
 
-Per domain the graph is
+Per domain the graph is one fused stage:
 
-    ReadFromKafka(raw.<domain>)            batches of one partition's poll (one element each)
-      → NormalizeBatch                     normalize_lines on the whole batch
-          ├─ events  → WriteToKafka(events.<domain>)   key = subject, value = event JSON
-          ├─ dlq     → WriteToKafka(dlq)               key = source topic, value = DlqRecord JSON
-          ├─ alerts  → WriteToKafka(alerts)            key = fingerprint (stateless rules)
-          ├─ rows    → WriteStoreRows                  idempotent upserts (events, DLQ, alerts)
-          └─ shards  → DetectShardStream (stateful)    (shard, packed events) → alerts
+    ReadFromKafka(raw.<domain>)        batches of one partition's poll (one element each)
+      → ProcessBatch                   normalize_lines → detectors → store upsert (one transaction)
+          ├─ events → WriteToKafka(events.<domain>)   key = subject
+          ├─ dlq    → WriteToKafka(dlq)               key = source topic
+          └─ alerts → WriteToKafka(alerts)            key = fingerprint
 
-Everything up to the store and Kafka sinks is fused into the reading bundle: the producers flush in
-`finish_bundle` and the store commits inside `process`, so the source's bundle finalization (which
-commits the Kafka offsets) happens only after those writes are durable. A crash replays the
-uncommitted records; every sink is idempotent (natural keys, fingerprints), so nothing doubles in
-the store. Detector state lives in Beam state (Prism keeps it in memory): after a crash detection
-starts fresh from the replayed records, it is not restored.
+Nothing is shuffled, so the store write and the producers' flush (in `finish_bundle`) happen inside
+the reading bundle, before its finalization commits the Kafka offsets: a crash replays what was not
+committed and the idempotent sinks (natural keys, fingerprints) double nothing.
 
-Event time is the Kafka record timestamp, which the publisher sets to the envelope's received_at,
-so the source's watermark follows the devices' clock and the detectors' deadlines (event-time
-timers) fire as that clock passes them.
+Detection needs no shuffle either: raw topics are keyed by device, so every record of a subject is
+in one partition. Detectors live in memory per partition; their state is not a checkpoint of its own
+(Prism keeps none) but a function of the stored events: after a restart, or when a partition moves
+between workers (an offset gap), a subject's detector is rebuilt from its stored events of the last
+`detector_history_h` hours. Deadlines (device offline, terminal silent) are event-time timers kept
+here rather than Beam timers: each partition's clock is its newest record timestamp (the gateway's
+receive time), and detectors whose deadline it passes are expired. This also avoids Prism's open
+issue with event-time timers and split bundles (apache/beam #35771).
 """
 
 from __future__ import annotations
 
-import io
+import heapq
 import logging
-import pickle
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Timestamp
+from sqlalchemy import select
 
 from safecampus.config import Settings
 from safecampus.connectors.kafka import (
@@ -51,7 +48,7 @@ from safecampus.connectors.kafka import (
     check_kafka,
 )
 from safecampus.pipelines.catalog import pipeline_for, registry_for
-from safecampus.pipelines.detection import is_stateful, pack_events, shard_of, unpack_events
+from safecampus.pipelines.detection import is_stateful
 from safecampus.pipelines.domain import Detector, DomainPipeline
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.replay import alert_row, dlq_row
@@ -64,7 +61,6 @@ from safecampus.store import engine_for, upsert
 __all__ = ["StreamTopics", "build_streaming", "run_streaming"]
 
 log = logging.getLogger(__name__)
-
 JSON_HEADERS: tuple[tuple[str, bytes], ...] = (("content-type", b"application/json"),)
 
 
@@ -78,54 +74,131 @@ class StreamTopics:
         self.dlq = f"{prefix}dlq"
 
 
-class _DomainFn(beam.DoFn):  # type: ignore[misc]
-    """A DoFn that holds its domain's pipeline object, built once per worker in `setup`."""
+@dataclass
+class PartitionState:
+    """Detectors of the subjects seen on one Kafka partition, its clock and its pending deadlines."""
 
-    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None) -> None:
-        self.domain, self.settings, self.registry_url = domain, settings, registry_url
+    next_offset: int = -1
+    clock: datetime | None = None
+    detectors: dict[str, Detector[Record]] = field(default_factory=dict)
+    deadlines: list[tuple[datetime, str]] = field(default_factory=list)
+
+
+class ProcessBatch(beam.DoFn):  # type: ignore[misc]
+    """One Kafka batch → events, DLQ and alerts as producer records, after upserting them to the store."""
+
+    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None, store_url: str | None) -> None:
+        self.domain, self.settings = domain, settings
+        self.registry_url, self.store_url = registry_url, store_url
 
     def setup(self) -> None:
         self.pipeline: DomainPipeline[Record] = pipeline_for(
             self.domain, self.settings, registry_for(self.registry_url)
         )
-
-
-class NormalizeBatch(_DomainFn):
-    """One Kafka batch → producer records for events/DLQ/alerts, store rows, and detection shards."""
-
-    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None, with_rows: bool) -> None:
-        super().__init__(domain, settings, registry_url)
-        self.with_rows = with_rows
-
-    def setup(self) -> None:
-        super().setup()
         self.stateful = is_stateful(self.pipeline)
+        self.partitions: dict[tuple[str, int], PartitionState] = {}
+        self.history = timedelta(hours=self.settings.detector_history_h)
 
     def process(self, batch: list[KafkaMessage]) -> Iterator[Any]:
         if not batch:
             return
         first = batch[0]
         out = normalize_lines(self.pipeline, [(m.offset, m.value) for m in batch], first.topic, first.partition)
-        pipeline = self.pipeline
+        alerts = list(out.alerts)
+        if self.stateful:
+            clock = datetime.fromtimestamp(max(m.timestamp_ms for m in batch) / 1000, UTC)
+            alerts += self._detect(first.topic, first.partition, first.offset, batch[-1].offset, out.events, clock)
+        if self.store_url:
+            self._store(out.events, out.dlq, alerts)
         if out.events:
             yield [(s.encode(), e.model_dump_json().encode(), JSON_HEADERS) for s, e in out.events]
-            if self.stateful:
-                groups: dict[int, list[tuple[str, Record]]] = {}
-                for subject, event in out.events:
-                    groups.setdefault(shard_of(subject), []).append((subject, event))
-                for shard, pairs in groups.items():
-                    yield beam.pvalue.TaggedOutput("shards", (shard, pack_events(pairs)))
         if out.dlq:
             yield beam.pvalue.TaggedOutput("dlq", dlq_records(out.dlq))
-        if out.alerts:
-            yield beam.pvalue.TaggedOutput("alerts", out.alerts)
-        if self.with_rows and (out.events or out.dlq):
-            events = [
-                {"domain": self.domain, "event_id": pipeline.event_id(e), "subject": s,
-                 "occurred_at": pipeline.occurred_at(e), "body": e.model_dump_json()}
-                for s, e in out.events
-            ]
-            yield beam.pvalue.TaggedOutput("rows", {"events": events, "dlq": [dlq_row(d) for d in out.dlq]})
+        if alerts:
+            yield beam.pvalue.TaggedOutput("alerts", alert_records(alerts))
+
+    def _detect(
+        self,
+        topic: str,
+        partition: int,
+        first_offset: int,
+        last_offset: int,
+        events: list[tuple[str, Record]],
+        clock: datetime,
+    ) -> list[Alert]:
+        state = self.partitions.get((topic, partition))
+        if state is None or state.next_offset != first_offset:
+            # New here, or another worker read this partition meanwhile: rebuild from the store.
+            state = self.partitions[(topic, partition)] = PartitionState()
+        state.next_offset = last_offset + 1
+        pipeline, alerts = self.pipeline, []
+        by_subject: dict[str, list[Record]] = {}
+        for subject, event in events:
+            by_subject.setdefault(subject, []).append(event)
+        for subject, mine in by_subject.items():
+            mine.sort(key=pipeline.occurred_at)
+            detector = state.detectors.get(subject)
+            if detector is None:
+                detector = self._rebuild(subject, mine)
+                if detector is None:
+                    continue
+                state.detectors[subject] = detector
+            for event in mine:
+                alerts.extend(detector.observe(event))
+            self._schedule(state, subject, detector)
+        state.clock = clock if state.clock is None or clock > state.clock else state.clock
+        while state.deadlines and state.deadlines[0][0] <= state.clock:
+            _, subject = heapq.heappop(state.deadlines)
+            detector = state.detectors[subject]
+            alerts.extend(detector.expire(state.clock))
+            self._schedule(state, subject, detector)
+        return alerts
+
+    def _schedule(self, state: PartitionState, subject: str, detector: Detector[Record]) -> None:
+        deadline = detector.next_deadline()
+        # Only future deadlines: one the clock has passed was just expired (no busy loop on it).
+        if deadline is not None and (state.clock is None or deadline > state.clock):
+            heapq.heappush(state.deadlines, (deadline, subject))
+
+    def _rebuild(self, subject: str, batch: list[Record]) -> Detector[Record] | None:
+        """A subject's detector fed with its stored events from before this batch (alerts already sent)."""
+        detector = self.pipeline.new_detector(subject)
+        if detector is None or not self.store_url:
+            return detector
+        pipeline = self.pipeline
+        earliest = pipeline.occurred_at(batch[0])
+        in_batch = {pipeline.event_id(e) for e in batch}
+        query = (
+            select(EventRow.event_id, EventRow.body)  # type: ignore[call-overload]
+            .where(EventRow.domain == self.domain, EventRow.subject == subject)
+            .where(EventRow.occurred_at >= earliest - self.history, EventRow.occurred_at <= earliest)
+            .order_by(EventRow.occurred_at)  # type: ignore[arg-type]
+        )
+        with engine_for(self.store_url).connect() as conn:
+            rows = conn.execute(query).all()
+        for event_id, body in rows:
+            if event_id not in in_batch:  # a replayed batch: its events are observed below, once
+                detector.observe(pipeline.event_type.model_validate_json(body))
+        return detector
+
+    def _store(self, events: list[tuple[str, Record]], dlq: list[DlqRecord], alerts: list[Alert]) -> None:
+        pipeline, engine = self.pipeline, engine_for(self.store_url or "")
+        upsert(
+            engine,
+            EventRow,
+            [
+                {
+                    "domain": self.domain,
+                    "event_id": pipeline.event_id(e),
+                    "subject": s,
+                    "occurred_at": pipeline.occurred_at(e),
+                    "body": e.model_dump_json(),
+                }
+                for s, e in events
+            ],
+        )
+        upsert(engine, DlqRow, [dlq_row(d) for d in dlq])
+        upsert(engine, AlertRow, [alert_row(a) for a in alerts])
 
 
 def dlq_records(records: Sequence[DlqRecord]) -> list[ProducerRecord]:
@@ -136,142 +209,6 @@ def dlq_records(records: Sequence[DlqRecord]) -> list[ProducerRecord]:
 def alert_records(alerts: Sequence[Alert]) -> list[ProducerRecord]:
     """Alerts as Kafka records keyed by fingerprint (dedup and compaction work on it)."""
     return [(a.fingerprint.encode(), a.model_dump_json().encode(), JSON_HEADERS) for a in alerts]
-
-
-class WriteStoreRows(beam.DoFn):  # type: ignore[misc]
-    """Upsert one batch's rows ({table: rows}) in one transaction; done when `process` returns."""
-
-    _MODELS: dict[str, Any] = {"events": EventRow, "dlq": DlqRow, "alerts": AlertRow}
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def process(self, tables: dict[str, list[dict[str, Any]]]) -> None:
-        engine = engine_for(self.url)
-        for table, rows in tables.items():
-            # One statement per table; the commit is synchronous, so it is durable before the bundle ends.
-            upsert(engine, self._MODELS[table], rows)
-
-
-class _DetectorPickler(pickle.Pickler):
-    """Pickles detectors without the big shared objects they point to (registry, settings, route plans).
-
-    Those are the worker's own, rebuilt in `setup`; state then holds only what is per subject.
-    """
-
-    def __init__(self, file: io.BytesIO, shared: dict[int, str]) -> None:
-        super().__init__(file, protocol=5)
-        self._shared = shared
-
-    def persistent_id(self, obj: Any) -> Any:
-        ref = self._shared.get(id(obj))
-        if ref is not None:
-            return ref
-        trip_id = getattr(obj, "trip_id", None)
-        if type(obj).__name__ == "TripPlan" and isinstance(trip_id, str):
-            return ("trip", trip_id)  # a bus route's geometry, cached by the pipeline per trip
-        return None
-
-
-class _DetectorUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, pipeline: DomainPipeline[Record], shared: dict[str, Any]) -> None:
-        super().__init__(file)
-        self._pipeline, self._shared = pipeline, shared
-
-    def persistent_load(self, pid: Any) -> Any:
-        if isinstance(pid, tuple) and pid[0] == "trip":
-            return self._pipeline.geometry.trip(pid[1])  # type: ignore[attr-defined]
-        return self._shared[pid]
-
-
-_DETECTORS = ReadModifyWriteStateSpec("detectors", BytesCoder())
-_DEADLINE = TimerSpec("deadline", TimeDomain.WATERMARK)
-# Beam reads these markers from the defaults of process() and on_deadline(); typed Any for mypy.
-_STATE: Any = beam.DoFn.StateParam(_DETECTORS)
-_TIMER: Any = beam.DoFn.TimerParam(_DEADLINE)
-_FIRED: Any = beam.DoFn.TimestampParam
-
-
-class DetectShardStream(_DomainFn):
-    """Stateful detection of one shard of subjects: pickled detectors in state, a timer at the next deadline."""
-
-    def setup(self) -> None:
-        super().setup()
-        pipeline = self.pipeline
-        shared: dict[str, Any] = {"pipeline": pipeline, "registry": pipeline.registry, "settings": pipeline.settings}
-        # Each rule section of the settings (e.g. settings.bus) is shared too.
-        for name in type(pipeline.settings).model_fields:
-            value = getattr(pipeline.settings, name)
-            if hasattr(value, "model_fields"):
-                shared[f"settings.{name}"] = value
-        self._shared_by_name = shared
-        self._shared_by_id = {id(obj): name for name, obj in shared.items()}
-
-    def _load(self, blob: bytes | None) -> dict[str, Detector[Record]]:
-        if not blob:
-            return {}
-        loaded: dict[str, Detector[Record]] = _DetectorUnpickler(
-            io.BytesIO(blob), self.pipeline, self._shared_by_name
-        ).load()
-        return loaded
-
-    def _save(
-        self, detectors: dict[str, Detector[Record]], state: Any, timer: Any, after: datetime | None = None
-    ) -> None:
-        buffer = io.BytesIO()
-        _DetectorPickler(buffer, self._shared_by_id).dump(detectors)
-        state.write(buffer.getvalue())
-        deadlines = [d for d in (det.next_deadline() for det in detectors.values()) if d is not None]
-        if after is not None:
-            # expire(after) has handled everything up to `after`: a deadline there would fire forever.
-            deadlines = [d for d in deadlines if d > after]
-        if deadlines:
-            # A deadline already behind the watermark fires at once, which is what expire() expects.
-            timer.set(Timestamp.from_utc_datetime(min(deadlines).astimezone(UTC)))
-        else:
-            timer.clear()
-
-    def process(
-        self,
-        item: tuple[int, bytes],
-        state: Any = _STATE,
-        timer: Any = _TIMER,
-    ) -> Iterator[list[Alert]]:
-        _, blob = item
-        pipeline = self.pipeline
-        detectors = self._load(state.read())
-        alerts: list[Alert] = []
-        # Within a batch, each subject's events go in event-time order (late ones are the detector's call).
-        events = sorted(unpack_events(pipeline.event_type, blob), key=lambda pair: pipeline.occurred_at(pair[1]))
-        for subject, event in events:
-            detector = detectors.get(subject)
-            if detector is None:
-                detector = pipeline.new_detector(subject)
-                if detector is None:
-                    continue
-                detectors[subject] = detector
-            alerts.extend(detector.observe(event))
-        self._save(detectors, state, timer)
-        if alerts:
-            yield alerts
-
-    @on_timer(_DEADLINE)
-    def on_deadline(
-        self,
-        fired: Timestamp = _FIRED,
-        state: Any = _STATE,
-        timer: Any = _TIMER,
-    ) -> Iterator[list[Alert]]:
-        now = fired.to_utc_datetime(has_tz=True)
-        detectors = self._load(state.read())
-        alerts = [alert for detector in detectors.values() for alert in detector.expire(now)]
-        self._save(detectors, state, timer, after=now)
-        if alerts:
-            yield alerts
-
-
-def _alert_rows(alerts: Iterable[Alert]) -> dict[str, list[dict[str, Any]]]:
-    return {"alerts": [alert_row(a) for a in alerts]}
 
 
 def build_streaming(
@@ -292,29 +229,12 @@ def build_streaming(
     batches = root | f"{name}Read" >> ReadFromKafka(
         bootstrap, [topics.raw], group_id, max_batch=max_batch, stop_at_end=stop_at_end
     )
-    parts = batches | f"{name}Normalize" >> beam.ParDo(
-        NormalizeBatch(domain, settings, registry_url, store_url is not None)
-    ).with_outputs("shards", "dlq", "alerts", "rows", main="events")
+    parts = batches | f"{name}Process" >> beam.ParDo(
+        ProcessBatch(domain, settings, registry_url, store_url)
+    ).with_outputs("dlq", "alerts", main="events")
     _ = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events)
     _ = parts.dlq | f"{name}WriteDlq" >> WriteToKafka(bootstrap, topics.dlq)
-
-    alert_batches = [parts.alerts]
-    if is_stateful(pipeline_for(domain, settings, registry_for(registry_url))):
-        detected = parts.shards | f"{name}Detect" >> beam.ParDo(
-            DetectShardStream(domain, settings, registry_url)
-        ).with_input_types(tuple[int, bytes])  # an int key: a deterministic coder for state
-        alert_batches.append(detected)
-    alerts = tuple(alert_batches) | f"{name}Alerts" >> beam.Flatten()
-    _ = alerts | f"{name}AlertRecords" >> beam.Map(alert_records) | f"{name}WriteAlerts" >> WriteToKafka(
-        bootstrap, topics.alerts
-    )
-    if store_url:
-        # No Flatten before this write: it must stay fused into the reading stage, so that the rows are
-        # committed before that bundle is finalized (and its offsets committed). A Flatten with a
-        # later stage's output moves the write to its own stage, and a crash then loses rows.
-        _ = parts.rows | f"{name}Store" >> beam.ParDo(WriteStoreRows(store_url))
-        _ = (alerts | f"{name}AlertRows" >> beam.Map(_alert_rows)
-             | f"{name}StoreAlerts" >> beam.ParDo(WriteStoreRows(store_url)))
+    _ = parts.alerts | f"{name}WriteAlerts" >> WriteToKafka(bootstrap, topics.alerts)
 
 
 def streaming_options(prism_location: str) -> PipelineOptions:
@@ -347,8 +267,9 @@ def run_streaming(
     while True:
         root = beam.Pipeline(options=streaming_options(prism_location))
         for domain in domains:
-            build_streaming(root, domain, bootstrap, group_id, settings, registry_url, store_url, stop_at_end,
-                            topic_prefix)
+            build_streaming(
+                root, domain, bootstrap, group_id, settings, registry_url, store_url, stop_at_end, topic_prefix
+            )
         result = root.run()
         try:
             result.wait_until_finish()

@@ -22,11 +22,16 @@ from rich.console import Console  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
 
-app = typer.Typer(help="Streaming pipelines for the safe-campus (平安校園) programme.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Streaming pipelines for the safe-campus (平安校園) programme.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 registry_app = typer.Typer(help="Load and inspect the registry.", no_args_is_help=True)
-decode_app = typer.Typer(help="Decode one device payload and print the normalized record as JSON.",
-                         no_args_is_help=True)
+decode_app = typer.Typer(
+    help="Decode one device payload and print the normalized record as JSON.", no_args_is_help=True
+)
 app.add_typer(registry_app, name="registry")
 app.add_typer(decode_app, name="decode")
 console = Console()
@@ -98,11 +103,16 @@ def _publish(counts: dict[str, int], files: dict[str, Path], bootstrap: str, spe
     topics = {f"{prefix}raw.{domain}": domain for domain in files}
     pace = "as fast as possible" if speed == 0 else f"at {speed:g}× real time"
     console.print(f"publishing to {bootstrap} {pace} (Ctrl-C stops)")
-    with Progress(TextColumn("  {task.description:14}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("  {task.description:14}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    ) as progress:
         tasks = {topic: progress.add_task(topic, total=counts[d]) for topic, d in topics.items()}
-        sent = publish_files(bootstrap, [(t, files[d]) for t, d in topics.items()], speed,
-                             lambda topic, n: progress.advance(tasks[topic], n))
+        sent = publish_files(
+            bootstrap,
+            [(t, files[d]) for t, d in topics.items()],
+            speed,
+            lambda topic, n: progress.advance(tasks[topic], n),
+        )
     console.print(f"published {sent:,} raw records")
 
 
@@ -138,11 +148,14 @@ def run(
     from safecampus.pipelines.streaming import run_streaming
 
     url = store or Settings().database_url
-    console.print(f"running {', '.join(chosen)} from {kafka} on Prism (group {group}) → store {url}"
-                  + ("" if until_idle else "; Ctrl-C stops"))
+    console.print(
+        f"running {', '.join(chosen)} from {kafka} on Prism (group {group}) → store {url}"
+        + ("" if until_idle else "; Ctrl-C stops")
+    )
     try:
-        run_streaming(chosen, kafka, str(prism), url, registry, group_id=group, stop_at_end=until_idle,
-                      topic_prefix=topic_prefix)
+        run_streaming(
+            chosen, kafka, str(prism), url, registry, group_id=group, stop_at_end=until_idle, topic_prefix=topic_prefix
+        )
     except KeyboardInterrupt:
         pass  # run_streaming cancels on Ctrl-C; a second Ctrl-C lands here
     except Exception as exc:  # the runner's errors are long; a person needs the first line
@@ -222,8 +235,13 @@ def _print_security(path: Path, source: str) -> None:
 
     if not path.is_file():
         fail(f"file {path} does not exist", 2)
-    envelope = RawEnvelope.of_bytes(path.read_bytes(), domain="security", source=source,
-                                    content_type="application/xml", received_at=datetime.now(UTC))
+    envelope = RawEnvelope.of_bytes(
+        path.read_bytes(),
+        domain="security",
+        source=source,
+        content_type="application/xml",
+        received_at=datetime.now(UTC),
+    )
     pipeline = pipeline_for("security", Settings(), registry_for(None))
     try:
         (event,) = pipeline.decode(envelope)
@@ -235,7 +253,9 @@ def _print_security(path: Path, source: str) -> None:
 
 
 @decode_app.command("isapi")
-def decode_isapi(file: Annotated[Path, typer.Argument(help="ISAPI EventNotificationAlert XML (or multipart post)")]) -> None:
+def decode_isapi(
+    file: Annotated[Path, typer.Argument(help="ISAPI EventNotificationAlert XML (or multipart post)")],
+) -> None:
     """Decode a Hikvision ISAPI alert."""
     _print_security(file, "isapi")
 

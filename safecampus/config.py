@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///out/safecampus.db", description="SQLite by default; postgresql+psycopg2://…")
     kafka: str = Field("127.0.0.1:9092", description="bootstrap servers")
     timezone: str = Field("Asia/Shanghai", description="what people see")
+    detector_history_h: float = Field(
+        26,
+        description="streaming: hours of stored events replayed to rebuild a detector after a restart "
+        "(longer than the longest rule window, the 24 h unfixed fault)",
+    )
     bus: BusRules = BusRules()
     security: SecurityRules = SecurityRules()
     canteen: CanteenRules = CanteenRules()

@@ -70,7 +70,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.segment.bytes=16777216
-log.retention.hours=168
+# Simulated days carry device timestamps from the past: keep by size, never by age, on this dev broker.
+log.retention.ms=-1
+log.retention.bytes=4294967296
 PROPS
   # Root at WARN keeps the log small; the broker's start/stop lines stay visible.
   cat >"$RUN_DIR/log4j2.properties" <<'LOG'

@@ -24,11 +24,12 @@ from sqlmodel import Session
 
 from safecampus.config import Settings
 from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.streaming import StreamTopics, run_streaming
 from safecampus.publisher import publish
 from safecampus.schemas.common import Domain
-from safecampus.schemas.store import DlqRow, EventRow
+from safecampus.schemas.store import AlertRow, DlqRow, EventRow
 from safecampus.simulator.run import Simulation
 from safecampus.store import engine_for
 
@@ -40,14 +41,19 @@ GARBAGE = [b"not json at all", b'{"domain": "bus"}', b"\xff\xfe binary", b'{"dom
 
 
 class Expected:
-    """What the plain-Python normalization makes of the lines: event ids and the DLQ count."""
+    """What the plain-Python pipeline makes of the lines: event ids, DLQ count, alert fingerprints."""
 
     def __init__(self, domain: Domain, lines: list[bytes]) -> None:
         pipeline = pipeline_for(domain, Settings(), registry_for(None))
         out = normalize_lines(pipeline, list(enumerate(lines)), "expected")
         self.event_ids = {pipeline.event_id(e) for _, e in out.events}
+        self.subjects = {s for s, _ in out.events}
         self.events = len(out.events)
         self.dlq = len(out.dlq)
+        # Alerts the events raise by themselves (no deadline needed): a crash must not lose any.
+        self.fingerprints = {a.fingerprint for a in detect_shard(pipeline, out.events, None)} | {
+            a.fingerprint for a in out.alerts
+        }
 
 
 @pytest.fixture
@@ -71,11 +77,20 @@ def _lines(sim: Simulation, domain: Domain, n: int) -> list[bytes]:
         return [line.rstrip(b"\n") for _, line in zip(range(n), handle, strict=False)]
 
 
-def _forget(store: str, domain: Domain, event_ids: set[str]) -> None:
+def _forget(store: str, domain: Domain, want: Expected) -> None:
     """Delete rows an earlier test wrote for the same simulated records, so counts prove this run."""
     with Session(engine_for(store)) as session:
-        session.execute(delete(EventRow).where(EventRow.domain == domain, EventRow.event_id.in_(event_ids)))  # type: ignore[attr-defined]
+        session.execute(delete(EventRow).where(EventRow.domain == domain, EventRow.event_id.in_(want.event_ids)))  # type: ignore[attr-defined]
+        session.execute(delete(AlertRow).where(AlertRow.domain == domain, AlertRow.subject.in_(want.subjects)))  # type: ignore[attr-defined]
         session.commit()
+
+
+def _stored_fingerprints(store: str, domain: Domain, subjects: set[str]) -> set[str]:
+    with Session(engine_for(store)) as session:
+        rows = session.execute(
+            select(AlertRow.fingerprint).where(AlertRow.domain == domain, AlertRow.subject.in_(subjects))  # type: ignore[attr-defined]
+        )
+        return {r[0] for r in rows}
 
 
 def _stored_ids(store: str, domain: Domain, event_ids: set[str]) -> set[str]:
@@ -113,9 +128,26 @@ def _start_run(
 ) -> subprocess.Popen[str]:
     # Its own session: a SIGKILL of the group also kills the Prism child it started.
     return subprocess.Popen(
-        [str(SAFECAMPUS), "run", domain, "--kafka", bootstrap, "--prism-location", prism, "--store", store,
-         "--group", f"{prefix}group", "--topic-prefix", prefix, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            str(SAFECAMPUS),
+            "run",
+            domain,
+            "--kafka",
+            bootstrap,
+            "--prism-location",
+            prism,
+            "--store",
+            store,
+            "--group",
+            f"{prefix}group",
+            "--topic-prefix",
+            prefix,
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -139,11 +171,19 @@ def test_events_and_dlq_account_for_every_record(
     }
     expected = {domain: Expected(domain, lines) for domain, lines in inputs.items()}
     for domain, lines in inputs.items():
-        _forget(postgres_url, domain, expected[domain].event_ids)
+        _forget(postgres_url, domain, expected[domain])
         publish(kafka_bootstrap, [(StreamTopics(domain, prefix).raw, line) for line in lines])
 
-    run_streaming(list(inputs), kafka_bootstrap, prism_location, postgres_url, None,
-                  group_id=f"{prefix}group", stop_at_end=True, topic_prefix=prefix)
+    run_streaming(
+        list(inputs),
+        kafka_bootstrap,
+        prism_location,
+        postgres_url,
+        None,
+        group_id=f"{prefix}group",
+        stop_at_end=True,
+        topic_prefix=prefix,
+    )
 
     dlq_topic = StreamTopics("bus", prefix).dlq
     assert _topic_count(kafka_bootstrap, dlq_topic) == sum(e.dlq for e in expected.values())
@@ -161,7 +201,7 @@ def test_sigkill_mid_stream_then_restart_stores_each_record_once(
 ) -> None:
     lines = _lines(simulated_day, "bus", 6000) + GARBAGE
     want = Expected("bus", lines)
-    _forget(postgres_url, "bus", want.event_ids)
+    _forget(postgres_url, "bus", want)
     topics = StreamTopics("bus", prefix)
 
     proc = _start_run(prefix, "bus", postgres_url, prism_location, kafka_bootstrap)
@@ -186,6 +226,8 @@ def test_sigkill_mid_stream_then_restart_stores_each_record_once(
         ).scalar_one()
     assert count == len(want.event_ids)
     assert _stored_dlq(postgres_url, topics.raw) == want.dlq
+    assert want.fingerprints, "the slice should raise alerts"
+    assert want.fingerprints <= _stored_fingerprints(postgres_url, "bus", want.subjects)  # no alert lost
     # Kafka outputs are at-least-once: the records after the last commit were written again.
     assert _topic_count(kafka_bootstrap, topics.events) >= want.events
 
@@ -196,7 +238,7 @@ def test_broker_restart_while_running_loses_nothing(
     lines = _lines(simulated_day, "canteen", 600) + GARBAGE
     first, second = lines[:300], lines[300:]
     want = Expected("canteen", lines)
-    _forget(postgres_url, "canteen", want.event_ids)
+    _forget(postgres_url, "canteen", want)
     topic = StreamTopics("canteen", prefix).raw
 
     proc = _start_run(prefix, "canteen", postgres_url, prism_location, kafka_bootstrap)
@@ -207,8 +249,11 @@ def test_broker_restart_while_running_loses_nothing(
         time.sleep(3)
         subprocess.run(["bash", str(DEPLOY / "kafka.sh"), "start"], check=True, capture_output=True, timeout=180)
         publish(kafka_bootstrap, [(topic, line) for line in second])
-        _wait(lambda: _stored_ids(postgres_url, "canteen", want.event_ids) == want.event_ids, 180,
-              "every event after the broker restart")
+        _wait(
+            lambda: _stored_ids(postgres_url, "canteen", want.event_ids) == want.event_ids,
+            180,
+            "every event after the broker restart",
+        )
         _wait(lambda: _stored_dlq(postgres_url, topic) == want.dlq, 60, "every DLQ record")
         assert proc.poll() is None, "the pipeline should still be running"
     finally:
@@ -222,8 +267,9 @@ def test_broker_restart_while_running_loses_nothing(
 
 
 def test_run_without_kafka_prints_one_line_and_exits_non_zero() -> None:
-    proc = subprocess.run([str(SAFECAMPUS), "run", "--kafka", "127.0.0.1:1"], capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [str(SAFECAMPUS), "run", "--kafka", "127.0.0.1:1"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -15,7 +15,8 @@ from safecampus.store import engine_for
 GTFS = {
     "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\nA,Bus Co,https://example.org,Asia/Shanghai\n",
     "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type,route_color\nR1,A,1,Main,3,FF0000\n",
-    "stops.txt": "stop_id,stop_name,stop_lat,stop_lon,location_type\nS1,North,31.80,119.95,0\nS2,South,31.78,119.95,0\n",
+    "stops.txt": "stop_id,stop_name,stop_lat,stop_lon,location_type\n"
+    "S1,North,31.80,119.95,0\nS2,South,31.78,119.95,0\n",
     "trips.txt": "route_id,service_id,trip_id,shape_id,direction_id,block_id\nR1,WK,T1,SH1,0,B1\n",
     "stop_times.txt": "trip_id,arrival_time,departure_time,stop_id,stop_sequence,timepoint\n"
     "T1,07:00:00,07:00:00,S1,1,1\nT1,24:10:00,24:10:00,S2,2,\n",
