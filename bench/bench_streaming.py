@@ -19,17 +19,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from safecampus.config import Settings
+from safecampus.connectors.security_payloads import alarmbox_json, gb28181_keepalive_xml
 from safecampus.pipelines.catalog import pipeline_for, registry_for
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.streaming import StreamTopics, run_streaming
 from safecampus.publisher import publish, raw_producer, raw_record
 from safecampus.schemas.common import Domain
+from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.run import simulate
 
 BOOTSTRAP = "127.0.0.1:9092"
@@ -67,20 +71,37 @@ def bench_prism(domain: Domain, lines: list[bytes], events: int) -> float:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = _topics(prefix, domain)
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
-    run_streaming([domain], BOOTSTRAP, PRISM, None, None, group_id=f"{prefix}g", stop_at_end=True,
-                  topic_prefix=prefix)
+    run_streaming([domain], BOOTSTRAP, PRISM, None, None, group_id=f"{prefix}g", stop_at_end=True, topic_prefix=prefix)
     got, seconds = _span(topics.events, events)
     return got / seconds if seconds else float("nan")
 
 
+class SameWork:
+    """What every runner does per batch: normalize_lines, then the domain's detectors (plain Python)."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.pipeline = pipeline_for(domain, Settings(), registry_for(None))
+        self.detectors: dict[str, Any] = {}
+
+    def __call__(self, records: list[tuple[int, bytes]], topic: str, partition: int | None = None) -> list[bytes]:
+        out = normalize_lines(self.pipeline, records, topic, partition)
+        for subject, event in out.events:
+            if subject not in self.detectors:
+                self.detectors[subject] = self.pipeline.new_detector(subject)
+            if self.detectors[subject] is not None:
+                self.detectors[subject].observe(event)
+        return [event.model_dump_json().encode() for _, event in out.events]
+
+
 def bench_plain(domain: Domain, lines: list[bytes], events: int) -> float:
-    """The ceiling: one process, kafka-python poll → normalize_lines → produce, no framework."""
+    """The ceiling: one process, kafka-python poll → normalize + detect → produce, no framework."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = _topics(prefix, domain)
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
-    pipeline = pipeline_for(domain, Settings(), registry_for(None))
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False,
-                             max_poll_records=1000)
+    work = SameWork(domain)
+    consumer = KafkaConsumer(
+        bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=1000
+    )
     tps = [TopicPartition(topics.raw, p) for p in (0, 1)]
     consumer.assign(tps)
     end = consumer.end_offsets(tps)
@@ -88,10 +109,8 @@ def bench_plain(domain: Domain, lines: list[bytes], events: int) -> float:
     headers = [("content-type", b"application/json")]
     while any(consumer.position(tp) < end[tp] for tp in tps):
         for tp, records in consumer.poll(timeout_ms=200).items():
-            out = normalize_lines(pipeline, [(r.offset, r.value) for r in records], tp.topic, tp.partition)
-            for subject, event in out.events:
-                producer.send(topics.events, key=subject.encode(), value=event.model_dump_json().encode(),
-                              headers=headers)
+            for value in work([(r.offset, r.value) for r in records], tp.topic, tp.partition):
+                producer.send(topics.events, value=value, headers=headers)
             producer.flush()
     producer.close()
     consumer.close()
@@ -100,89 +119,114 @@ def bench_plain(domain: Domain, lines: list[bytes], events: int) -> float:
 
 
 def bench_quix(domain: Domain, lines: list[bytes], events: int) -> float:
-    """The peer: Quix Streams, one message at a time through the same normalize_lines."""
+    """The peer: Quix Streams, one message at a time through the same normalize + detect."""
     from quixstreams import Application
 
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = _topics(prefix, domain)
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
-    pipeline = pipeline_for(domain, Settings(), registry_for(None))
-    app = Application(broker_address=BOOTSTRAP, consumer_group=f"{prefix}quix", auto_offset_reset="earliest",
-                      processing_guarantee="at-least-once", loglevel=None, auto_create_topics=False)
+    work = SameWork(domain)
+    app = Application(
+        broker_address=BOOTSTRAP,
+        consumer_group=f"{prefix}quix",
+        auto_offset_reset="earliest",
+        processing_guarantee="at-least-once",
+        loglevel=None,
+        auto_create_topics=False,
+    )
     source = app.topic(topics.raw, value_deserializer="bytes")
     sink = app.topic(topics.events, value_serializer="bytes", key_serializer="bytes")
     seen = [0]
+    clock: list[float] = []  # when the first and the latest message were processed
 
     def normalize(value: bytes) -> list[bytes]:
         seen[0] += 1
+        clock[1:] = [time.monotonic()]
+        if seen[0] == 1:
+            clock[:1] = [time.monotonic()]
         if seen[0] >= len(lines):
             threading.Timer(2.0, app.stop).start()  # let the last produce and commit finish
-        out = normalize_lines(pipeline, [(0, value)], topics.raw)
-        return [event.model_dump_json().encode() for _, event in out.events]
+        return work([(0, value)], topics.raw)
 
     sdf = app.dataframe(source).apply(normalize, expand=True)
     sdf.to_topic(sink)
     app.run()
-    got, seconds = _span(topics.events, events)
-    return got / seconds if seconds else float("nan")
+    # Quix stamps each output with its input's timestamp (the devices' day), so CreateTime spans say
+    # nothing here: time it from the first to the last message it processed instead.
+    got, _ = _span(topics.events, events)
+    return got / (clock[-1] - clock[0]) if len(clock) == 2 and clock[-1] > clock[0] else float("nan")
 
 
-def bench_latency(lines: list[bytes], rates: list[int], seconds: float) -> dict[int, tuple[float, float, int]]:
-    """Produce→alert latency (p50, p99 in s, samples) for security at each rate, one running pipeline."""
-    domain: Domain = "security"
+def _live_line(index: int, devices: list[str], boxes: list[str]) -> tuple[bytes, bool]:
+    """A security record stamped now: a heartbeat, or every 50th a one-key alarm (a new alert)."""
+    at = datetime.now(UTC)
+    if index % 50 == 0:  # a box of its own (not in the registry), so every alarm is a new alert
+        device = f"LAT-{index:09d}"
+        body = alarmbox_json(device, "one_key", "active", at)
+        source = "alarmbox"
+    else:
+        device = devices[index % len(devices)]
+        body = gb28181_keepalive_xml(device, index)
+        source = "gb28181"
+    envelope = RawEnvelope.of_bytes(body, domain="security", source=source, received_at=at, key=device)  # type: ignore[arg-type]
+    return envelope.model_dump_json().encode(), index % 50 == 0
+
+
+def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, float, int]]:
+    """Produce→alert latency (p50, p99 in s, alerts) for security at each rate, one running pipeline."""
     prefix = f"lat{uuid.uuid4().hex[:6]}."
-    topics = _topics(prefix, domain)
-    # Which alert fingerprint each line raises first, found by running the same detection in plain Python.
-    pipeline = pipeline_for(domain, Settings(), registry_for(None))
-    detectors: dict[str, object] = {}
-    trigger: dict[str, int] = {}
-    for index, line in enumerate(lines):
-        for subject, event in normalize_lines(pipeline, [(index, line)], "lat").events:
-            detector = detectors.setdefault(subject, pipeline.new_detector(subject))
-            for alert in detector.observe(event):  # type: ignore[attr-defined]
-                trigger.setdefault(alert.fingerprint, index)
+    topics = _topics(prefix, "security")
+    registry = registry_for(None)
+    devices = sorted(d.device_id for d in registry.devices.values() if d.kind == "camera")
+    boxes = sorted(d.device_id for d in registry.devices.values() if d.kind == "alarm_box")
     thread = threading.Thread(
-        target=run_streaming, args=([domain], BOOTSTRAP, PRISM, None, None),
-        kwargs={"group_id": f"{prefix}g", "topic_prefix": prefix}, daemon=True)
+        target=run_streaming,
+        args=(["security"], BOOTSTRAP, PRISM, None, None),
+        kwargs={"group_id": f"{prefix}g", "topic_prefix": prefix},
+        daemon=True,
+    )
     thread.start()
     time.sleep(15)  # Prism and the worker start; the reader reaches the (empty) topic
     producer = raw_producer(BOOTSTRAP)
-    sent_at: dict[int, float] = {}
-    phase_of: dict[int, int] = {}
-    cursor = 0
+    sent: dict[str, tuple[int, float]] = {}  # alarm box → (rate, send time) of its pending alarm
+    index = 0
     for rate in rates:
-        count = int(rate * seconds)
         start = time.time()
-        for i in range(count):
-            index = cursor + i
-            if index >= len(lines):
-                break
+        for i in range(int(rate * seconds)):
             delay = start + i / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
-            record = raw_record(lines[index])
-            sent_at[index] = time.time()
-            phase_of[index] = rate
-            producer.send(topics.raw, key=record.key, value=record.value, headers=record.headers,
-                          timestamp_ms=record.timestamp_ms)
+            line, alarm = _live_line(index, devices, boxes)
+            record = raw_record(line)
+            if alarm:
+                sent[json.loads(line)["key"] + f"@{index}"] = (rate, time.time())
+            producer.send(
+                topics.raw, key=record.key, value=record.value, headers=record.headers, timestamp_ms=record.timestamp_ms
+            )
+            index += 1
         producer.flush()
-        cursor += count
         time.sleep(3)  # let the phase drain before the next one starts
     producer.close()
     time.sleep(5)
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False)
     consumer.assign([TopicPartition(topics.alerts, p) for p in (0, 1)])
+    # An alarm's alert is the first one_key alert of its box after it was sent: match in send order.
+    pending: dict[str, list[tuple[int, float]]] = {}
+    for key, value in sorted(sent.items(), key=lambda kv: kv[1][1]):
+        pending.setdefault(key.split("@")[0], []).append(value)
     latencies: dict[int, list[float]] = {rate: [] for rate in rates}
-    first: set[str] = set()
+    seen: set[str] = set()
     for _ in range(20):
         for records in consumer.poll(timeout_ms=500, max_records=10000).values():
-            for r in records:
-                fingerprint = json.loads(r.value)["fingerprint"]
-                index = trigger.get(fingerprint, -1)
-                if fingerprint in first or index not in sent_at:
+            for r in sorted(records, key=lambda r: r.timestamp):
+                alert = json.loads(r.value)
+                if alert["rule"] != "security.one_key_alarm" or alert["fingerprint"] in seen:
                     continue
-                first.add(fingerprint)
-                latencies[phase_of[index]].append(r.timestamp / 1000 - sent_at[index])
+                seen.add(alert["fingerprint"])
+                queue = pending.get(alert["subject"])
+                if queue:
+                    rate, at = queue.pop(0)
+                    latencies[rate].append(r.timestamp / 1000 - at)
     consumer.close()
     result = {}
     for rate, values in latencies.items():
@@ -213,7 +257,10 @@ def main() -> None:
     raw_dir = (sim.out_dir if sim else args.sim) / "raw"
     rows: list[tuple[str, float, float, float]] = []
     runners: list[tuple[str, Callable[[Domain, list[bytes], int], float]]] = [
-        ("prism", bench_prism), ("plain", bench_plain), ("quix", bench_quix)]
+        ("prism", bench_prism),
+        ("plain", bench_plain),
+        ("quix", bench_quix),
+    ]
     for domain in DOMAINS:
         source = (raw_dir / f"{domain}.jsonl").read_bytes().splitlines()
         lines = [source[i % len(source)] for i in range(args.records)]  # small domains repeat their day
@@ -225,8 +272,7 @@ def main() -> None:
     print(f"{'domain':10} {'prism':>9} {'plain':>9} {'quix':>9} {'prism/plain':>12} {'prism/quix':>11}")
     for domain, prism, plain, quix in rows:
         print(f"{domain:10} {prism:9,.0f} {plain:9,.0f} {quix:9,.0f} {prism / plain:12.2f} {prism / quix:11.2f}")
-    security = (raw_dir / "security.jsonl").read_bytes().splitlines()
-    latency = bench_latency(security, [2000, 4000, 8000], args.seconds)
+    latency = bench_latency([2000, 4000, 8000], args.seconds)
     print(f"\nproduce → alert latency, security on Prism, {args.seconds:g} s per rate")
     print(f"{'rate/s':>8} {'p50 s':>8} {'p99 s':>8} {'alerts':>7}")
     for rate, (p50, p99, n) in latency.items():
