@@ -14,7 +14,7 @@ logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(messa
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, NoReturn  # noqa: E402
+from typing import Annotated, Any, NoReturn  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -32,8 +32,12 @@ registry_app = typer.Typer(help="Load and inspect the registry.", no_args_is_hel
 decode_app = typer.Typer(
     help="Decode one device payload and print the normalized record as JSON.", no_args_is_help=True
 )
+gateway_app = typer.Typer(
+    help="Device gateways: each payload stored unchanged as a raw envelope.", no_args_is_help=True
+)
 app.add_typer(registry_app, name="registry")
 app.add_typer(decode_app, name="decode")
+app.add_typer(gateway_app, name="gateway")
 console = Console()
 errors = Console(stderr=True)
 
@@ -279,6 +283,92 @@ def decode_jt808(frame: Annotated[str, typer.Argument(help="one JT/T 808 frame i
         print(json.dumps(message_to_json(decode_frame(data)), ensure_ascii=False, indent=2))
     except Jt808Error as exc:
         fail(f"bad JT/T 808 frame: {exc}")
+
+
+def _raw_sink(kafka: str | None, out: Path | None) -> Any:
+    from safecampus.gateways import FileRawSink, KafkaRawSink
+
+    if (kafka is None) == (out is None):
+        fail("say where payloads go: --kafka HOST:PORT (raw.<domain> topics) or --out FILE (a replay file)", 2)
+    if kafka is not None:
+        _check_kafka(kafka)
+        return KafkaRawSink(kafka)
+    return FileRawSink(out)  # type: ignore[arg-type]
+
+
+@gateway_app.command("jt808")
+def gateway_jt808(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 7808,
+    kafka: Annotated[str | None, typer.Option(help="write frames to raw.bus on this broker")] = None,
+    out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
+) -> None:
+    """Serve JT/T 808 bus terminals: reply as the protocol requires, store every frame unchanged."""
+    from safecampus.gateways import serve_jt808
+
+    sink = _raw_sink(kafka, out)
+    console.print(f"JT/T 808 gateway on 127.0.0.1:{port} → {kafka or out} (Ctrl-C stops)")
+    try:
+        serve_jt808(port, sink)
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+    finally:
+        sink.close()
+
+
+@gateway_app.command("http")
+def gateway_http(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8080,
+    kafka: Annotated[str | None, typer.Option(help="write posts to raw.security on this broker")] = None,
+    out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
+) -> None:
+    """Receive camera (ISAPI, GB/T 28181) and alarm-box posts; store every body unchanged."""
+    from safecampus.gateways import serve_http
+
+    sink = _raw_sink(kafka, out)
+    console.print(f"camera gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → {kafka or out}")
+    try:
+        serve_http(port, sink)
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+    finally:
+        sink.close()
+
+
+@app.command("gtfs-rt")
+def gtfs_rt(
+    port: Annotated[int, typer.Option(help="HTTP port on 127.0.0.1")] = 8081,
+    kafka: Annotated[str | None, typer.Option(help="follow events.bus and alerts on this broker")] = None,
+    from_dir: Annotated[Path | None, typer.Option(help="or serve a bus replay's output directory")] = None,
+) -> None:
+    """Serve GTFS-realtime VehiclePositions and TripUpdates of the school buses."""
+    import threading
+
+    from safecampus.connectors.gtfs_realtime import GtfsRealtimeServer, GtfsRealtimeState
+    from safecampus.transit_feed import follow_kafka, load_replay_output
+
+    if (kafka is None) == (from_dir is None):
+        fail("say where bus positions come from: --kafka HOST:PORT or --from-dir DIR (a bus replay's output)", 2)
+    state = GtfsRealtimeState()
+    if from_dir is not None:
+        if not (from_dir / "events.jsonl").is_file():
+            fail(f"{from_dir} holds no events.jsonl; run safecampus replay bus --out {from_dir} first", 2)
+        console.print(f"loaded {load_replay_output(state, from_dir):,} bus events")
+    else:
+        _check_kafka(kafka or "")
+    stopped = threading.Event()
+    try:
+        server = GtfsRealtimeServer(state, port=port).start()
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+    console.print(f"GTFS-realtime at {server.url}/gtfs-rt/vehicle-positions and /gtfs-rt/trip-updates (Ctrl-C stops)")
+    try:
+        if kafka is not None:
+            follow_kafka(state, kafka, stopped.is_set)
+        else:
+            stopped.wait()
+    finally:
+        stopped.set()
+        server.stop()
 
 
 def main() -> None:  # noqa: D103

@@ -1,0 +1,57 @@
+"""The GTFS-realtime service: follows bus events and alerts, serves VehiclePositions and TripUpdates.
+
+    safecampus gtfs-rt --kafka 127.0.0.1:9092          # follow events.bus and alerts
+    safecampus gtfs-rt --from-dir out/bus              # serve the state of a replay's output
+
+Existing transit tools read http://127.0.0.1:8081/gtfs-rt/vehicle-positions (and /trip-updates).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from kafka import KafkaConsumer
+
+from safecampus.connectors.gtfs_realtime import GtfsRealtimeState
+from safecampus.schemas.alert import Alert
+from safecampus.schemas.bus import BusEvent
+
+
+def load_replay_output(state: GtfsRealtimeState, directory: Path) -> int:
+    """Feed a replay's events.jsonl and alerts.jsonl into the state; returns the fixes read."""
+    fixes = 0
+    with (directory / "events.jsonl").open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                state.update(BusEvent.model_validate_json(line))
+                fixes += 1
+    alerts = directory / "alerts.jsonl"
+    if alerts.exists():
+        with alerts.open("rb") as handle:
+            for line in handle:
+                if line.strip():
+                    state.observe_alert(Alert.model_validate_json(line))
+    return fixes
+
+
+def follow_kafka(state: GtfsRealtimeState, bootstrap: str, stop: Callable[[], bool], prefix: str = "") -> None:
+    """Keep the state current from events.bus and bus alerts until `stop()` is true (no group: a view)."""
+    consumer = KafkaConsumer(
+        f"{prefix}events.bus",
+        f"{prefix}alerts",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    try:
+        while not stop():
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    if record.topic.endswith("events.bus"):
+                        state.update(BusEvent.model_validate_json(record.value))
+                    elif json.loads(record.value).get("domain") == "bus":
+                        state.observe_alert(Alert.model_validate_json(record.value))
+    finally:
+        consumer.close()

@@ -1,0 +1,100 @@
+"""The long-running commands as a user starts them: gateways and the GTFS-realtime feed."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from google.transit import gtfs_realtime_pb2
+
+from safecampus.connectors.jt808 import LocationReport, encode_frame, encode_location_body
+from safecampus.schemas.envelope import RawEnvelope
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "safecampus.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def until(check, seconds: float = 20):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_jt808_gateway_command_stores_frames_in_a_replay_file(tmp_path: Path) -> None:
+    port, out = free_port(), tmp_path / "bus.jsonl"
+    proc = start("gateway", "jt808", "--port", str(port), "--out", str(out))
+    frame = encode_frame(
+        0x0200,
+        "013800000001",
+        1,
+        encode_location_body(LocationReport(lat_deg=31.78, lon_deg=119.95, time=datetime(2026, 9, 1, tzinfo=UTC))),
+    )
+    try:
+        conn = until(lambda: socket.create_connection(("127.0.0.1", port), timeout=2))
+        with conn:
+            conn.sendall(frame)
+            assert conn.recv(64)[:3] == b"\x7e\x80\x01"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    (line,) = out.read_text(encoding="utf-8").splitlines()
+    assert RawEnvelope.model_validate_json(line).payload_bytes() == frame
+
+
+def test_gateway_needs_a_destination() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "safecampus.cli", "gateway", "http"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2 and "--kafka HOST:PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    replay = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safecampus.cli",
+            "replay",
+            "bus",
+            "--input",
+            str(simulated_day.raw_file("bus")),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stderr
+    port = free_port()
+    proc = start("gtfs-rt", "--port", str(port), "--from-dir", str(tmp_path))
+    try:
+        url = f"http://127.0.0.1:{port}/gtfs-rt/vehicle-positions"
+        body = until(lambda: urllib.request.urlopen(url, timeout=2).read(), 60)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    feed = gtfs_realtime_pb2.FeedMessage()
+    feed.ParseFromString(body)
+    vehicles = [e.vehicle for e in feed.entity if e.HasField("vehicle")]
+    assert len(vehicles) == 61  # 60 registered buses and the unregistered terminal
+    assert all(31 < v.position.latitude < 32.6 for v in vehicles)
