@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,11 @@ import pytest
 from integration_services import kafka_bootstrap, postgres_url, prism_location  # noqa: F401
 
 from safecampus.simulator.run import Simulation, simulate
+
+
+# Beam stops Prism from an atexit hook and logs it after pytest has closed its streams; that
+# would print a "Logging error" traceback under the summary line. Nothing is lost by dropping it.
+logging.raiseExceptions = False
 
 
 @pytest.fixture(scope="session")
