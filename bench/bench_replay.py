@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 logging.basicConfig(level=logging.ERROR)
 DOMAINS = ("security", "bus", "canteen", "fire")
@@ -60,6 +61,28 @@ def beam_replay(domain: str, raw: Path, out: Path) -> None:
     from safecampus.pipelines.replay import run_replay
 
     run_replay([(domain, raw, out)], Settings())  # type: ignore[list-item]
+
+
+def timed_replay(domain: str, raw: Path, mode: str) -> dict[str, Any]:
+    """One run of `run_replay` (mode "replay") or of the plain loop (mode "plain"): seconds and DLQ lines."""
+    from safecampus.pipelines.catalog import registry_for
+
+    registry_for(None)  # building the registry is setup, not work
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        (beam_replay if mode == "replay" else plain_loop)(domain, raw, Path(out))
+        seconds = time.perf_counter() - started
+        dlq = sum(1 for line in (Path(out) / "dlq.jsonl").open("rb") if line.strip())
+    return {"seconds": seconds, "dlq": dlq}
+
+
+def run_child(script: str, *args: str) -> dict[str, Any]:
+    """Run `script --child ARGS` in a fresh process; its last stdout line is the JSON result."""
+    child = subprocess.run([sys.executable, script, "--child", *args], capture_output=True, text=True)
+    if child.returncode != 0:
+        raise RuntimeError(f"child {args} failed:\n{child.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
 
 
 def measure(mode: str, domain: str, raw: Path) -> dict[str, float]:

@@ -30,8 +30,6 @@ import logging
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -185,25 +183,15 @@ def child_loops(raw: Path, loops: int) -> dict[str, Any]:
 
 def child_replay(raw: Path, mode: str) -> dict[str, Any]:
     """One run of `run_replay` (mode "replay") or of bench_replay's plain loop (mode "plain")."""
-    from bench_replay import beam_replay, plain_loop  # bench/ is sys.path[0] when run as a script
+    from bench_replay import timed_replay  # bench/ is sys.path[0] when run as a script
 
-    from safecampus.pipelines.catalog import registry_for
-
-    registry_for(None)  # building the registry is setup, not work
-    with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        (beam_replay if mode == "replay" else plain_loop)("security", raw, Path(out))
-        seconds = time.perf_counter() - started
-        dlq = sum(1 for line in (Path(out) / "dlq.jsonl").open("rb") if line.strip())
-    return {"seconds": seconds, "dlq": dlq}
+    return timed_replay("security", raw, mode)
 
 
 def run_child(*args: str) -> dict[str, Any]:
-    child = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
-    if child.returncode != 0:
-        raise RuntimeError(f"child {args} failed:\n{child.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
-    return result
+    from bench_replay import run_child as run_script
+
+    return run_script(__file__, *args)
 
 
 def machine() -> str:

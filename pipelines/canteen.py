@@ -6,11 +6,10 @@ or bonuses charged to the canteen; a delivery accepted by fewer than two people.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
+from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, json_object
 from safecampus.schemas.alert import Alert, alert_fingerprint
 from safecampus.schemas.canteen import CanteenLedgerEntry
 from safecampus.schemas.envelope import RawEnvelope
@@ -25,13 +24,7 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
     def decode(self, envelope: RawEnvelope) -> list[CanteenLedgerEntry]:
         if envelope.source != "ledger-json":
             raise DecodeError("decode", f"source format {envelope.source!r} is not a canteen ledger format")
-        try:
-            fields = json.loads(payload_of(envelope))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DecodeError("decode", f"ledger entry is not valid JSON ({exc})") from None
-        if not isinstance(fields, dict):
-            raise DecodeError("decode", "ledger entry is JSON but not an object")
-        entry = CanteenLedgerEntry.model_validate(fields)
+        entry = CanteenLedgerEntry.model_validate(json_object(envelope, "ledger entry"))
         canteen = self.registry.canteens.get(entry.canteen_id)
         if canteen is None:
             raise DecodeError("registry", f"canteen {entry.canteen_id} is not in the registry")

@@ -8,6 +8,7 @@ so detection logic is written once, in plain Python, and tested without Beam.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from datetime import datetime
@@ -105,6 +106,17 @@ def payload_of(envelope: RawEnvelope) -> bytes:
         return envelope.payload_bytes()
     except ValueError:
         raise DecodeError("envelope", f"payload is not valid {envelope.encoding}") from None
+
+
+def json_object(envelope: RawEnvelope, what: str) -> dict[str, object]:
+    """The envelope's payload as a JSON object, or a DecodeError naming `what` it should have been."""
+    try:
+        fields = json.loads(payload_of(envelope))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DecodeError("decode", f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(fields, dict):
+        raise DecodeError("decode", f"{what} is JSON but not an object")
+    return fields
 
 
 def add(partials: KpiPartials, metric: str, value: float = 1.0, **labels: str | None) -> None:

@@ -6,11 +6,10 @@ findings a warning, a hazard open past its deadline high, a major hazard closes 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 
-from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
+from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, json_object
 from safecampus.schemas.alert import Alert, alert_fingerprint
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.fire import FireInspection
@@ -25,13 +24,7 @@ class FirePipeline(DomainPipeline[FireInspection]):
     def decode(self, envelope: RawEnvelope) -> list[FireInspection]:
         if envelope.source != "inspection-json":
             raise DecodeError("decode", f"source format {envelope.source!r} is not an inspection format")
-        try:
-            fields = json.loads(payload_of(envelope))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DecodeError("decode", f"inspection form is not valid JSON ({exc})") from None
-        if not isinstance(fields, dict):
-            raise DecodeError("decode", "inspection form is JSON but not an object")
-        inspection = FireInspection.model_validate(fields)
+        inspection = FireInspection.model_validate(json_object(envelope, "inspection form"))
         institution = self.registry.institutions.get(inspection.institution_id)
         if institution is None:
             raise DecodeError("registry", f"childcare institution {inspection.institution_id} is not in the registry")

@@ -12,7 +12,6 @@ from integration_services import kafka_bootstrap, postgres_url, prism_location  
 
 from safecampus.simulator.run import Simulation, simulate
 
-
 # Beam stops Prism from an atexit hook and logs it after pytest has closed its streams; that
 # would print a "Logging error" traceback under the summary line. Nothing is lost by dropping it.
 logging.raiseExceptions = False
