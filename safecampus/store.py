@@ -25,7 +25,9 @@ def engine_for(url: str) -> Engine:
     """The engine of a store URL, with every table created."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
+    # Replay workers are processes that may write one SQLite file at once: wait for the lock, don't fail.
+    connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     SQLModel.metadata.create_all(engine)
     return engine
 
