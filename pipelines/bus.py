@@ -53,11 +53,6 @@ from safecampus.schemas.common import Severity, local_text
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import Bus, Driver
 
-# Not in config.py (owned by the lead): the escort's grace to confirm "all off" after a run ends.
-# No national number exists; 10 min covers walking the aisle and the app's upload. Move to BusRules.
-ALL_OFF_GRACE_S = 600
-# Fixes within 30 min of a trip's timetable belong to its run: a run may start early or end late.
-SERVICE_MARGIN_S = 1800
 # A missed stop geofence must not let the run jump to a far stop the route happens to pass near.
 STOP_LOOKAHEAD = 2
 MAX_EVIDENCE = 12  # evidence is for a person; the first fixes of an episode tell the story
@@ -127,15 +122,21 @@ class BusPipeline(DomainPipeline[BusEvent]):
             return [self._fix(message.phone, report) for report in payload.locations]
         if message.message_id in (MSG_HEARTBEAT, MSG_REGISTER, MSG_AUTH):
             # These frames carry no device time: the gateway's receive time stands in.
-            return [self._enrich(terminal_id=message.phone, kind="heartbeat",
-                                 occurred_at=envelope.received_at)]
+            return [self._enrich(terminal_id=message.phone, kind="heartbeat", occurred_at=envelope.received_at)]
         raise DecodeError("decode", f"JT/T 808 message 0x{message.message_id:04x} carries no bus event")
 
     def _fix(self, terminal_id: str, report: LocationReport) -> BusEvent:
         return self._enrich(
-            terminal_id=terminal_id, kind="fix", occurred_at=report.time, lat_deg=report.lat_deg,
-            lon_deg=report.lon_deg, speed_kmh=report.speed_kmh, direction_deg=report.direction_deg % 360,
-            altitude_m=report.altitude_m, alarm_flags=report.alarm_flags, status_flags=report.status_flags,
+            terminal_id=terminal_id,
+            kind="fix",
+            occurred_at=report.time,
+            lat_deg=report.lat_deg,
+            lon_deg=report.lon_deg,
+            speed_kmh=report.speed_kmh,
+            direction_deg=report.direction_deg % 360,
+            altitude_m=report.altitude_m,
+            alarm_flags=report.alarm_flags,
+            status_flags=report.status_flags,
         )
 
     def _enrich(self, terminal_id: str, kind: str, occurred_at: datetime, **fields: object) -> BusEvent:
@@ -143,14 +144,24 @@ class BusPipeline(DomainPipeline[BusEvent]):
         at = occurred_at.astimezone(UTC)
         event_id = f"{terminal_id}/{kind}/{at:%Y%m%dT%H%M%S}"
         if bus is None:
-            return BusEvent.model_validate({"event_id": event_id, "terminal_id": terminal_id, "kind": kind,
-                                            "occurred_at": at, **fields})
-        return BusEvent.model_validate({
-            "event_id": event_id, "terminal_id": terminal_id, "kind": kind, "occurred_at": at,
-            "plate": bus.plate, "bus_id": bus.bus_id, "route_id": bus.route_id,
-            "operator_id": bus.operator_id, "school_id": bus.school_id,
-            "district": self.registry.district_of_school(bus.school_id), **fields,
-        })
+            return BusEvent.model_validate(
+                {"event_id": event_id, "terminal_id": terminal_id, "kind": kind, "occurred_at": at, **fields}
+            )
+        return BusEvent.model_validate(
+            {
+                "event_id": event_id,
+                "terminal_id": terminal_id,
+                "kind": kind,
+                "occurred_at": at,
+                "plate": bus.plate,
+                "bus_id": bus.bus_id,
+                "route_id": bus.route_id,
+                "operator_id": bus.operator_id,
+                "school_id": bus.school_id,
+                "district": self.registry.district_of_school(bus.school_id),
+                **fields,
+            }
+        )
 
     def subject(self, event: BusEvent) -> str:
         return event.terminal_id
@@ -166,7 +177,8 @@ class BusPipeline(DomainPipeline[BusEvent]):
         if bus is None or not bus.route_id:
             return []
         trip_ids = self._trips_of_bus.get(bus.bus_id) or [
-            t.trip_id for t in self.registry.trips.values() if t.route_id == bus.route_id]
+            t.trip_id for t in self.registry.trips.values() if t.route_id == bus.route_id
+        ]
         return [plan for plan in map(self.geometry.trip, trip_ids) if plan is not None]
 
     def kpi_partials(self, events: Iterable[BusEvent], alerts: Iterable[Alert]) -> KpiPartials:
@@ -241,8 +253,7 @@ def assign_trips(registry: RegistryView) -> dict[str, list[str]]:
     trips: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for trip in registry.trips.values():
         times = registry.stop_times.get(trip.trip_id, [])
-        first = next((t.departure_time or t.arrival_time for t in times
-                      if t.departure_time or t.arrival_time), None)
+        first = next((t.departure_time or t.arrival_time for t in times if t.departure_time or t.arrival_time), None)
         if first:
             trips[trip.route_id].append((gtfs_seconds(first), trip.trip_id))
     buses: dict[str, list[str]] = defaultdict(list)
@@ -253,7 +264,7 @@ def assign_trips(registry: RegistryView) -> dict[str, list[str]]:
     for route_id, bus_ids in buses.items():
         ordered = [trip_id for _, trip_id in sorted(trips.get(route_id, []))]
         for k, bus_id in enumerate(sorted(bus_ids)):
-            assignment[bus_id] = ordered[k::len(bus_ids)]
+            assignment[bus_id] = ordered[k :: len(bus_ids)]
     return assignment
 
 
@@ -308,8 +319,10 @@ class _Run:
     def key(self) -> str:
         return f"{self.plan.trip_id}/{self.day.isoformat()}"
 
+    margin_s: int = 1800  # set from BusRules.service_margin_s when the run starts
+
     def window_end(self) -> datetime:
-        return service_time(self.day, self.plan.end_s + SERVICE_MARGIN_S)
+        return service_time(self.day, self.plan.end_s + self.margin_s)
 
 
 class BusDetector(Detector[BusEvent]):
@@ -327,7 +340,7 @@ class BusDetector(Detector[BusEvent]):
         self.bus = self.registry.buses_by_terminal.get(terminal_id)
         interval = self.bus.report_interval_s if self.bus else self.rules.default_report_interval_s
         self.stale = timedelta(seconds=self.rules.stale_interval_factor * interval)
-        self.grace = timedelta(seconds=ALL_OFF_GRACE_S)
+        self.grace = timedelta(seconds=self.rules.all_off_grace_s)
         self.plans = pipeline.trip_plans(self.bus)
         self._sent: set[tuple[str, str]] = set()
         self._days: set[date] = set()
@@ -364,8 +377,11 @@ class BusDetector(Detector[BusEvent]):
         return self._once(self._due(now))
 
     def next_deadline(self) -> datetime | None:
-        deadlines = [run.ended_at + self.grace for run in self._waiting
-                     if run.ended_at and not run.no_all_off_fired and run.all_off_at is None]
+        deadlines = [
+            run.ended_at + self.grace
+            for run in self._waiting
+            if run.ended_at and not run.no_all_off_fired and run.all_off_at is None
+        ]
         run = self._run
         if run is not None and run.ended_at is None:
             deadlines.append(run.window_end())
@@ -383,20 +399,36 @@ class BusDetector(Detector[BusEvent]):
             deadline = last.occurred_at + self.stale
             if last.occurred_at >= run.started_at and deadline <= now and deadline <= run.window_end():
                 self._silent_from = last.occurred_at
-                alerts.append(self._alert(
-                    "bus.terminal_silent", last.occurred_at.isoformat(), "warning", deadline, deadline,
-                    "校車車載終端失聯", f"運行中超過 {self.stale.total_seconds():.0f} 秒未上報定位,"
-                    f"最後定位 {local_text(last.occurred_at)}。", [last]))
+                alerts.append(
+                    self._alert(
+                        "bus.terminal_silent",
+                        last.occurred_at.isoformat(),
+                        "warning",
+                        deadline,
+                        deadline,
+                        "校車車載終端失聯",
+                        f"運行中超過 {self.stale.total_seconds():.0f} 秒未上報定位,"
+                        f"最後定位 {local_text(last.occurred_at)}。",
+                        [last],
+                    )
+                )
         if run is not None and run.ended_at is None and now > run.window_end():
             alerts += self._end_run(run, run.last_fix_at, reached=False)
         for waiting in self._waiting:
-            if waiting.ended_at and waiting.all_off_at is None and not waiting.no_all_off_fired \
-                    and now >= waiting.ended_at + self.grace:
+            if (
+                waiting.ended_at
+                and waiting.all_off_at is None
+                and not waiting.no_all_off_fired
+                and now >= waiting.ended_at + self.grace
+            ):
                 waiting.no_all_off_fired = True
                 alerts.append(self._no_all_off(waiting, "firing", waiting.ended_at + self.grace))
         # Forget runs that were confirmed, or whose alert is a day old (nothing left to resolve).
-        self._waiting = [w for w in self._waiting if w.all_off_at is None and
-                         (w.ended_at is None or now - w.ended_at < timedelta(days=1))]
+        self._waiting = [
+            w
+            for w in self._waiting
+            if w.all_off_at is None and (w.ended_at is None or now - w.ended_at < timedelta(days=1))
+        ]
         return alerts
 
     # --- per-event rules --------------------------------------------------------------------------
@@ -406,39 +438,79 @@ class BusDetector(Detector[BusEvent]):
         window, at = day.isoformat(), event.occurred_at
         bus = self.bus
         if bus is None:
-            return [self._alert("bus.unregistered", window, "high", at, at, "未登記的校車車載終端",
-                                f"終端 {self.terminal_id} 不在校車登記冊中(疑似掛靠或未備案車輛)。", [event])]
+            return [
+                self._alert(
+                    "bus.unregistered",
+                    window,
+                    "high",
+                    at,
+                    at,
+                    "未登記的校車車載終端",
+                    f"終端 {self.terminal_id} 不在校車登記冊中(疑似掛靠或未備案車輛)。",
+                    [event],
+                )
+            ]
         alerts: list[Alert] = []
         operator = self.registry.operators.get(bus.operator_id)
         if operator is None or operator.licence_expires_on < day:
-            detail = (f"運營企業 {bus.operator_id} 不在登記冊中。" if operator is None else
-                      f"{operator.name} 的經營許可已於 {operator.licence_expires_on} 到期。")
-            alerts.append(self._alert("bus.operator_licence_expired", window, "high", at, at,
-                                      "校車運營企業許可過期", f"車牌 {bus.plate}:{detail}", [event]))
+            detail = (
+                f"運營企業 {bus.operator_id} 不在登記冊中。"
+                if operator is None
+                else f"{operator.name} 的經營許可已於 {operator.licence_expires_on} 到期。"
+            )
+            alerts.append(
+                self._alert(
+                    "bus.operator_licence_expired",
+                    window,
+                    "high",
+                    at,
+                    at,
+                    "校車運營企業許可過期",
+                    f"車牌 {bus.plate}:{detail}",
+                    [event],
+                )
+            )
         drivers = self.registry.drivers_by_bus.get(bus.bus_id, [])
         problems = [reason for driver in drivers for reason in self._driver_problems(driver)]
         if not drivers:
             problems.append("未登記駕駛員")
         if problems:
-            alerts.append(self._alert("bus.driver_out_of_rules", window, "high", at, at,
-                                      "校車駕駛員不符合資格", ";".join(problems) + "。", [event]))
+            alerts.append(
+                self._alert(
+                    "bus.driver_out_of_rules",
+                    window,
+                    "high",
+                    at,
+                    at,
+                    "校車駕駛員不符合資格",
+                    ";".join(problems) + "。",
+                    [event],
+                )
+            )
         overdue = (day - bus.last_inspected_on).days
         if overdue > self.rules.inspection_interval_days:
-            alerts.append(self._alert(
-                "bus.inspection_overdue", window, "warning", at, at, "校車安全技術檢驗逾期",
-                f"車牌 {bus.plate} 上次檢驗 {bus.last_inspected_on},已 {overdue} 天"
-                f"(應每 {self.rules.inspection_interval_days} 天一次)。", [event]))
+            alerts.append(
+                self._alert(
+                    "bus.inspection_overdue",
+                    window,
+                    "warning",
+                    at,
+                    at,
+                    "校車安全技術檢驗逾期",
+                    f"車牌 {bus.plate} 上次檢驗 {bus.last_inspected_on},已 {overdue} 天"
+                    f"(應每 {self.rules.inspection_interval_days} 天一次)。",
+                    [event],
+                )
+            )
         return alerts
 
     def _driver_problems(self, driver: Driver) -> list[str]:
         """Order 617 Art. 23: age, years of driving, clean record."""
         rules, who, problems = self.rules, f"駕駛員 {driver.driver_id}", []
         if not rules.driver_min_age <= driver.age <= rules.driver_max_age:
-            problems.append(f"{who} 年齡 {driver.age} 歲,"
-                            f"不在 {rules.driver_min_age}–{rules.driver_max_age} 歲之間")
+            problems.append(f"{who} 年齡 {driver.age} 歲,不在 {rules.driver_min_age}–{rules.driver_max_age} 歲之間")
         if driver.years_licensed < rules.driver_min_years_licensed:
-            problems.append(f"{who} 駕齡 {driver.years_licensed} 年,"
-                            f"不足 {rules.driver_min_years_licensed} 年")
+            problems.append(f"{who} 駕齡 {driver.years_licensed} 年,不足 {rules.driver_min_years_licensed} 年")
         if not driver.clean_record:
             problems.append(f"{who} 有違法或事故記錄")
         return problems
@@ -446,8 +518,7 @@ class BusDetector(Detector[BusEvent]):
     def _all_off(self, event: BusEvent) -> list[Alert]:
         """The escort confirmed all students off: it belongs to the latest run started before it."""
         at = event.occurred_at
-        runs = [r for r in [*self._waiting, self._run]
-                if r is not None and r.all_off_at is None and r.started_at <= at]
+        runs = [r for r in [*self._waiting, self._run] if r is not None and r.all_off_at is None and r.started_at <= at]
         if not runs:
             self._loose_all_off.append(at)
             return []
@@ -459,9 +530,19 @@ class BusDetector(Detector[BusEvent]):
         self._last = event
         alerts: list[Alert] = []
         if self._silent_from is not None:
-            alerts.append(self._alert("bus.terminal_silent", self._silent_from.isoformat(), "warning",
-                                      self._silent_from + self.stale, event.occurred_at, "校車車載終端失聯",
-                                      f"{local_text(event.occurred_at)} 恢復上報定位。", [event], "resolved"))
+            alerts.append(
+                self._alert(
+                    "bus.terminal_silent",
+                    self._silent_from.isoformat(),
+                    "warning",
+                    self._silent_from + self.stale,
+                    event.occurred_at,
+                    "校車車載終端失聯",
+                    f"{local_text(event.occurred_at)} 恢復上報定位。",
+                    [event],
+                    "resolved",
+                )
+            )
             self._silent_from = None
         alerts += self._alarm_edges(event)
         alerts += self._overspeed(event)
@@ -482,13 +563,33 @@ class BusDetector(Detector[BusEvent]):
             if now_on and not was_on:
                 self._flag_windows[rule.name] = at.isoformat()
                 detail = f"車載終端於 {local_text(at)} 上報{rule.title}。"
-                alerts.append(self._alert(f"bus.terminal_alarm.{rule.name}", at.isoformat(), rule.severity,
-                                          at, at, rule.title, detail, [event]))
+                alerts.append(
+                    self._alert(
+                        f"bus.terminal_alarm.{rule.name}",
+                        at.isoformat(),
+                        rule.severity,
+                        at,
+                        at,
+                        rule.title,
+                        detail,
+                        [event],
+                    )
+                )
             elif was_on and not now_on:
                 window = self._flag_windows.pop(rule.name, at.isoformat())
-                alerts.append(self._alert(f"bus.terminal_alarm.{rule.name}", window, rule.severity,
-                                          datetime.fromisoformat(window), at, rule.title,
-                                          f"{local_text(at)} 報警標誌已清除。", [event], "resolved"))
+                alerts.append(
+                    self._alert(
+                        f"bus.terminal_alarm.{rule.name}",
+                        window,
+                        rule.severity,
+                        datetime.fromisoformat(window),
+                        at,
+                        rule.title,
+                        f"{local_text(at)} 報警標誌已清除。",
+                        [event],
+                        "resolved",
+                    )
+                )
         self._flags = event.alarm_flags
         return alerts
 
@@ -498,10 +599,19 @@ class BusDetector(Detector[BusEvent]):
         if speed <= limit:
             self._speeding = None
             if episode is not None and episode.alerted:
-                return [self._alert("bus.overspeed", episode.window, "high", episode.started_at,
-                                    event.occurred_at, "校車超速",
-                                    f"{local_text(event.occurred_at)} 車速降至 {speed:.0f} km/h。", [event],
-                                    "resolved")]
+                return [
+                    self._alert(
+                        "bus.overspeed",
+                        episode.window,
+                        "high",
+                        episode.started_at,
+                        event.occurred_at,
+                        "校車超速",
+                        f"{local_text(event.occurred_at)} 車速降至 {speed:.0f} km/h。",
+                        [event],
+                        "resolved",
+                    )
+                ]
             return []
         if episode is None:
             episode = self._speeding = _Episode(event.occurred_at)
@@ -510,11 +620,18 @@ class BusDetector(Detector[BusEvent]):
         if episode.alerted or lasted < self.rules.overspeed_sustained_s:
             return []
         episode.alerted = True
-        return [self._alert(
-            "bus.overspeed", episode.window, "high", episode.started_at, event.occurred_at,
-            f"校車超速 {episode.worst:.0f} km/h(限速 {limit:.0f} km/h)",
-            f"自 {local_text(episode.started_at)} 起持續超速 {lasted:.0f} 秒,最高 {episode.worst:.0f} km/h。",
-            episode.fixes)]
+        return [
+            self._alert(
+                "bus.overspeed",
+                episode.window,
+                "high",
+                episode.started_at,
+                event.occurred_at,
+                f"校車超速 {episode.worst:.0f} km/h(限速 {limit:.0f} km/h)",
+                f"自 {local_text(episode.started_at)} 起持續超速 {lasted:.0f} 秒,最高 {episode.worst:.0f} km/h。",
+                episode.fixes,
+            )
+        ]
 
     # --- runs: route, timetable, all-off ----------------------------------------------------------
 
@@ -525,7 +642,7 @@ class BusDetector(Detector[BusEvent]):
             return []
         alerts = self._end_run(run, run.last_fix_at, reached=False) if run and run.ended_at is None else []
         self._run = None
-        margin = timedelta(seconds=SERVICE_MARGIN_S)
+        margin = timedelta(seconds=self.rules.service_margin_s)
         best: tuple[float, TripPlan, date] | None = None
         for plan in self.plans:
             for day in (service_day(at), service_day(at) - timedelta(days=1)):  # GTFS times may pass 24:00
@@ -538,7 +655,9 @@ class BusDetector(Detector[BusEvent]):
                 if best is None or gap < best[0]:
                     best = (gap, plan, day)
         if best is not None:
-            self._run = _Run(plan=best[1], day=best[2], started_at=at, last_fix_at=at)
+            self._run = _Run(
+                plan=best[1], day=best[2], started_at=at, last_fix_at=at, margin_s=self.rules.service_margin_s
+            )
         return alerts
 
     def _route_check(self, run: _Run, event: BusEvent) -> list[Alert]:
@@ -549,9 +668,19 @@ class BusDetector(Detector[BusEvent]):
         if distance <= self.rules.offroute_distance_m:
             self._off_route = None
             if episode is not None and episode.alerted:
-                return [self._alert("bus.off_route", episode.window, "warning", episode.started_at,
-                                    event.occurred_at, "校車偏離核定路線",
-                                    f"{local_text(event.occurred_at)} 回到路線上。", [event], "resolved")]
+                return [
+                    self._alert(
+                        "bus.off_route",
+                        episode.window,
+                        "warning",
+                        episode.started_at,
+                        event.occurred_at,
+                        "校車偏離核定路線",
+                        f"{local_text(event.occurred_at)} 回到路線上。",
+                        [event],
+                        "resolved",
+                    )
+                ]
             return []
         if episode is None:
             episode = self._off_route = _Episode(event.occurred_at)
@@ -559,10 +688,19 @@ class BusDetector(Detector[BusEvent]):
         if episode.alerted or episode.count < self.rules.offroute_consecutive_fixes:
             return []
         episode.alerted = True
-        return [self._alert(
-            "bus.off_route", episode.window, "warning", episode.started_at, event.occurred_at,
-            "校車偏離核定路線", f"線路 {run.plan.route_id}:連續 {episode.count} 個定位點距路線超過 "
-            f"{self.rules.offroute_distance_m:.0f} 米(最遠 {episode.worst:.0f} 米)。", episode.fixes)]
+        return [
+            self._alert(
+                "bus.off_route",
+                episode.window,
+                "warning",
+                episode.started_at,
+                event.occurred_at,
+                "校車偏離核定路線",
+                f"線路 {run.plan.route_id}:連續 {episode.count} 個定位點距路線超過 "
+                f"{self.rules.offroute_distance_m:.0f} 米(最遠 {episode.worst:.0f} 米)。",
+                episode.fixes,
+            )
+        ]
 
     def _adherence(self, run: _Run, event: BusEvent) -> list[Alert]:
         """Stop visits by geofence on the segment from the previous fix, so a fast bus cannot skip one."""
@@ -597,20 +735,42 @@ class BusDetector(Detector[BusEvent]):
             return []
         scheduled = service_time(run.day, stop.scheduled_s)
         delay = round((at - scheduled).total_seconds())
-        status = ("late" if delay > self.rules.on_time_late_s else
-                  "early" if delay < -self.rules.on_time_early_s else "on_time")
-        run.visits.append({"stop_id": stop.stop_id, "stop_sequence": stop.sequence,
-                           "trip_id": run.plan.trip_id, "kind": "departure" if k == 0 else "arrival",
-                           "scheduled": scheduled.isoformat(), "actual": at.isoformat(), "delay_s": delay,
-                           "status": status})
+        status = (
+            "late"
+            if delay > self.rules.on_time_late_s
+            else "early"
+            if delay < -self.rules.on_time_early_s
+            else "on_time"
+        )
+        run.visits.append(
+            {
+                "stop_id": stop.stop_id,
+                "stop_sequence": stop.sequence,
+                "trip_id": run.plan.trip_id,
+                "kind": "departure" if k == 0 else "arrival",
+                "scheduled": scheduled.isoformat(),
+                "actual": at.isoformat(),
+                "delay_s": delay,
+                "status": status,
+            }
+        )
         if k == 0:
             return []  # a late departure shows in the KPIs; the alert is about arriving late
         if status == "late" and not run.late_open:
             run.late_open = True
-            return [self._alert(
-                "bus.late_arrival", run.key, "warning", at, at, f"校車到站晚點 {delay // 60} 分鐘",
-                f"線路 {run.plan.route_id} 班次 {run.plan.trip_id} 於 {local_text(at)} 到達 {stop.stop_id},"
-                f"計劃 {local_text(scheduled)}。", [event, run.visits[-1]])]
+            return [
+                self._alert(
+                    "bus.late_arrival",
+                    run.key,
+                    "warning",
+                    at,
+                    at,
+                    f"校車到站晚點 {delay // 60} 分鐘",
+                    f"線路 {run.plan.route_id} 班次 {run.plan.trip_id} 於 {local_text(at)} 到達 {stop.stop_id},"
+                    f"計劃 {local_text(scheduled)}。",
+                    [event, run.visits[-1]],
+                )
+            ]
         if status != "late" and run.late_open:
             run.late_open = False
             return [self._late_resolved(run, at, f"{local_text(at)} 到達 {stop.stop_id} 已恢復準點。", event)]
@@ -619,8 +779,17 @@ class BusDetector(Detector[BusEvent]):
     def _late_resolved(self, run: _Run, at: datetime, detail: str, event: BusEvent | None) -> Alert:
         first_late = next((v for v in run.visits if v["status"] == "late" and v["kind"] == "arrival"), None)
         since = datetime.fromisoformat(first_late["actual"]) if first_late else at
-        return self._alert("bus.late_arrival", run.key, "warning", since, at, "校車到站晚點", detail,
-                           [event] if event else [], "resolved")
+        return self._alert(
+            "bus.late_arrival",
+            run.key,
+            "warning",
+            since,
+            at,
+            "校車到站晚點",
+            detail,
+            [event] if event else [],
+            "resolved",
+        )
 
     def _end_run(self, run: _Run, at: datetime, reached: bool) -> list[Alert]:
         """A run is over (final stop reached, or its window passed): summary, and wait for all-off."""
@@ -633,16 +802,26 @@ class BusDetector(Detector[BusEvent]):
             run.late_open = False
             alerts.append(self._late_resolved(run, at, f"班次已於 {local_text(at)} 結束。", None))
         visited = {v["stop_sequence"] for v in run.visits}
-        missed = [{"stop_id": s.stop_id, "stop_sequence": s.sequence, "trip_id": run.plan.trip_id,
-                   "status": "missed"} for s in run.plan.stops if s.timed and s.sequence not in visited]
+        missed = [
+            {"stop_id": s.stop_id, "stop_sequence": s.sequence, "trip_id": run.plan.trip_id, "status": "missed"}
+            for s in run.plan.stops
+            if s.timed and s.sequence not in visited
+        ]
         on_time = sum(1 for v in run.visits if v["status"] == "on_time")
         how = "到達終點站" if reached else "未到達終點站,計劃時間已過"
-        alerts.append(self._alert(
-            TRIP_COMPLETED, run.key, "info", run.started_at, at,
-            f"班次結束:{on_time}/{len(run.visits)} 站準點",
-            f"線路 {run.plan.route_id} 班次 {run.plan.trip_id} {how}({local_text(at)}),"
-            f"未經過 {len(missed)} 站。",
-            [*run.visits, *missed], "resolved"))
+        alerts.append(
+            self._alert(
+                TRIP_COMPLETED,
+                run.key,
+                "info",
+                run.started_at,
+                at,
+                f"班次結束:{on_time}/{len(run.visits)} 站準點",
+                f"線路 {run.plan.route_id} 班次 {run.plan.trip_id} {how}({local_text(at)}),未經過 {len(missed)} 站。",
+                [*run.visits, *missed],
+                "resolved",
+            )
+        )
         loose = [t for t in self._loose_all_off if t >= run.started_at]
         if run.all_off_at is None and loose:
             run.all_off_at = loose[0]
@@ -653,26 +832,54 @@ class BusDetector(Detector[BusEvent]):
 
     def _no_all_off(self, run: _Run, status: AlertStatus, at: datetime) -> Alert:
         ended = run.ended_at or at
-        detail = (f"班次 {run.plan.trip_id} 於 {local_text(ended)} 結束,{ALL_OFF_GRACE_S // 60} 分鐘內"
-                  "未收到照管員「學生已全部下車」確認,請立即聯繫司機和照管員檢查車廂。"
-                  if status == "firing" else
-                  f"照管員於 {local_text(at)} 補確認學生已全部下車。")
-        return self._alert("bus.no_all_off", run.key, "critical", ended, at, "校車未確認學生全部下車", detail,
-                           [dict(v) for v in run.visits[-1:]], status)
+        detail = (
+            f"班次 {run.plan.trip_id} 於 {local_text(ended)} 結束,{self.rules.all_off_grace_s // 60} 分鐘內"
+            "未收到照管員「學生已全部下車」確認,請立即聯繫司機和照管員檢查車廂。"
+            if status == "firing"
+            else f"照管員於 {local_text(at)} 補確認學生已全部下車。"
+        )
+        return self._alert(
+            "bus.no_all_off",
+            run.key,
+            "critical",
+            ended,
+            at,
+            "校車未確認學生全部下車",
+            detail,
+            [dict(v) for v in run.visits[-1:]],
+            status,
+        )
 
     # --- alert construction -----------------------------------------------------------------------
 
-    def _alert(self, rule: str, window: str, severity: Severity, occurred_at: datetime, detected_at: datetime,
-               title: str, detail: str, evidence: Iterable[BusEvent | dict[str, Any]],
-               status: AlertStatus = "firing") -> Alert:
+    def _alert(
+        self,
+        rule: str,
+        window: str,
+        severity: Severity,
+        occurred_at: datetime,
+        detected_at: datetime,
+        title: str,
+        detail: str,
+        evidence: Iterable[BusEvent | dict[str, Any]],
+        status: AlertStatus = "firing",
+    ) -> Alert:
         context = self._context
         plate = self.bus.plate if self.bus else None
         return Alert(
-            fingerprint=alert_fingerprint("bus", rule, self.terminal_id, window), domain="bus", rule=rule,
-            severity=severity, status=status, subject=self.terminal_id,
-            school_id=context.school_id if context else None, district=context.district if context else None,
-            occurred_at=occurred_at, detected_at=detected_at, title=title,
-            detail=f"[{plate or self.terminal_id}] {detail}", evidence=[_evidence(e) for e in evidence],
+            fingerprint=alert_fingerprint("bus", rule, self.terminal_id, window),
+            domain="bus",
+            rule=rule,
+            severity=severity,
+            status=status,
+            subject=self.terminal_id,
+            school_id=context.school_id if context else None,
+            district=context.district if context else None,
+            occurred_at=occurred_at,
+            detected_at=detected_at,
+            title=title,
+            detail=f"[{plate or self.terminal_id}] {detail}",
+            evidence=[_evidence(e) for e in evidence],
         )
 
     def _once(self, alerts: list[Alert]) -> list[Alert]:

@@ -40,6 +40,12 @@ class BusRules(BaseModel):
     driver_max_age: int = Field(60, description="Order 617 Art. 23")
     driver_min_years_licensed: int = Field(3, description="Order 617 Art. 23")
     max_position_error_m: float = Field(15, description="JT/T 794-2019 amendment 1")
+    all_off_grace_s: int = Field(
+        600, description="configurable: no national number; the escort walks the aisle, the app uploads"
+    )
+    service_margin_s: int = Field(
+        1800, description="configurable: fixes this near a trip's timetable belong to its run"
+    )
 
 
 class SecurityRules(BaseModel):
@@ -51,6 +57,8 @@ class SecurityRules(BaseModel):
     night_start_hour: int = Field(22, description="configurable: intrusion at night is critical")
     night_end_hour: int = Field(6, description="configurable")
     video_retention_days: int = Field(30, description="GB/T 29315: video kept ≥ 30 days")
+    backup_power_h: float = Field(1, description="GB/T 29315: backup power ≥ 1 h")
+    one_key_test_interval_days: int = Field(31, description="Jiangsu city practice: one-key alarms tested monthly")
     guards_small_school: int = Field(1, description="GB/T 29315-2022: < 100 non-boarding students")
     guards_medium_school: int = Field(2, description="GB/T 29315-2022: 100–999 students")
     guards_large_school: int = Field(3, description="GB/T 29315-2022: ≥ 1000 students, +1 per extra 500")

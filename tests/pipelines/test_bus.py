@@ -21,7 +21,7 @@ from safecampus.connectors.jt808 import (
     STATUS_ACC_ON,
     STATUS_POSITIONED,
 )
-from safecampus.pipelines.bus import ALL_OFF_GRACE_S, TRIP_COMPLETED, BusDetector, BusPipeline
+from safecampus.pipelines.bus import TRIP_COMPLETED, BusDetector, BusPipeline
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.domain import merge_partials
 from safecampus.registry import RegistryView
@@ -242,7 +242,7 @@ def test_no_all_off_is_critical_at_the_timer_and_resolved_by_a_late_confirmation
     deadline = detector.next_deadline()
     assert deadline is not None
     arrived = _at(STOP_SECONDS[-1])
-    assert arrived <= deadline - timedelta(seconds=ALL_OFF_GRACE_S) <= arrived + timedelta(seconds=15)
+    assert arrived <= deadline - timedelta(seconds=Settings().bus.all_off_grace_s) <= arrived + timedelta(seconds=15)
     assert detector.expire(deadline - timedelta(seconds=1)) == []
     fired = detector.expire(deadline)
     assert [(a.rule, a.severity, a.status) for a in fired] == [("bus.no_all_off", "critical", "firing")]
