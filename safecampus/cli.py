@@ -61,7 +61,10 @@ def simulate(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("out/sim"),
     days: Annotated[int, typer.Option(min=1, max=31, help="school days to simulate")] = 1,
     seed: Annotated[int, typer.Option(help="random seed: same seed, same city")] = 2026,
-    to: Annotated[str, typer.Option("--to", help="files, or kafka: also publish to the raw.* topics")] = "files",
+    to: Annotated[
+        str, typer.Option("--to", help="files; kafka: also publish to raw.*; jt808: buses also drive a gateway")
+    ] = "files",
+    gateway: Annotated[str, typer.Option(help="JT/T 808 gateway HOST:PORT (with --to jt808)")] = "127.0.0.1:7808",
     kafka: Annotated[str, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT (with --to kafka)")] = (
         "127.0.0.1:9092"
     ),
@@ -71,8 +74,8 @@ def simulate(
     """Simulate the city: registry CSV + GTFS, raw JSONL per domain, ground truth; optionally publish to Kafka."""
     from safecampus.simulator.run import simulate as run_simulation
 
-    if to not in ("files", "kafka"):
-        fail(f"--to must be files or kafka, not {to!r}", 2)
+    if to not in ("files", "kafka", "jt808"):
+        fail(f"--to must be files, kafka or jt808, not {to!r}", 2)
     if to == "kafka":
         _check_kafka(kafka)
     with console.status("simulating Changzhou…"):
@@ -82,6 +85,26 @@ def simulate(
     console.print(f"  {result.anomalies} injected anomalies → {out / 'ground_truth.jsonl'}")
     if to == "kafka":
         _publish(result.counts, {d: result.raw_file(d) for d in result.counts}, kafka, speed, topic_prefix)
+    if to == "jt808":
+        _drive(result.raw_file("bus"), gateway, speed)
+
+
+def _drive(bus_file: Path, gateway: str, speed: float) -> None:
+    """The simulated buses speak JT/T 808 to a running gateway (safecampus gateway jt808)."""
+    from safecampus.simulator.terminals import drive_gateway
+
+    host, _, port = gateway.rpartition(":")
+    if not port.isdigit():
+        fail(f"--gateway must be HOST:PORT, not {gateway!r}", 2)
+    with console.status(f"buses driving to the JT/T 808 gateway at {gateway}…"):
+        try:
+            sent = drive_gateway(bus_file, host or "127.0.0.1", int(port), speed)
+        except OSError as exc:
+            fail(
+                f"the JT/T 808 gateway at {gateway} is not reachable ({exc.strerror or exc}); "
+                "start it with safecampus gateway jt808"
+            )
+    console.print(f"{sent.terminals} terminals sent {sent.frames_sent:,} frames; {sent.replies:,} replies")
 
 
 def _check_kafka(bootstrap: str) -> None:

@@ -98,3 +98,41 @@ def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path) -> None: 
     vehicles = [e.vehicle for e in feed.entity if e.HasField("vehicle")]
     assert len(vehicles) == 61  # 60 registered buses and the unregistered terminal
     assert all(31 < v.position.latitude < 32.6 for v in vehicles)
+
+
+def test_simulated_buses_drive_the_gateway(simulated_day, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from safecampus.simulator.terminals import drive_gateway, terminal_frames
+
+    bus_file = tmp_path / "bus.jsonl"
+    with simulated_day.raw_file("bus").open(encoding="utf-8") as source:
+        bus_file.write_text("".join(line for _, line in zip(range(1500), source, strict=False)), encoding="utf-8")
+    frames = terminal_frames(bus_file)
+    port, stored = free_port(), tmp_path / "stored.jsonl"
+    proc = start("gateway", "jt808", "--port", str(port), "--out", str(stored))
+    try:
+        until(lambda: socket.create_connection(("127.0.0.1", port), timeout=2).close())
+        result = drive_gateway(bus_file, "127.0.0.1", port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    sent = sum(len(f) for f in frames.values())
+    assert result.terminals == len(frames) and result.frames_sent == result.replies == sent
+    lines = stored.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == sent + 2 * len(frames)  # every frame, plus each terminal's registration and auth
+    replay = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safecampus.cli",
+            "replay",
+            "bus",
+            "--input",
+            str(stored),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert replay.returncode == 0 and (tmp_path / "out" / "dlq.jsonl").read_text() == ""
