@@ -21,7 +21,8 @@ from safecampus.connectors.jt808 import (
     STATUS_ACC_ON,
     STATUS_POSITIONED,
 )
-from safecampus.pipelines.bus import TRIP_COMPLETED, BusDetector, BusPipeline
+from safecampus.pipelines.bus import BusPipeline
+from safecampus.pipelines.bus_detection import TRIP_COMPLETED, BusDetector
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.domain import merge_partials
 from safecampus.registry import RegistryView
