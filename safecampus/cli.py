@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
+from safecampus.alert_desk import alerts_app  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
 
@@ -38,6 +39,7 @@ gateway_app = typer.Typer(
 app.add_typer(registry_app, name="registry")
 app.add_typer(decode_app, name="decode")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(alerts_app, name="alerts")
 console = Console()
 errors = Console(stderr=True)
 
