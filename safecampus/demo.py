@@ -78,8 +78,12 @@ def _summary(out: Path, store_url: str, raw: dict[str, int], console: Console, s
     rules = Table(title="Alerts by rule and severity (deduplicated by fingerprint)", title_justify="left")
     for column in ("domain", "rule", "severity", "alerts"):
         rules.add_column(column, justify="right" if column == "alerts" else "left")
+    rules.add_column("")
+    widest = max(by_rule.values(), default=1)
+    colour = {"critical": "red", "high": "dark_orange", "warning": "yellow", "info": "blue"}
     for (domain, rule, severity), n in sorted(by_rule.items()):
-        rules.add_row(domain, rule, severity, str(n))
+        bar = "█" * max(1, round(20 * n / widest))  # a picture of the counts, scaled to the largest
+        rules.add_row(domain, rule, severity, str(n), f"[{colour.get(severity, 'white')}]{bar}[/]")
     console.print(rules)
     _control_room(alerts, store_url, console)
     console.print(
