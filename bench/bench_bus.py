@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import platform
 import statistics
 import struct
 import subprocess
@@ -308,16 +306,9 @@ def child(args: list[str]) -> None:
 
 
 def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = os.getloadavg()[0]
-    return f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load avg {load:.2f}"
+    from bench_replay import machine as describe
+
+    return describe()
 
 
 def report_codec(frames: int, loops: int) -> None:

@@ -124,15 +124,7 @@ def main() -> None:
         child(mode, domain, Path(raw), Path(out))
         return
     sims = _simulations(args.sim, args.days)
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
+    print(machine())
     empty = Path(tempfile.mkdtemp(prefix="bench-empty-")) / "empty.jsonl"
     empty.write_bytes(b"")
     print(
@@ -153,6 +145,20 @@ def main() -> None:
         )
     print("ratio = replay rate / plain-loop rate, start-up included (1.00 = Beam costs nothing; target ≥ 0.80)")
     print("marginal = the same ratio without the runner's fixed start-up (replay of an empty file)")
+
+
+def machine() -> str:
+    """The machine line every benchmark prints first: cores, CPU model, Python, load."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    load = os.getloadavg()[0]
+    return f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load avg {load:.2f}"
 
 
 def _simulations(given: Path | None, days: int) -> dict[str, Path]:

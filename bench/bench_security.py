@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -195,16 +193,9 @@ def run_child(*args: str) -> dict[str, Any]:
 
 
 def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = os.getloadavg()[0]
-    return f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, load avg {load:.2f}"
+    from bench_replay import machine as describe
+
+    return describe()
 
 
 def main() -> None:

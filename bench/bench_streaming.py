@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import threading
 import time
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_replay import machine  # bench/ is sys.path[0] when run as a script
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
@@ -236,23 +236,13 @@ def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, fl
     return result
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=20000, help="raw records per domain")
     parser.add_argument("--seconds", type=float, default=10, help="duration of each latency phase")
     parser.add_argument("--sim", type=Path, default=Path("out/bench-sim"))
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs ({_cpu_model()}), Python {platform.python_version()}")
+    print(machine())
     sim = simulate(args.sim) if not (args.sim / "raw" / "security.jsonl").exists() else None
     raw_dir = (sim.out_dir if sim else args.sim) / "raw"
     rows: list[tuple[str, float, float, float]] = []
