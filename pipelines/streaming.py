@@ -8,7 +8,8 @@ Per domain the graph is one fused stage:
       → ProcessBatch                   normalize_lines → detectors → store upsert (one transaction)
           ├─ events → WriteToKafka(events.<domain>)   key = subject
           ├─ dlq    → WriteToKafka(dlq)               key = source topic
-          └─ alerts → WriteToKafka(alerts)            key = fingerprint
+          ├─ alerts → WriteToKafka(alerts)            key = fingerprint
+          └─ kpis   → WriteToKafka(kpis)              key = metric{labels}: additive counts of the batch
 
 Nothing is shuffled, so the store write and the producers' flush (in `finish_bundle`) happen inside
 the reading bundle, before its finalization commits the Kafka offsets: a crash replays what was not
@@ -48,7 +49,7 @@ from safecampus.connectors.kafka import (
     check_kafka,
 )
 from safecampus.pipelines.catalog import pipeline_for, registry_for
-from safecampus.pipelines.detection import is_stateful
+from safecampus.pipelines.detection import is_stateful, kpis_of
 from safecampus.pipelines.domain import Detector, DomainPipeline
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.replay import alert_row, dlq_row
@@ -72,6 +73,7 @@ class StreamTopics:
         self.events = f"{prefix}events.{domain}"
         self.alerts = f"{prefix}alerts"
         self.dlq = f"{prefix}dlq"
+        self.kpis = f"{prefix}kpis"
 
 
 @dataclass
@@ -116,6 +118,19 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             yield beam.pvalue.TaggedOutput("dlq", dlq_records(out.dlq))
         if alerts:
             yield beam.pvalue.TaggedOutput("alerts", alert_records(alerts))
+        if out.earliest and out.latest:
+            yield beam.pvalue.TaggedOutput("kpis", self._kpi_records(out.events, alerts, out.earliest, out.latest))
+
+    def _kpi_records(
+        self, events: list[tuple[str, Record]], alerts: list[Alert], start: datetime, end: datetime
+    ) -> list[ProducerRecord]:
+        """The batch's additive counts (sums add up across batches); ratios are the exporter's to derive."""
+        partials = self.pipeline.kpi_partials((e for _, e in events), alerts)
+        counts = {key: value for key, value in partials.items() if not key[0].startswith("_")}
+        return [
+            (k.key().encode(), k.model_dump_json().encode(), JSON_HEADERS)
+            for k in kpis_of(self.domain, counts, start, end)
+        ]
 
     def _detect(
         self,
@@ -231,10 +246,11 @@ def build_streaming(
     )
     parts = batches | f"{name}Process" >> beam.ParDo(
         ProcessBatch(domain, settings, registry_url, store_url)
-    ).with_outputs("dlq", "alerts", main="events")
+    ).with_outputs("dlq", "alerts", "kpis", main="events")
     _ = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events)
     _ = parts.dlq | f"{name}WriteDlq" >> WriteToKafka(bootstrap, topics.dlq)
     _ = parts.alerts | f"{name}WriteAlerts" >> WriteToKafka(bootstrap, topics.alerts)
+    _ = parts.kpis | f"{name}WriteKpis" >> WriteToKafka(bootstrap, topics.kpis)
 
 
 def streaming_options(prism_location: str) -> PipelineOptions:

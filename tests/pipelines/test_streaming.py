@@ -6,6 +6,7 @@ natural keys it expects, so tests never see each other's records.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -60,7 +62,7 @@ class Expected:
 def prefix(kafka_bootstrap: str) -> Iterator[str]:
     """A fresh topic prefix: raw/events of bus and canteen, alerts and dlq, 2 partitions each."""
     name = f"t{uuid.uuid4().hex[:8]}."
-    topics = [f"{name}{t}" for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "alerts", "dlq")]
+    topics = [f"{name}{t}" for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "alerts", "dlq", "kpis")]
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(t, 2, 1) for t in topics])
     try:
@@ -111,6 +113,21 @@ def _topic_count(bootstrap: str, topic: str) -> int:
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def _read_values(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        ends = consumer.end_offsets(tps)
+        values: list[dict[str, Any]] = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=1000).values():
+                values += [json.loads(r.value) for r in records]
+        return values
     finally:
         consumer.close()
 
@@ -194,6 +211,12 @@ def test_events_and_dlq_account_for_every_record(
         assert _stored_ids(postgres_url, domain, want.event_ids) == want.event_ids
         assert _stored_dlq(postgres_url, topics.raw) == want.dlq
     assert _topic_count(kafka_bootstrap, StreamTopics("bus", prefix).alerts) > 0  # bus detection ran
+    kpis = _read_values(kafka_bootstrap, StreamTopics("bus", prefix).kpis)
+    totals: dict[tuple[str, str], float] = {}
+    for kpi in kpis:
+        if kpi["metric"].endswith("_events_total") and not kpi["labels"]:
+            totals[(kpi["domain"], kpi["metric"])] = totals.get((kpi["domain"], kpi["metric"]), 0) + kpi["value"]
+    assert totals == {(d, f"{d}_events_total"): float(e.events) for d, e in expected.items()}  # counts add up
 
 
 def test_sigkill_mid_stream_then_restart_stores_each_record_once(
