@@ -44,7 +44,9 @@ DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
 def _topics(prefix: str, domain: Domain) -> StreamTopics:
     topics = StreamTopics(domain, prefix)
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    admin.create_topics([NewTopic(t, 2, 1) for t in (topics.raw, topics.events, topics.alerts, topics.dlq, topics.kpis)])
+    admin.create_topics(
+        [NewTopic(t, 2, 1) for t in (topics.raw, topics.events, topics.alerts, topics.dlq, topics.kpis)]
+    )
     admin.close()
     return topics
 
