@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.errors import KafkaError
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
@@ -65,13 +66,19 @@ def prefix(kafka_bootstrap: str) -> Iterator[str]:
     topics = [f"{name}{t}" for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "alerts", "dlq", "kpis")]
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(t, 2, 1) for t in topics])
-    try:
-        yield name
-    finally:
+    admin.close()
+    yield name
+    # A fresh client: a test may have restarted the broker under the first one's connection.
+    for attempt in range(5):
         try:
-            admin.delete_topics(topics)
-        finally:
-            admin.close()
+            cleanup = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+            try:
+                cleanup.delete_topics(topics)
+            finally:
+                cleanup.close()
+            return
+        except KafkaError:
+            time.sleep(1 + attempt)
 
 
 def _lines(sim: Simulation, domain: Domain, n: int) -> list[bytes]:
