@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from safecampus.connectors.jt808 import LocationReport, encode_frame, encode_location_body
 from safecampus.gateways import FileRawSink, KafkaRawSink, jt808_envelope, serve_jt808
@@ -74,7 +75,10 @@ def test_the_kafka_sink_writes_to_the_raw_topic(kafka_bootstrap: str) -> None:
     ends = consumer.end_offsets(partitions)
     for tp in partitions:
         consumer.seek(tp, max(0, ends[tp] - 50))
-    found = [r for batch in consumer.poll(timeout_ms=5000).values() for r in batch if marker.encode() in r.value]
+    found: list[ConsumerRecord] = []
+    deadline = time.monotonic() + 30
+    while not found and time.monotonic() < deadline:
+        found = [r for batch in consumer.poll(timeout_ms=1000).values() for r in batch if marker.encode() in r.value]
     consumer.close()
     assert len(found) == 1
     assert found[0].key == b"CZ-0001-00" and dict(found[0].headers)["source"] == b"alarmbox"
