@@ -30,10 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench_replay import best_time  # bench/ is sys.path[0] when run as a script
 
 logging.basicConfig(level=logging.ERROR)
 
@@ -124,15 +125,6 @@ def struct_decode(frame: bytes, checksum: bool = True) -> tuple[Any, ...]:
     )
 
 
-def _best(fn: Callable[[], object], loops: int) -> float:
-    best = float("inf")
-    for _ in range(loops):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def child_codec(count: int, loops: int) -> dict[str, Any]:
     """(a) codec rates, best of `loops` in this process."""
     from safecampus.connectors.jt808 import (
@@ -159,12 +151,12 @@ def child_codec(count: int, loops: int) -> dict[str, Any]:
         "batches": len(batches),
         "per_batch": per_batch,
         "frame_bytes": statistics.fmean(len(f) for f in frames),
-        "codec": _best(lambda: [decode_frame(f) for f in frames], loops),
-        "codec_batch": _best(lambda: [decode_frame(b) for b in batches], loops),
-        "struct": _best(lambda: [struct_decode(f) for f in frames], loops),
-        "struct_nochecksum": _best(lambda: [struct_decode(f, checksum=False) for f in frames], loops),
-        "unescape": _best(lambda: [_unescape(f) for f in inner], loops),
-        "xor": _best(lambda: [_xor(c) for c in unescaped], loops),
+        "codec": best_time(lambda: [decode_frame(f) for f in frames], loops),
+        "codec_batch": best_time(lambda: [decode_frame(b) for b in batches], loops),
+        "struct": best_time(lambda: [struct_decode(f) for f in frames], loops),
+        "struct_nochecksum": best_time(lambda: [struct_decode(f, checksum=False) for f in frames], loops),
+        "unescape": best_time(lambda: [_unescape(f) for f in inner], loops),
+        "xor": best_time(lambda: [_xor(c) for c in unescaped], loops),
     }
 
 

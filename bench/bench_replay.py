@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def plain_loop(domain: str, raw: Path, out: Path) -> None:
     if is_stateful(pipeline):
         alerts += detect_shard(pipeline, outcome.events, outcome.latest)
     totals = merge_partials(
-        [pipeline.kpi_partials((e for _, e in outcome.events), ()), pipeline.kpi_partials((), alerts)]
+        [pipeline.kpi_partials([e for _, e in outcome.events], []), pipeline.kpi_partials([], alerts)]
     )
     kpis = kpis_of(domain, pipeline.finish_kpis(totals), outcome.earliest or outcome.latest, outcome.latest)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
@@ -61,6 +62,16 @@ def beam_replay(domain: str, raw: Path, out: Path) -> None:
     from safecampus.pipelines.replay import run_replay
 
     run_replay([(domain, raw, out)], Settings())  # type: ignore[list-item]
+
+
+def best_time(fn: Callable[[], object], loops: int) -> float:
+    """Best wall time of `loops` runs of fn."""
+    best = float("inf")
+    for _ in range(loops):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def timed_replay(domain: str, raw: Path, mode: str) -> dict[str, Any]:

@@ -29,11 +29,11 @@ import json
 import logging
 import shutil
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench_replay import best_time  # bench/ is sys.path[0] when run as a script
 
 logging.basicConfig(level=logging.ERROR)
 
@@ -110,16 +110,6 @@ def _xml_body(source: str, data: bytes, content_type: str) -> bytes | None:
     return None
 
 
-def _best(fn: Callable[[], object], loops: int) -> float:
-    """Best wall time of `loops` runs of fn."""
-    best = float("inf")
-    for _ in range(loops):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def child_loops(raw: Path, loops: int) -> dict[str, Any]:
     """The plain loops (decoder, xml, pipeline) over one file's envelopes, best of `loops`."""
     from safecampus.config import Settings
@@ -170,10 +160,10 @@ def child_loops(raw: Path, loops: int) -> dict[str, Any]:
         except DecodeError:
             errors += 1
     return {
-        "decoder": _best(decoder, loops),
-        "xml": _best(xml, loops) if bodies else None,
-        "pipeline": _best(normalize, loops),
-        "envelope": _best(envelopes_only, loops),
+        "decoder": best_time(decoder, loops),
+        "xml": best_time(xml, loops) if bodies else None,
+        "pipeline": best_time(normalize, loops),
+        "envelope": best_time(envelopes_only, loops),
         "errors": errors,
         "bytes": sum(len(data) for data, _, _ in items) / len(items),
     }

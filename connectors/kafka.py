@@ -36,6 +36,7 @@ __all__ = [
     "WriteToKafka",
     "check_kafka",
     "produce_batch",
+    "reliable_producer",
 ]
 
 _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
@@ -93,7 +94,7 @@ def check_kafka(bootstrap: str, timeout_s: float = 5) -> None:
 
 def produce_batch(bootstrap: str, topic: str, records: Iterable[ProducerRecord]) -> int:
     """Produce records synchronously (acks=all) and return how many were written; for tests and tools."""
-    producer = _producer(bootstrap)
+    producer = reliable_producer(bootstrap)
     try:
         futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
         producer.flush()
@@ -104,8 +105,9 @@ def produce_batch(bootstrap: str, topic: str, records: Iterable[ProducerRecord])
         producer.close()
 
 
-def _producer(bootstrap: str) -> KafkaProducer:
-    config: dict[str, Any] = {"acks": "all", "retries": 10, "linger_ms": 5}
+def reliable_producer(bootstrap: str, batch_size: int = 16384) -> KafkaProducer:
+    """The one producer configuration: acks=all, retries, idempotence (a retried send never doubles)."""
+    config: dict[str, Any] = {"acks": "all", "retries": 10, "linger_ms": 5, "batch_size": batch_size}
     # Idempotence keeps producer retries from writing duplicates; older kafka-python lacks the option.
     if "enable_idempotence" in KafkaProducer.DEFAULT_CONFIG:
         config["enable_idempotence"] = True
@@ -371,7 +373,7 @@ class _WriteBatches(beam.DoFn):
         self._bootstrap, self._topic = bootstrap, topic
 
     def setup(self) -> None:
-        self._producer = _producer(self._bootstrap)
+        self._producer = reliable_producer(self._bootstrap)
         self._futures: list[Any] = []
 
     def process(self, batch: Sequence[ProducerRecord]) -> None:

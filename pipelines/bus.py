@@ -14,7 +14,7 @@ Speed limit: the registry has no road class, so every fix is held to `overspeed_
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -148,7 +148,7 @@ class BusPipeline(DomainPipeline[BusEvent]):
         ]
         return [plan for plan in map(self.geometry.trip, trip_ids) if plan is not None]
 
-    def kpi_partials(self, events: Iterable[BusEvent], alerts: Iterable[Alert]) -> KpiPartials:
+    def kpi_partials(self, events: Sequence[BusEvent], alerts: Sequence[Alert]) -> KpiPartials:
         partials: KpiPartials = {}
         fixes: dict[str, list[BusEvent]] = defaultdict(list)
         for event in events:

@@ -145,8 +145,12 @@ class RouteGeometry:
         located: list[tuple[GtfsStopTime, XY]] = []
         for stop_time in self.registry.stop_times.get(trip_id, []):
             stop = self.registry.stops.get(stop_time.stop_id)
-            if (stop_time.arrival_time or stop_time.departure_time) and stop is not None \
-                    and stop.stop_lat is not None and stop.stop_lon is not None:
+            if (
+                (stop_time.arrival_time or stop_time.departure_time)
+                and stop is not None
+                and stop.stop_lat is not None
+                and stop.stop_lon is not None
+            ):
                 located.append((stop_time, (stop.stop_lat, stop.stop_lon)))
         if trip is None or not located:
             return None
@@ -159,10 +163,13 @@ class RouteGeometry:
             shape = (projection, LineString(xy) if len(xy) >= 2 else None)
         projection, line = shape
         stops = tuple(
-            StopPlan(stop_id=t.stop_id, sequence=t.stop_sequence,
-                     scheduled_s=gtfs_seconds(t.arrival_time or t.departure_time or "0:0:0"),
-                     xy=projection.xy(lat, lon), timed=t.timepoint in (None, 1))
+            StopPlan(
+                stop_id=t.stop_id,
+                sequence=t.stop_sequence,
+                scheduled_s=gtfs_seconds(t.arrival_time or t.departure_time or "0:0:0"),
+                xy=projection.xy(lat, lon),
+                timed=t.timepoint in (None, 1),
+            )
             for t, (lat, lon) in located
         )
-        return TripPlan(trip_id=trip_id, route_id=trip.route_id, projection=projection, line=line,
-                        stops=stops)
+        return TripPlan(trip_id=trip_id, route_id=trip.route_id, projection=projection, line=line, stops=stops)

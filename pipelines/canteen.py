@@ -6,7 +6,7 @@ or bonuses charged to the canteen; a delivery accepted by fewer than two people.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, json_object
@@ -69,7 +69,7 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
             for rule, severity, title in found
         ]
 
-    def kpi_partials(self, events: Iterable[CanteenLedgerEntry], alerts: Iterable[Alert]) -> KpiPartials:
+    def kpi_partials(self, events: Sequence[CanteenLedgerEntry], alerts: Sequence[Alert]) -> KpiPartials:
         partials = super().kpi_partials(events, alerts)
         for e in events:
             add(partials, f"canteen_{e.direction}_cny", float(e.amount_cny), canteen=e.canteen_id, category=e.category)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import ClassVar, Generic, TypeVar
 
@@ -86,8 +86,10 @@ class DomainPipeline(ABC, Generic[EventT]):
         """Alerts that one event raises on its own, without state (e.g. a red-flag category)."""
         return []
 
-    def kpi_partials(self, events: Iterable[EventT], alerts: Iterable[Alert]) -> KpiPartials:
-        """Additive counts over a chunk; the runner sums chunks and calls `finish_kpis`."""
+    def kpi_partials(self, events: Sequence[EventT], alerts: Sequence[Alert]) -> KpiPartials:
+        """Additive counts over a chunk; the runner sums chunks and calls `finish_kpis`.
+
+        Sequences, not iterators: a subclass adds its own counts after `super().kpi_partials`."""
         partials: KpiPartials = {}
         for _ in events:
             add(partials, f"{self.domain}_events_total")

@@ -6,7 +6,7 @@ findings a warning, a hazard open past its deadline high, a major hazard closes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, json_object
@@ -67,7 +67,7 @@ class FirePipeline(DomainPipeline[FireInspection]):
             )
         return alerts
 
-    def kpi_partials(self, events: Iterable[FireInspection], alerts: Iterable[Alert]) -> KpiPartials:
+    def kpi_partials(self, events: Sequence[FireInspection], alerts: Sequence[Alert]) -> KpiPartials:
         partials = super().kpi_partials(events, alerts)
         for e in events:
             add(partials, "fire_inspections_total", kind=e.kind, district=e.district)

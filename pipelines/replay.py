@@ -93,7 +93,8 @@ class NormalizeChunk(_DomainDoFn):
     def process(self, chunk: Chunk) -> Iterator[Any]:
         out = normalize_lines(self.pipeline, read_chunk(chunk), Path(chunk.path).name)
         if out.events:
-            yield "\n".join(e.model_dump_json() for _, e in out.events)
+            bodies = [e.model_dump_json() for _, e in out.events]  # once: the text and the store share it
+            yield "\n".join(bodies)
             if is_stateful(self.pipeline):
                 groups: dict[int, list[tuple[str, Record]]] = {}
                 for subject, event in out.events:
@@ -101,23 +102,17 @@ class NormalizeChunk(_DomainDoFn):
                 for shard, pairs in groups.items():
                     yield beam.pvalue.TaggedOutput("shards", (shard, pack_events(pairs)))
             if self.with_rows:
-                yield beam.pvalue.TaggedOutput("event_rows", [self._event_row(s, e) for s, e in out.events])
+                yield beam.pvalue.TaggedOutput(
+                    "event_rows",
+                    [event_row(self.pipeline, s, e, body) for (s, e), body in zip(out.events, bodies, strict=True)],
+                )
         if out.dlq:
             yield beam.pvalue.TaggedOutput("dlq", out.dlq)
         if out.alerts:
             yield beam.pvalue.TaggedOutput("alerts", out.alerts)
-        yield beam.pvalue.TaggedOutput("partials", self.pipeline.kpi_partials((e for _, e in out.events), ()))
+        yield beam.pvalue.TaggedOutput("partials", self.pipeline.kpi_partials([e for _, e in out.events], []))
         if out.earliest and out.latest:
             yield beam.pvalue.TaggedOutput("span", (out.earliest, out.latest))
-
-    def _event_row(self, subject: str, event: Record) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "event_id": self.pipeline.event_id(event),
-            "subject": subject,
-            "occurred_at": self.pipeline.occurred_at(event),
-            "body": event.model_dump_json(),
-        }
 
 
 class DetectShard(_DomainDoFn):
@@ -133,7 +128,7 @@ class DetectShard(_DomainDoFn):
 
 class AlertPartials(_DomainDoFn):
     def process(self, alerts: list[Alert]) -> Iterator[KpiPartials]:
-        yield self.pipeline.kpi_partials((), alerts)
+        yield self.pipeline.kpi_partials([], alerts)
 
 
 class FinishKpis(_DomainDoFn):
@@ -161,6 +156,17 @@ def _merge_span(spans: Any) -> tuple[datetime, datetime] | None:
 
 def _lines(records: list[Any]) -> str:
     return "\n".join(r.model_dump_json() for r in records)
+
+
+def event_row(pipeline: DomainPipeline[Record], subject: str, event: Record, body: str) -> dict[str, Any]:
+    """The store row of an event; `body` is its JSON, already made for the events output."""
+    return {
+        "domain": pipeline.domain,
+        "event_id": pipeline.event_id(event),
+        "subject": subject,
+        "occurred_at": pipeline.occurred_at(event),
+        "body": body,
+    }
 
 
 def alert_row(alert: Alert) -> dict[str, Any]:

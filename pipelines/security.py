@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,7 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
 
     # -- KPIs ---------------------------------------------------------------------------------------
 
-    def kpi_partials(self, events: Iterable[SecurityEvent], alerts: Iterable[Alert]) -> KpiPartials:
+    def kpi_partials(self, events: Sequence[SecurityEvent], alerts: Sequence[Alert]) -> KpiPartials:
         partials: KpiPartials = {}
         for event in events:
             add(partials, "security_events_total", event_type=event.event_type)

@@ -256,9 +256,7 @@ class SecurityDetector(Detector[SecurityEvent]):
     def _joins(self, ep: Episode, at: datetime) -> bool:
         """Whether an `active` at `at` belongs to the current episode (dedup, or a late record)."""
         if at < ep.first_at:
-            return (
-                True  # late: older than the current episode, counted into it rather than reopening the past
-            )
+            return True  # late: older than the current episode, counted into it rather than reopening the past
         if ep.is_open:
             return True
         if ep.momentary:  # a GB alarm closed itself dedup after its last repeat: later is a new episode
@@ -266,9 +264,7 @@ class SecurityDetector(Detector[SecurityEvent]):
         assert ep.closed_at is not None
         return at <= ep.closed_at + self.dedup  # re-triggered soon after "inactive": the same alert
 
-    def _close(
-        self, state: TypeState, ep: Episode, at: datetime, event: SecurityEvent | None = None
-    ) -> list[Alert]:
+    def _close(self, state: TypeState, ep: Episode, at: datetime, event: SecurityEvent | None = None) -> list[Alert]:
         ep.closed_at = at
         if event is not None:
             ep.events = [*ep.events, event][-EVIDENCE_EVENTS:]
@@ -460,9 +456,7 @@ class SecurityDetector(Detector[SecurityEvent]):
         detail = f"設備 {self.device_id} 自 {local_text(last_seen)} 起無任何上報（心跳超時）"
         if returned_at is not None:
             detail += f"，{local_text(returned_at)} 恢復上報"
-        severity: Severity = (
-            "high" if self.device is not None and self.device.kind == "alarm_box" else "warning"
-        )
+        severity: Severity = "high" if self.device is not None and self.device.kind == "alarm_box" else "warning"
         return self._alert(
             "security.device_offline",
             self.offline_at.isoformat(),

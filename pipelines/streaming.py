@@ -52,7 +52,7 @@ from safecampus.pipelines.catalog import pipeline_for, registry_for
 from safecampus.pipelines.detection import is_stateful, kpis_of
 from safecampus.pipelines.domain import Detector, DomainPipeline
 from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.replay import alert_row, dlq_row
+from safecampus.pipelines.replay import alert_row, dlq_row, event_row
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.dlq import DlqRecord
@@ -110,10 +110,11 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         if self.stateful:
             clock = datetime.fromtimestamp(max(m.timestamp_ms for m in batch) / 1000, UTC)
             alerts += self._detect(first.topic, first.partition, first.offset, batch[-1].offset, out.events, clock)
+        bodies = [e.model_dump_json() for _, e in out.events]  # once: the topic and the store share it
         if self.store_url:
-            self._store(out.events, out.dlq, alerts)
+            self._store(out.events, bodies, out.dlq, alerts)
         if out.events:
-            yield [(s.encode(), e.model_dump_json().encode(), JSON_HEADERS) for s, e in out.events]
+            yield [(s.encode(), b.encode(), JSON_HEADERS) for (s, _), b in zip(out.events, bodies, strict=True)]
         if out.dlq:
             yield beam.pvalue.TaggedOutput("dlq", dlq_records(out.dlq))
         if alerts:
@@ -125,7 +126,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         self, events: list[tuple[str, Record]], alerts: list[Alert], start: datetime, end: datetime
     ) -> list[ProducerRecord]:
         """The batch's additive counts (sums add up across batches); ratios are the exporter's to derive."""
-        partials = self.pipeline.kpi_partials((e for _, e in events), alerts)
+        partials = self.pipeline.kpi_partials([e for _, e in events], alerts)
         counts = {key: value for key, value in partials.items() if not key[0].startswith("_")}
         return [
             (k.key().encode(), k.model_dump_json().encode(), JSON_HEADERS)
@@ -196,22 +197,11 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
                 detector.observe(pipeline.event_type.model_validate_json(body))
         return detector
 
-    def _store(self, events: list[tuple[str, Record]], dlq: list[DlqRecord], alerts: list[Alert]) -> None:
-        pipeline, engine = self.pipeline, engine_for(self.store_url or "")
-        upsert(
-            engine,
-            EventRow,
-            [
-                {
-                    "domain": self.domain,
-                    "event_id": pipeline.event_id(e),
-                    "subject": s,
-                    "occurred_at": pipeline.occurred_at(e),
-                    "body": e.model_dump_json(),
-                }
-                for s, e in events
-            ],
-        )
+    def _store(
+        self, events: list[tuple[str, Record]], bodies: list[str], dlq: list[DlqRecord], alerts: list[Alert]
+    ) -> None:
+        engine = engine_for(self.store_url or "")
+        upsert(engine, EventRow, [event_row(self.pipeline, s, e, b) for (s, e), b in zip(events, bodies, strict=True)])
         upsert(engine, DlqRow, [dlq_row(d) for d in dlq])
         upsert(engine, AlertRow, [alert_row(a) for a in alerts])
 

@@ -118,6 +118,8 @@ def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Pa
     events = read(tmp_path / "events.jsonl")
     assert len(events) == simulated_day.counts["canteen"]
     rules = {str(a["rule"]) for a in read(tmp_path / "alerts.jsonl")}
+    metrics = {str(k["metric"]) for k in read(tmp_path / "kpis.jsonl")}
+    assert {"canteen_events_total", "canteen_income_cny", "canteen_expense_cny"} <= metrics
     assert {"canteen.red_flag.staff_meals", "canteen.single_person_acceptance"} <= rules
     again = run_cli(
         "replay",
