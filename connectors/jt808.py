@@ -336,15 +336,17 @@ def decode_frame(frame: bytes) -> Jt808Message:
         raise Jt808Error(f"frame too short: {len(data)} bytes, the smallest frame has 13", "length")
     content, checksum = data[:-1], data[-1]
     header, header_len, body_len = _parse_header(content)
+    body = content[header_len:]
+    # A cut-off frame's last byte is no checksum: say it is short rather than "checksum mismatch".
+    if len(body) < body_len:
+        raise Jt808Error(f"frame truncated: body length {body_len} but {len(body)} bytes present", "length", header)
     computed = _xor(content)
     if computed != checksum:
         raise Jt808Error(
             f"checksum mismatch: frame says 0x{checksum:02x}, computed 0x{computed:02x}", "checksum", header
         )
-    body = content[header_len:]
-    if len(body) != body_len:
-        problem = "frame truncated" if len(body) < body_len else "frame too long"
-        raise Jt808Error(f"{problem}: body length {body_len} but {len(body)} bytes present", "length", header)
+    if len(body) > body_len:
+        raise Jt808Error(f"frame too long: body length {body_len} but {len(body)} bytes present", "length", header)
     decoder = _DECODERS.get(header.message_id)
     if decoder is None:
         raise Jt808Error(f"unknown message id 0x{header.message_id:04x}", "unknown_message", header)

@@ -50,7 +50,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         if len(shown) > 40:
             shown = shown[:37] + "..."
         field = f"field '{where}': " if where else ""
-        parts.append(f"{field}{err['msg']} (got {shown})")
+        # A missing field's "input" is the whole record: naming it would only confuse.
+        parts.append(f"{field}{err['msg']}" if err["type"] == "missing" else f"{field}{err['msg']} (got {shown})")
     more = exc.error_count() - len(parts)
     tail = f"; and {more} more problem(s)" if more > 0 else ""
     return "; ".join(parts) + tail
