@@ -58,9 +58,7 @@ def decode_alarmbox(data: bytes) -> VendorSecurityRecord:
     try:
         event = AlarmBoxEvent.model_validate_json(data)
     except ValidationError as exc:
-        raise SecurityDecodeError(
-            f"the alarm-box event is not valid: {describe_validation_error(exc)}"
-        ) from None
+        raise SecurityDecodeError(f"the alarm-box event is not valid: {describe_validation_error(exc)}") from None
     return vendor_record(
         {
             "device_id": event.device_id,

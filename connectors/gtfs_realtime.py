@@ -40,8 +40,7 @@ PATHS: dict[str, FeedPart] = {
 Delay = tuple[str, str, int]
 
 
-def build_feed(latest: dict[str, BusEvent], delays: dict[str, Delay], now: datetime,
-               part: FeedPart = "all") -> bytes:
+def build_feed(latest: dict[str, BusEvent], delays: dict[str, Delay], now: datetime, part: FeedPart = "all") -> bytes:
     """A FULL_DATASET FeedMessage of the buses in `latest` (by terminal id), serialized."""
     feed = gtfs_realtime_pb2.FeedMessage()
     feed.header.gtfs_realtime_version = "2.0"
@@ -150,8 +149,7 @@ class GtfsRealtimeServer:
     def __enter__(self) -> GtfsRealtimeServer:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
 

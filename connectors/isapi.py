@@ -55,8 +55,7 @@ def decode_isapi(data: bytes, content_type: str | None = None) -> VendorSecurity
     root = parse_untrusted_xml(_xml_body(data, content_type))
     if local_name(root.tag) != ISAPI_ROOT:
         raise SecurityDecodeError(
-            f"unexpected root element <{local_name(root.tag)}>; "
-            f"expected <{ISAPI_ROOT}> (a Hikvision ISAPI alert)"
+            f"unexpected root element <{local_name(root.tag)}>; expected <{ISAPI_ROOT}> (a Hikvision ISAPI alert)"
         )
     event_type = child_text(root, "eventType")
     if event_type is None:
@@ -157,9 +156,7 @@ def _device_id(root: Element) -> str:
     ip_address = child_text(root, "ipAddress")
     if ip_address is not None:
         return ip_address
-    raise SecurityDecodeError(
-        "the ISAPI alert does not say which device sent it: no deviceID, macAddress or ipAddress"
-    )
+    raise SecurityDecodeError("the ISAPI alert does not say which device sent it: no deviceID, macAddress or ipAddress")
 
 
 def _channel(root: Element) -> int:

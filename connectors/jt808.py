@@ -352,11 +352,7 @@ def decode_frame(frame: bytes) -> Jt808Message:
         raise Jt808Error(f"unknown message id 0x{header.message_id:04x}", "unknown_message", header)
     if header.encryption & 1:
         raise Jt808Error("body is RSA-encrypted; turn encryption off for this terminal", "invalid", header)
-    payload = (
-        None
-        if header.package is not None
-        else decoder(_Reader(body, f"0x{header.message_id:04x} body", header))
-    )
+    payload = None if header.package is not None else decoder(_Reader(body, f"0x{header.message_id:04x} body", header))
     return Jt808Message(header, body, payload)
 
 
@@ -371,9 +367,7 @@ def encode_frame(
 ) -> bytes:
     """Build a complete frame: header, body, checksum, escapes and the two 0x7e delimiters."""
     if len(body) > _MAX_BODY:
-        raise Jt808Error(
-            f"body of {len(body)} bytes is over the {_MAX_BODY}-byte limit; split it into packages"
-        )
+        raise Jt808Error(f"body of {len(body)} bytes is over the {_MAX_BODY}-byte limit; split it into packages")
     props = len(body) | (_VERSION_FLAG if version == "2019" else 0) | (_PACKAGE_FLAG if package else 0)
     header = struct.pack(">HH", message_id, props)
     if version == "2019":
@@ -414,9 +408,7 @@ def _decode_time(raw: bytes, header: Jt808Header | None) -> datetime:
     try:
         return datetime(2000 + y, mo, d, h, mi, s, tzinfo=CHINA_TZ)
     except ValueError:
-        raise Jt808Error(
-            f"time {h:02d}:{mi:02d}:{s:02d} is not a valid time of day", "invalid", header
-        ) from None
+        raise Jt808Error(f"time {h:02d}:{mi:02d}:{s:02d} is not a valid time of day", "invalid", header) from None
 
 
 def _decode_extra(item_id: int, value: bytes) -> ExtraValue:
@@ -490,9 +482,7 @@ def _decode_auth(reader: _Reader) -> Authentication:
         return Authentication(_gbk(reader.rest(), "token", h))
     token = reader.take(reader.uint(1, "token length"), "token")
     imei, software = reader.take(15, "IMEI"), reader.take(20, "software version")
-    return Authentication(
-        _gbk(token, "token", h), _gbk(imei, "IMEI", h), _gbk(software, "software version", h)
-    )
+    return Authentication(_gbk(token, "token", h), _gbk(imei, "IMEI", h), _gbk(software, "software version", h))
 
 
 def _decode_general_reply(reader: _Reader) -> GeneralReply:
@@ -636,9 +626,7 @@ def message_to_json(msg: Jt808Message) -> dict[str, Any]:
     elif isinstance(payload, LocationBatch):
         out["locations"] = [_location_json(item) for item in payload.locations]
     elif isinstance(payload, GeneralReply):
-        out.update(
-            reply_serial=payload.reply_serial, reply_id=f"0x{payload.reply_id:04x}", result=payload.result
-        )
+        out.update(reply_serial=payload.reply_serial, reply_id=f"0x{payload.reply_id:04x}", result=payload.result)
     elif payload is not None:
         out.update(asdict(payload))
     return out

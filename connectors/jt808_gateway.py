@@ -130,9 +130,7 @@ class Jt808Gateway:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> None:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         serials = SerialCounter()  # the platform's serial numbers are per connection
         buffer = b""
         while data := await reader.read(4096):

@@ -38,9 +38,7 @@ _ISAPI_DESCRIPTIONS = {
 }
 # Smallest plausible JPEG: SOI, a JFIF APP0 header, filler, EOI; decoders never look inside.
 _SNAPSHOT_JPEG = (
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    + bytes(range(256)) * 4
-    + b"\xff\xd9"
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 4 + b"\xff\xd9"
 )
 
 
@@ -143,9 +141,7 @@ def gb28181_keepalive_xml(device_id: str, sn: int, status: str = "OK") -> bytes:
 def gb28181_sip_message(body: bytes, device_id: str, cseq: int = 1, at: datetime | None = None) -> bytes:
     """Wrap a MANSCDP body in the SIP MESSAGE request a device sends to its platform."""
     date_line = (
-        f"Date: {at.astimezone(DEVICE_LOCAL_OFFSET).strftime('%Y-%m-%dT%H:%M:%S.000')}\r\n"
-        if at is not None
-        else ""
+        f"Date: {at.astimezone(DEVICE_LOCAL_OFFSET).strftime('%Y-%m-%dT%H:%M:%S.000')}\r\n" if at is not None else ""
     )
     head = (
         f"MESSAGE sip:{GB_PLATFORM_ID}@{GB_SIP_DOMAIN} SIP/2.0\r\n"

@@ -67,9 +67,7 @@ def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
 def device_time(text: str | None, field: str) -> datetime:
     """An ISO 8601 device time as an aware datetime; no offset means Beijing time (+08:00)."""
     if text is None:
-        raise SecurityDecodeError(
-            f"field '{field}' is missing; expected a time like 2026-09-01T08:30:00+08:00"
-        )
+        raise SecurityDecodeError(f"field '{field}' is missing; expected a time like 2026-09-01T08:30:00+08:00")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -54,23 +54,17 @@ def parse_untrusted_xml(data: bytes) -> Element:
         )
     text = _decode_declared(data)
     try:
-        root: Element = safe_etree.fromstring(
-            text, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        root: Element = safe_etree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DTDForbidden as exc:
         raise SecurityDecodeError(_why_dtd_refused(data)) from exc
     except EntitiesForbidden as exc:
-        raise SecurityDecodeError(
-            "refused: the XML declares entities (possible entity-expansion attack)"
-        ) from exc
+        raise SecurityDecodeError("refused: the XML declares entities (possible entity-expansion attack)") from exc
     except ExternalReferenceForbidden as exc:
         raise SecurityDecodeError(
             "refused: the XML refers to an external entity (possible XXE attack); it was not fetched"
         ) from exc
     except DefusedXmlException as exc:
-        raise SecurityDecodeError(
-            f"refused: the XML uses a forbidden construct ({type(exc).__name__})"
-        ) from exc
+        raise SecurityDecodeError(f"refused: the XML uses a forbidden construct ({type(exc).__name__})") from exc
     except ParseError as exc:
         raise SecurityDecodeError(f"the payload is not well-formed XML ({exc})") from exc
     except ValueError as exc:

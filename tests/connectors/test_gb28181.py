@@ -65,9 +65,7 @@ KEEPALIVE = b"""<?xml version="1.0" encoding="GB2312"?>\r
 """
 
 
-def sip_message(
-    body: bytes, *, date: str | None = None, length: int | None = None, eol: str = "\r\n"
-) -> bytes:
+def sip_message(body: bytes, *, date: str | None = None, length: int | None = None, eol: str = "\r\n") -> bytes:
     """A device's SIP MESSAGE around `body`, as it arrives on UDP 5060."""
     lines = [
         "MESSAGE sip:32010000002000000001@3201000000 SIP/2.0",
@@ -306,9 +304,7 @@ def test_malformed_body() -> None:
         (7, None, "other"),
     ],
 )
-def test_builder_round_trip_and_taxonomy(
-    method: int, alarm_type: int | None, expected: SecurityEventType
-) -> None:
+def test_builder_round_trip_and_taxonomy(method: int, alarm_type: int | None, expected: SecurityEventType) -> None:
     at = datetime(2026, 9, 1, 14, 15, 3, tzinfo=UTC)
     body = gb28181_alarm_xml(CAMERA, 2, method, alarm_type, at, sn=17430, description="东门周界报警")
     assert body.startswith(b'<?xml version="1.0" encoding="GB2312"?>')

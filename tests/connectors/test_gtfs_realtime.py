@@ -17,9 +17,19 @@ NOW = datetime(2026, 9, 1, 23, 10, tzinfo=UTC)
 
 
 def _fix(terminal: str, at: datetime, lat: float = 31.78, lon: float = 119.95, speed: float = 36.0) -> BusEvent:
-    return BusEvent(event_id=f"{terminal}/fix/{at:%H%M%S}", terminal_id=terminal, occurred_at=at, lat_deg=lat,
-                    lon_deg=lon, speed_kmh=speed, direction_deg=90, plate="蘇D00001", bus_id="B001",
-                    route_id="CZ01", trip_id="CZ01-AM-1")
+    return BusEvent(
+        event_id=f"{terminal}/fix/{at:%H%M%S}",
+        terminal_id=terminal,
+        occurred_at=at,
+        lat_deg=lat,
+        lon_deg=lon,
+        speed_kmh=speed,
+        direction_deg=90,
+        plate="蘇D00001",
+        bus_id="B001",
+        route_id="CZ01",
+        trip_id="CZ01-AM-1",
+    )
 
 
 def _parse(body: bytes) -> gtfs_realtime_pb2.FeedMessage:
@@ -29,8 +39,10 @@ def _parse(body: bytes) -> gtfs_realtime_pb2.FeedMessage:
 
 
 def test_build_feed_round_trips_vehicle_positions_and_trip_updates() -> None:
-    latest = {"013800000001": _fix("013800000001", NOW),
-              "013899999999": BusEvent(event_id="x", terminal_id="013899999999", kind="heartbeat", occurred_at=NOW)}
+    latest = {
+        "013800000001": _fix("013800000001", NOW),
+        "013899999999": BusEvent(event_id="x", terminal_id="013899999999", kind="heartbeat", occurred_at=NOW),
+    }
     delays = {"013800000001": ("CZ01-AM-1", "CZ01-3", 540)}
     feed = _parse(build_feed(latest, delays, NOW))
     assert feed.header.gtfs_realtime_version == "2.0"
@@ -65,9 +77,19 @@ def test_state_takes_delays_from_bus_alerts() -> None:
     state = GtfsRealtimeState()
     state.update(_fix("013800000001", NOW))
     visit = {"stop_id": "CZ01-1", "trip_id": "CZ01-AM-1", "delay_s": 540, "status": "late"}
-    state.observe_alert(Alert(fingerprint="f", domain="bus", rule="bus.late_arrival", severity="warning",
-                              subject="013800000001", occurred_at=NOW, detected_at=NOW, title="校車到站晚點",
-                              evidence=[{"event_id": "fix"}, visit]))
+    state.observe_alert(
+        Alert(
+            fingerprint="f",
+            domain="bus",
+            rule="bus.late_arrival",
+            severity="warning",
+            subject="013800000001",
+            occurred_at=NOW,
+            detected_at=NOW,
+            title="校車到站晚點",
+            evidence=[{"event_id": "fix"}, visit],
+        )
+    )
     update = _parse(state.feed(NOW, "trips")).entity[0].trip_update
     assert (update.trip.trip_id, update.stop_time_update[0].stop_id, update.delay) == ("CZ01-AM-1", "CZ01-1", 540)
 

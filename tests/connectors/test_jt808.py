@@ -102,11 +102,7 @@ REGISTRATION = Registration(
 
 def _bodies(version: Jt808Version) -> list[tuple[int, bytes, object]]:
     """(message id, body, expected payload) for every message the codec knows."""
-    auth = (
-        Authentication("a1b2c3", "861234567890123", "V1.2.3")
-        if version == "2019"
-        else Authentication("a1b2c3")
-    )
+    auth = Authentication("a1b2c3", "861234567890123", "V1.2.3") if version == "2019" else Authentication("a1b2c3")
     # decoding reports the south/west bits that encoding derives from the signs
     south_west = STATUS_POSITIONED | STATUS_SOUTH | STATUS_WEST
     fixes = [_fix(), _fix(lat_deg=-33.86882, lon_deg=-70.65, status_flags=south_west, extra={0xE1: "abcd"})]
@@ -147,9 +143,7 @@ def test_2019_header_carries_protocol_version_and_phone_is_padded() -> None:
 
 
 def test_south_and_west_follow_the_coordinate_signs() -> None:
-    fix = decode_frame(
-        encode_frame(MSG_LOCATION, PHONE["2013"], 1, encode_location_body(_fix(lat_deg=-1.5)))
-    ).payload
+    fix = decode_frame(encode_frame(MSG_LOCATION, PHONE["2013"], 1, encode_location_body(_fix(lat_deg=-1.5)))).payload
     assert isinstance(fix, LocationReport)
     assert fix.lat_deg == -1.5 and fix.status_flags & STATUS_SOUTH and not fix.status_flags & STATUS_WEST
 
@@ -195,9 +189,7 @@ def test_2019_location_frame_from_a_terminal() -> None:
 
 
 def test_2011_registration_layout_under_a_2013_header() -> None:
-    body = (
-        bytes.fromhex("00200064") + b"70111" + b"BSJ-A6\0\0" + b"T123456" + b"\x02" + "蘇A12345".encode("gbk")
-    )
+    body = bytes.fromhex("00200064") + b"70111" + b"BSJ-A6\0\0" + b"T123456" + b"\x02" + "蘇A12345".encode("gbk")
     msg = decode_frame(encode_frame(MSG_REGISTER, PHONE["2013"], 1, body))
     assert msg.payload == REGISTRATION
 
@@ -322,9 +314,7 @@ def test_message_to_json_contract() -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_replies_answer_in_the_terminal_version_with_platform_serials(version: Jt808Version) -> None:
     request = decode_frame(
-        encode_frame(
-            MSG_REGISTER, PHONE[version], 41, encode_registration_body(REGISTRATION, version), version
-        )
+        encode_frame(MSG_REGISTER, PHONE[version], 41, encode_registration_body(REGISTRATION, version), version)
     )
     serials = SerialCounter(start=65535)
     reply = decode_frame(registration_reply(request, "code-1", serials=serials))

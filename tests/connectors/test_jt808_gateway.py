@@ -100,9 +100,7 @@ def _fix(i: int, n: int) -> LocationReport:
     )
 
 
-def _assert_general_reply(
-    msg: Jt808Message, serial: int, message_id: int, result: int = RESULT_SUCCESS
-) -> None:
+def _assert_general_reply(msg: Jt808Message, serial: int, message_id: int, result: int = RESULT_SUCCESS) -> None:
     assert msg.message_id == MSG_PLATFORM_REPLY
     assert msg.payload == GeneralReply(serial, message_id, result)
 
@@ -152,9 +150,7 @@ async def _run_bad_terminal(port: int) -> Terminal:
     t = await Terminal.connect(port)
     bad = bytearray(encode_frame(MSG_LOCATION, phone, 40, encode_location_body(_fix(999, 0))))
     bad[-2] ^= 0x55  # break the checksum, header still readable
-    await t.send(
-        b"\x00\x01garbage\xff", bytes(bad), b"\x7e\x01\x02\x7e", encode_frame(0x0F0F, phone, 41, b"")
-    )
+    await t.send(b"\x00\x01garbage\xff", bytes(bad), b"\x7e\x01\x02\x7e", encode_frame(0x0F0F, phone, 41, b""))
     _assert_general_reply(await t.reply(), 40, MSG_LOCATION, RESULT_MESSAGE_ERROR)
     _assert_general_reply(await t.reply(), 41, 0x0F0F, RESULT_UNSUPPORTED)  # the 3-byte frame got no answer
     await t.send(encode_frame(MSG_HEARTBEAT, phone, 42, b""))

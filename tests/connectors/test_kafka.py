@@ -48,10 +48,7 @@ def topics(kafka_bootstrap: str) -> Iterator[tuple[str, str]]:
 
 def _records(n: int) -> list[ProducerRecord]:
     # Seven keys spread the records over both partitions.
-    return [
-        (f"k{i % 7}".encode(), f"v{i}".encode(), [("i", str(i).encode()), ("source", b"test")])
-        for i in range(n)
-    ]
+    return [(f"k{i % 7}".encode(), f"v{i}".encode(), [("i", str(i).encode()), ("source", b"test")]) for i in range(n)]
 
 
 def _as_rows(records: list[ProducerRecord]) -> Counter[Row]:
@@ -63,9 +60,7 @@ def _to_producer_records(batch: list[KafkaMessage]) -> list[ProducerRecord]:
 
 
 def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> Counter[Row]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
     consumer.assign(tps)
     rows: Counter[Row] = Counter()
@@ -176,10 +171,7 @@ def test_failed_bundle_commits_nothing_and_replays(
     # The failed batch's offsets were never committed: the group is before the bad record.
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
     bad_record = next(
-        r
-        for tp in [TopicPartition(src, p) for p in (0, 1)]
-        for r in _partition_records(consumer, tp)
-        if r.value == bad
+        r for tp in [TopicPartition(src, p) for p in (0, 1)] for r in _partition_records(consumer, tp) if r.value == bad
     )
     committed = consumer.committed(TopicPartition(src, bad_record.partition))
     consumer.close()
@@ -202,9 +194,7 @@ def _partition_records(consumer: KafkaConsumer, tp: TopicPartition) -> list[Any]
     return out
 
 
-def test_unbounded_read_streams_and_commits(
-    kafka_bootstrap: str, prism_location: str, topics: tuple[str, str]
-) -> None:
+def test_unbounded_read_streams_and_commits(kafka_bootstrap: str, prism_location: str, topics: tuple[str, str]) -> None:
     src, dst = topics
     records = _records(N)
     group = f"{src}.group"

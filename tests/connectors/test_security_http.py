@@ -94,10 +94,16 @@ def test_sink_failure_asks_the_device_to_retry() -> None:
 def test_chunked_body(gateway: tuple[SecurityHttpGateway, list[RawEnvelope]]) -> None:
     gw, received = gateway
     body = alarmbox_json("CZ-0004-01", "fence", "active", AT)
-    request = (b"POST /alarmbox HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-               + f"{len(body[:10]):x}\r\n".encode() + body[:10] + b"\r\n"
-               + f"{len(body[10:]):x}\r\n".encode() + body[10:] + b"\r\n0\r\n\r\n")
+    request = (
+        b"POST /alarmbox HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        + f"{len(body[:10]):x}\r\n".encode()
+        + body[:10]
+        + b"\r\n"
+        + f"{len(body[10:]):x}\r\n".encode()
+        + body[10:]
+        + b"\r\n0\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", gw.bound_port), timeout=10) as sock:
         sock.sendall(request)
         answer = sock.recv(1024)

@@ -71,9 +71,7 @@ def test_parses_plain_xml_with_namespace() -> None:
 
 
 def test_lookup_ignores_namespace_and_blank_text() -> None:
-    root = parse_untrusted_xml(
-        b'<a xmlns="http://www.hikvision.com/ver10/XMLSchema"><b>  </b><c> x </c><d/></a>'
-    )
+    root = parse_untrusted_xml(b'<a xmlns="http://www.hikvision.com/ver10/XMLSchema"><b>  </b><c> x </c><d/></a>')
     assert child(root, "b") is not None
     assert child_text(root, "b") is None
     assert child_text(root, "c") == "x"
@@ -213,9 +211,7 @@ def test_decode_error_is_a_value_error() -> None:
 
 
 def test_undeclared_gb2312_bytes_are_read_as_gb18030() -> None:
-    payload = '<?xml version="1.0"?><Notify><AlarmDescription>操场入侵</AlarmDescription></Notify>'.encode(
-        "gb2312"
-    )
+    payload = '<?xml version="1.0"?><Notify><AlarmDescription>操场入侵</AlarmDescription></Notify>'.encode("gb2312")
     assert child_text(parse_untrusted_xml(payload), "AlarmDescription") == "操场入侵"
 
 

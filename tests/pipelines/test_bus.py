@@ -51,8 +51,7 @@ SPEED_MS = 4000 / 600  # 4 km in 10 min
 
 
 def _point(east_m: float, north_m: float = 0.0) -> tuple[float, float]:
-    return (ORIGIN[0] + north_m / 111_195.0,
-            ORIGIN[1] + east_m / (111_195.0 * 0.8503))  # cos(31.78°) ≈ 0.8503
+    return (ORIGIN[0] + north_m / 111_195.0, ORIGIN[1] + east_m / (111_195.0 * 0.8503))  # cos(31.78°) ≈ 0.8503
 
 
 def _at(seconds: float, day: date = DAY) -> datetime:
@@ -62,30 +61,64 @@ def _at(seconds: float, day: date = DAY) -> datetime:
 def _registry() -> RegistryView:
     rows: list[SQLModel] = [
         District(district_id="tianning", name="天寧區"),
-        School(school_id="S0001", name="測試學校", district_id="tianning", stage="primary", enrolment=500,
-               boarding=False, lat=ORIGIN[0], lon=ORIGIN[1]),
+        School(
+            school_id="S0001",
+            name="測試學校",
+            district_id="tianning",
+            stage="primary",
+            enrolment=500,
+            boarding=False,
+            lat=ORIGIN[0],
+            lon=ORIGIN[1],
+        ),
         BusOperator(operator_id="OP0", name="好公司", licence_expires_on=date(2027, 1, 1)),
         BusOperator(operator_id="OP9", name="過期公司", licence_expires_on=date(2026, 8, 1)),
-        Bus(bus_id="B001", plate="蘇D00001", terminal_id=TERMINAL, operator_id="OP0", school_id="S0001",
-            route_id="R1", seats=45, last_inspected_on=date(2026, 7, 1)),
-        Bus(bus_id="B002", plate="蘇D00002", terminal_id=BAD_TERMINAL, operator_id="OP9", school_id="S0001",
-            route_id="R1", seats=45, last_inspected_on=date(2025, 12, 1)),
+        Bus(
+            bus_id="B001",
+            plate="蘇D00001",
+            terminal_id=TERMINAL,
+            operator_id="OP0",
+            school_id="S0001",
+            route_id="R1",
+            seats=45,
+            last_inspected_on=date(2026, 7, 1),
+        ),
+        Bus(
+            bus_id="B002",
+            plate="蘇D00002",
+            terminal_id=BAD_TERMINAL,
+            operator_id="OP9",
+            school_id="S0001",
+            route_id="R1",
+            seats=45,
+            last_inspected_on=date(2025, 12, 1),
+        ),
         Driver(driver_id="D001", bus_id="B001", age=40, years_licensed=10),
         Driver(driver_id="D002", bus_id="B002", age=62, years_licensed=10),
         GtfsRoute(route_id="R1", route_short_name="定製校車1"),
         GtfsTrip(trip_id="R1-AM-0", route_id="R1", service_id="SCHOOLDAYS", shape_id="SH1"),
         GtfsTrip(trip_id="R1-AM-1", route_id="R1", service_id="SCHOOLDAYS", shape_id="SH1"),
     ]
-    rows += [GtfsShapePoint(shape_id="SH1", shape_pt_sequence=i, shape_pt_lat=lat, shape_pt_lon=lon)
-             for i, (lat, lon) in enumerate(_point(e) for e in range(0, 4001, 500))]
+    rows += [
+        GtfsShapePoint(shape_id="SH1", shape_pt_sequence=i, shape_pt_lat=lat, shape_pt_lon=lon)
+        for i, (lat, lon) in enumerate(_point(e) for e in range(0, 4001, 500))
+    ]
     for s, east in enumerate((0, 2000, 4000)):
         lat, lon = _point(east)
         rows.append(GtfsStop(stop_id=f"R1-{s}", stop_lat=lat, stop_lon=lon))
         for k, trip_id in enumerate(("R1-AM-0", "R1-AM-1")):
             at = STOP_SECONDS[s] + k * 1800  # the second bus runs half an hour later
             text = f"{at // 3600:02d}:{at % 3600 // 60:02d}:00"
-            rows.append(GtfsStopTime(trip_id=trip_id, stop_sequence=s, stop_id=f"R1-{s}", arrival_time=text,
-                                     departure_time=text, timepoint=1))
+            rows.append(
+                GtfsStopTime(
+                    trip_id=trip_id,
+                    stop_sequence=s,
+                    stop_id=f"R1-{s}",
+                    arrival_time=text,
+                    departure_time=text,
+                    timepoint=1,
+                )
+            )
     return RegistryView.of_rows(rows)
 
 
@@ -94,12 +127,28 @@ def pipeline() -> BusPipeline:
     return BusPipeline(Settings(), _registry())
 
 
-def fix(pipeline: BusPipeline, seconds: float, east_m: float, north_m: float = 0.0, speed: float = 24.0,
-        alarm: int = 0, terminal: str = TERMINAL, day: date = DAY) -> BusEvent:
+def fix(
+    pipeline: BusPipeline,
+    seconds: float,
+    east_m: float,
+    north_m: float = 0.0,
+    speed: float = 24.0,
+    alarm: int = 0,
+    terminal: str = TERMINAL,
+    day: date = DAY,
+) -> BusEvent:
     lat, lon = _point(east_m, north_m)
-    event = pipeline._enrich(terminal_id=terminal, kind="fix", occurred_at=_at(seconds, day), lat_deg=lat,
-                             lon_deg=lon, speed_kmh=speed, direction_deg=90, alarm_flags=alarm,
-                             status_flags=STATUS_ACC_ON | STATUS_POSITIONED)
+    event = pipeline._enrich(
+        terminal_id=terminal,
+        kind="fix",
+        occurred_at=_at(seconds, day),
+        lat_deg=lat,
+        lon_deg=lon,
+        speed_kmh=speed,
+        direction_deg=90,
+        alarm_flags=alarm,
+        status_flags=STATUS_ACC_ON | STATUS_POSITIONED,
+    )
     return event
 
 
@@ -107,8 +156,14 @@ def escort(pipeline: BusPipeline, seconds: float, terminal: str = TERMINAL) -> B
     return pipeline._enrich(terminal_id=terminal, kind="all_off", occurred_at=_at(seconds))
 
 
-def trace(pipeline: BusPipeline, delay_s: int = 0, overspeed: bool = False, off_route: bool = False,
-          gap: tuple[int, int] | None = None, all_off: bool = True) -> list[BusEvent]:
+def trace(
+    pipeline: BusPipeline,
+    delay_s: int = 0,
+    overspeed: bool = False,
+    off_route: bool = False,
+    gap: tuple[int, int] | None = None,
+    all_off: bool = True,
+) -> list[BusEvent]:
     """One run: waits at the origin 2 min, drives 4 km in 10 min (+ delay), waits 1 min at the school."""
     start = STOP_SECONDS[0] + delay_s
     events: list[BusEvent] = []
@@ -142,7 +197,10 @@ def test_a_clean_run_is_only_a_trip_summary_with_every_stop_on_time(pipeline: Bu
     assert rules(alerts) == [TRIP_COMPLETED]
     visits = alerts[0].evidence
     assert [(v["stop_id"], v["kind"], v["status"]) for v in visits] == [
-        ("R1-0", "departure", "on_time"), ("R1-1", "arrival", "on_time"), ("R1-2", "arrival", "on_time")]
+        ("R1-0", "departure", "on_time"),
+        ("R1-1", "arrival", "on_time"),
+        ("R1-2", "arrival", "on_time"),
+    ]
     assert all(abs(v["delay_s"]) <= 15 for v in visits)
     assert alerts[0].school_id == "S0001" and alerts[0].district == "tianning"
 
@@ -289,8 +347,10 @@ def test_alarm_flags_are_edge_triggered(pipeline: BusPipeline) -> None:
         events[i] = events[i].model_copy(update={"alarm_flags": flag})
     alerts = [a for a in detect(pipeline, events) if a.rule.startswith("bus.terminal_alarm.")]
     by_rule = {rule: [a.status for a in alerts if a.rule == rule] for rule in {a.rule for a in alerts}}
-    assert by_rule == {"bus.terminal_alarm.illegal_door_opening": ["firing", "resolved"],
-                       "bus.terminal_alarm.emergency": ["firing", "resolved"]}
+    assert by_rule == {
+        "bus.terminal_alarm.illegal_door_opening": ["firing", "resolved"],
+        "bus.terminal_alarm.emergency": ["firing", "resolved"],
+    }
     emergency = [a for a in alerts if a.rule == "bus.terminal_alarm.emergency"]
     assert emergency[0].severity == "critical" and emergency[1].detected_at == events[34].occurred_at
 
@@ -298,8 +358,13 @@ def test_alarm_flags_are_edge_triggered(pipeline: BusPipeline) -> None:
 def test_kpis_on_time_distance_overspeed_and_fleet_online(pipeline: BusPipeline) -> None:
     events = trace(pipeline, overspeed=True, off_route=True)
     alerts = detect(pipeline, events)
-    totals = merge_partials([pipeline.kpi_partials(events[:20], ()), pipeline.kpi_partials(events[20:], ()),
-                             pipeline.kpi_partials((), alerts)])
+    totals = merge_partials(
+        [
+            pipeline.kpi_partials(events[:20], ()),
+            pipeline.kpi_partials(events[20:], ()),
+            pipeline.kpi_partials((), alerts),
+        ]
+    )
     kpis = pipeline.finish_kpis(totals)
     assert kpis[("bus_on_time_ratio", (("route", "R1"), ("stop", "R1-1")))] == 1.0
     assert kpis[("bus_on_time_ratio", ())] == 1.0
@@ -326,9 +391,18 @@ def test_end_to_end_simulated_morning_finds_every_injected_bus_anomaly(tmp_path:
     truth = [json.loads(line) for line in (tmp_path / "sim" / "ground_truth.jsonl").read_text().splitlines()]
     truth = [t for t in truth if t["domain"] == "bus" and t["kind"] not in NOT_ALERTS]
     kinds = {t["kind"] for t in truth}
-    assert {"overspeed", "off_route", "late_arrival", "terminal_silent", "unregistered", "no_all_off",
-            "illegal_door_opening", "operator_licence_expired", "driver_out_of_rules",
-            "inspection_overdue"} <= kinds
+    assert {
+        "overspeed",
+        "off_route",
+        "late_arrival",
+        "terminal_silent",
+        "unregistered",
+        "no_all_off",
+        "illegal_door_opening",
+        "operator_licence_expired",
+        "driver_out_of_rules",
+        "inspection_overdue",
+    } <= kinds
     missing = [t for t in truth if (GROUND_TRUTH_RULES.get(t["kind"], f"bus.{t['kind']}"), t["subject"]) not in firing]
     assert missing == []
     # No false positives of the episode rules: each fires only on the bus it was injected on.
@@ -337,7 +411,9 @@ def test_end_to_end_simulated_morning_finds_every_injected_bus_anomaly(tmp_path:
         assert {s for r, s in firing if r == rule} == {t["subject"] for t in truth if t["kind"] == kind}, rule
     dlq = (out / "dlq.jsonl").read_text().strip()
     assert dlq == ""
-    kpis = {(k["metric"], tuple(sorted(k["labels"].items()))): k["value"]
-            for k in map(json.loads, (out / "kpis.jsonl").read_text().splitlines())}
+    kpis = {
+        (k["metric"], tuple(sorted(k["labels"].items()))): k["value"]
+        for k in map(json.loads, (out / "kpis.jsonl").read_text().splitlines())
+    }
     assert kpis[("bus_fleet_online_ratio", ())] == 1.0
     assert 0 < kpis[("bus_on_time_ratio", ())] <= 1

@@ -41,33 +41,87 @@ def at(hour: float, day: date = DAY) -> datetime:
 def pipeline() -> SecurityPipeline:
     rows: list[Record] = [
         District(district_id="tianning", name="天寧區"),
-        School(school_id="S1", name="一", district_id="tianning", stage="primary", enrolment=1600, boarding=False,
-               lat=31.7, lon=119.9, guards=4),
-        School(school_id="S2", name="二", district_id="tianning", stage="junior", enrolment=1600, boarding=True,
-               lat=31.7, lon=119.9, guards=3, guard_post_at_gate=False),
-        SecurityDevice(device_id=CAM, school_id="S1", kind="camera", vendor="hikvision", location_role="gate",
-                       linked_to_police=True, heartbeat_interval_s=900),
-        SecurityDevice(device_id=GB_CAM, school_id="S1", kind="camera", vendor="gb28181",
-                       location_role="classroom", linked_to_police=True, heartbeat_interval_s=900),
-        SecurityDevice(device_id=BOX, school_id="S1", kind="alarm_box", vendor="generic", location_role="gate",
-                       linked_to_police=True, heartbeat_interval_s=1800),
-        SecurityDevice(device_id="CZ-0001-00", school_id="S2", kind="alarm_box", vendor="generic",
-                       location_role="gate", linked_to_police=False, heartbeat_interval_s=1800),
+        School(
+            school_id="S1",
+            name="一",
+            district_id="tianning",
+            stage="primary",
+            enrolment=1600,
+            boarding=False,
+            lat=31.7,
+            lon=119.9,
+            guards=4,
+        ),
+        School(
+            school_id="S2",
+            name="二",
+            district_id="tianning",
+            stage="junior",
+            enrolment=1600,
+            boarding=True,
+            lat=31.7,
+            lon=119.9,
+            guards=3,
+            guard_post_at_gate=False,
+        ),
+        SecurityDevice(
+            device_id=CAM,
+            school_id="S1",
+            kind="camera",
+            vendor="hikvision",
+            location_role="gate",
+            linked_to_police=True,
+            heartbeat_interval_s=900,
+        ),
+        SecurityDevice(
+            device_id=GB_CAM,
+            school_id="S1",
+            kind="camera",
+            vendor="gb28181",
+            location_role="classroom",
+            linked_to_police=True,
+            heartbeat_interval_s=900,
+        ),
+        SecurityDevice(
+            device_id=BOX,
+            school_id="S1",
+            kind="alarm_box",
+            vendor="generic",
+            location_role="gate",
+            linked_to_police=True,
+            heartbeat_interval_s=1800,
+        ),
+        SecurityDevice(
+            device_id="CZ-0001-00",
+            school_id="S2",
+            kind="alarm_box",
+            vendor="generic",
+            location_role="gate",
+            linked_to_police=False,
+            heartbeat_interval_s=1800,
+        ),
     ]
     return SecurityPipeline(Settings(), RegistryView.of_rows(rows))  # type: ignore[arg-type]
 
 
-def event(pipeline: SecurityPipeline, device: str, kind: SecurityEventType, state: EventState,
-          moment: datetime) -> SecurityEvent:
+def event(
+    pipeline: SecurityPipeline, device: str, kind: SecurityEventType, state: EventState, moment: datetime
+) -> SecurityEvent:
     """A normalized event as `decode` would make it (source by device: GB ids send GB bodies)."""
     known = pipeline.registry.devices.get(device)
     source = "gb28181" if known and known.vendor == "gb28181" else ("alarmbox" if device.startswith("CZ") else "isapi")
     vendor = "gb28181:keepalive" if source == "gb28181" and kind == "heartbeat" else f"{source}:{kind}"
     role = known.location_role if known else None
     return SecurityEvent(
-        event_id=f"{device}/{kind}/{state}/{moment.timestamp()}", device_id=device, source_format=source,
-        vendor_type=vendor, event_type=kind, state=state, occurred_at=moment,
-        severity=pipeline.severity(kind, moment, role), school_id=known.school_id if known else None,
+        event_id=f"{device}/{kind}/{state}/{moment.timestamp()}",
+        device_id=device,
+        source_format=source,
+        vendor_type=vendor,
+        event_type=kind,
+        state=state,
+        occurred_at=moment,
+        severity=pipeline.severity(kind, moment, role),
+        school_id=known.school_id if known else None,
         location_role=role,  # type: ignore[arg-type]
     )
 
@@ -117,14 +171,19 @@ def test_gb_alarms_resolve_themselves_after_the_dedup_window(pipeline: SecurityP
 
 
 def test_inactive_resolves_and_heartbeats_never_alert(pipeline: SecurityPipeline) -> None:
-    alerts = run(pipeline, [
-        event(pipeline, CAM, "heartbeat", "active", at(1.9)),
-        event(pipeline, CAM, "intrusion", "active", at(2)),
-        event(pipeline, CAM, "heartbeat", "active", at(2.1)),
-        event(pipeline, CAM, "intrusion", "inactive", at(2.2)),
-    ])
+    alerts = run(
+        pipeline,
+        [
+            event(pipeline, CAM, "heartbeat", "active", at(1.9)),
+            event(pipeline, CAM, "intrusion", "active", at(2)),
+            event(pipeline, CAM, "heartbeat", "active", at(2.1)),
+            event(pipeline, CAM, "intrusion", "inactive", at(2.2)),
+        ],
+    )
     assert [(a.rule, a.status, a.severity) for a in alerts] == [
-        ("security.intrusion", "firing", "critical"), ("security.intrusion", "resolved", "critical")]
+        ("security.intrusion", "firing", "critical"),
+        ("security.intrusion", "resolved", "critical"),
+    ]
     assert alerts[0].school_id == "S1" and alerts[0].district == "tianning"
 
 
@@ -145,19 +204,23 @@ def test_flapping_becomes_one_alert_and_suppresses_the_type(pipeline: SecurityPi
     assert [a.rule for a in run(pipeline, motion)] == ["security.flapping"]  # motion itself never alerts
 
 
-def heartbeats(pipeline: SecurityPipeline, device: str, start: datetime, end: datetime,
-               every_s: int = 900) -> list[SecurityEvent]:
+def heartbeats(
+    pipeline: SecurityPipeline, device: str, start: datetime, end: datetime, every_s: int = 900
+) -> list[SecurityEvent]:
     count = int((end - start).total_seconds() // every_s)
-    return [event(pipeline, device, "heartbeat", "active", start + timedelta(seconds=every_s * k))
-            for k in range(count + 1)]
+    return [
+        event(pipeline, device, "heartbeat", "active", start + timedelta(seconds=every_s * k)) for k in range(count + 1)
+    ]
 
 
 def test_offline_from_a_gap_between_events(pipeline: SecurityPipeline) -> None:
     before = heartbeats(pipeline, CAM, at(8), at(10))
     after = heartbeats(pipeline, CAM, at(13), at(14))
     alerts = run(pipeline, before + after)
-    assert [(a.rule, a.status) for a in alerts] == [("security.device_offline", "firing"),
-                                                   ("security.device_offline", "resolved")]
+    assert [(a.rule, a.status) for a in alerts] == [
+        ("security.device_offline", "firing"),
+        ("security.device_offline", "resolved"),
+    ]
     threshold = timedelta(seconds=900 * pipeline.settings.security.offline_interval_factor)
     assert alerts[0].occurred_at == at(10) + threshold and alerts[0].detected_at == at(10) + threshold
     assert alerts[1].detected_at == at(13) and alerts[0].fingerprint == alerts[1].fingerprint
@@ -180,11 +243,13 @@ def test_offline_from_expire_and_next_deadline(pipeline: SecurityPipeline) -> No
 def mixed_trace(pipeline: SecurityPipeline) -> list[tuple[str, Record]]:
     events = heartbeats(pipeline, CAM, at(0), at(23)) + heartbeats(pipeline, BOX, at(0), at(9), every_s=1800)
     events += [event(pipeline, CAM, "tripwire", "active", at(9) + timedelta(seconds=8 * k)) for k in range(5)]
-    events += [event(pipeline, CAM, "tripwire", "inactive", at(9) + timedelta(seconds=45)),
-               event(pipeline, CAM, "video_loss", "active", at(10)),
-               event(pipeline, BOX, "one_key_alarm", "active", at(8.5)),
-               event(pipeline, BOX, "one_key_alarm", "inactive", at(8.6)),
-               event(pipeline, GHOST, "one_key_alarm", "active", at(12))]
+    events += [
+        event(pipeline, CAM, "tripwire", "inactive", at(9) + timedelta(seconds=45)),
+        event(pipeline, CAM, "video_loss", "active", at(10)),
+        event(pipeline, BOX, "one_key_alarm", "active", at(8.5)),
+        event(pipeline, BOX, "one_key_alarm", "inactive", at(8.6)),
+        event(pipeline, GHOST, "one_key_alarm", "active", at(12)),
+    ]
     events += [event(pipeline, GB_CAM, "motion", "active", at(14) + timedelta(seconds=20 * k)) for k in range(10)]
     return [(e.device_id, e) for e in events]
 
@@ -225,9 +290,11 @@ def test_fault_unfixed_over_two_days(pipeline: SecurityPipeline) -> None:
 
 
 def test_unknown_device_alerts_once(pipeline: SecurityPipeline) -> None:
-    events = [event(pipeline, GHOST, "heartbeat", "active", at(12)),
-              event(pipeline, GHOST, "one_key_alarm", "active", at(12.1)),
-              event(pipeline, GHOST, "heartbeat", "active", at(18))]
+    events = [
+        event(pipeline, GHOST, "heartbeat", "active", at(12)),
+        event(pipeline, GHOST, "one_key_alarm", "active", at(12.1)),
+        event(pipeline, GHOST, "heartbeat", "active", at(18)),
+    ]
     alerts = run(pipeline, events, until=at(23))
     unknown = [a for a in alerts if a.rule == "security.unknown_device"]
     assert len(unknown) == 1 and unknown[0].severity == "warning" and unknown[0].school_id is None
@@ -240,27 +307,45 @@ def test_acknowledgement_and_suppression_window(pipeline: SecurityPipeline) -> N
     fp = opened[0].fingerprint
     triage = AlertTriage([drill])
     assert triage.apply(opened[0]).status == "suppressed"
-    resolved = run(pipeline, [event(pipeline, CAM, "intrusion", "active", at(9.5)),
-                              event(pipeline, CAM, "intrusion", "inactive", at(9.6))])[-1]
+    resolved = run(
+        pipeline,
+        [event(pipeline, CAM, "intrusion", "active", at(9.5)), event(pipeline, CAM, "intrusion", "inactive", at(9.6))],
+    )[-1]
     assert triage.apply(resolved).status == "resolved"  # a resolve inside the window is never hidden
     assert suppress(resolved, [drill]).status == "resolved"
     outside = run(pipeline, [event(pipeline, CAM, "intrusion", "active", at(11))])[0]
     triage2 = AlertTriage([drill])
     assert triage2.apply(outside).status == "firing"
-    ack = Acknowledgement(fingerprint=outside.fingerprint, operator_id="op-017",
-                          acknowledged_at=at(11) + timedelta(seconds=90), comment="guard sent")
+    ack = Acknowledgement(
+        fingerprint=outside.fingerprint,
+        operator_id="op-017",
+        acknowledged_at=at(11) + timedelta(seconds=90),
+        comment="guard sent",
+    )
     acked = triage2.acknowledge(ack)
     assert acked is not None and acked.status == "acknowledged" and acked.evidence[-1]["operator_id"] == "op-017"
-    repeat = run(pipeline, [event(pipeline, CAM, "intrusion", "active", at(11)),
-                            event(pipeline, CAM, "intrusion", "active", at(11) + timedelta(seconds=20))])[-1]
+    repeat = run(
+        pipeline,
+        [
+            event(pipeline, CAM, "intrusion", "active", at(11)),
+            event(pipeline, CAM, "intrusion", "active", at(11) + timedelta(seconds=20)),
+        ],
+    )[-1]
     assert triage2.apply(repeat).status == "acknowledged"  # the ack sticks to the fingerprint
     with pytest.raises(ValueError):
         acknowledge(outside, ack.model_copy(update={"fingerprint": fp}))
     partials = pipeline.kpi_partials((), [outside, acked, triage2.apply(repeat)])
     kpis = pipeline.finish_kpis(partials)
     assert kpis[("security_ack_seconds_mean", ())] == 90 and kpis[("security_ack_seconds_p90", ())] == 90
-    assert kpis[("security_alerts_total", (("district", "tianning"), ("rule", "security.intrusion"),
-                                           ("school", "S1"), ("severity", "high")))] == 1
+    assert (
+        kpis[
+            (
+                "security_alerts_total",
+                (("district", "tianning"), ("rule", "security.intrusion"), ("school", "S1"), ("severity", "high")),
+            )
+        ]
+        == 1
+    )
     assert ("security_ack_seconds_mean", ()) not in pipeline.finish_kpis({})  # no acks, no ack KPIs
 
 
@@ -282,8 +367,11 @@ def test_registry_kpis_once_and_guard_formula(pipeline: SecurityPipeline) -> Non
     kpis = pipeline.finish_kpis(merge_partials(chunks))
     assert kpis[("security_device_online_ratio", (("school", "S1"),))] == pytest.approx(2 / 3)
     assert kpis[("security_device_online_ratio", ())] == pytest.approx(2 / 4)
-    four = {dict(k[1])["indicator"]: v for k, v in kpis.items()
-            if k[0] == "security_four_100_ratio" and dict(k[1]).get("school") == "S2"}
+    four = {
+        dict(k[1])["indicator"]: v
+        for k, v in kpis.items()
+        if k[0] == "security_four_100_ratio" and dict(k[1]).get("school") == "S2"
+    }
     assert four == {"guards": 0.0, "closed_management": 1.0, "police_linkage": 0.0, "guard_post_at_gate": 0.0}
     city = {dict(k[1])["indicator"]: v for k, v in kpis.items() if k[0] == "security_four_100_ratio" and len(k[1]) == 1}
     assert city == {"guards": 0.5, "closed_management": 1.0, "police_linkage": 0.5, "guard_post_at_gate": 0.5}
@@ -295,10 +383,15 @@ def test_registry_kpis_once_and_guard_formula(pipeline: SecurityPipeline) -> Non
 # -- end to end: a simulated day, sliced to the injected devices plus controls -------------------------
 
 RULE_OF_KIND = {
-    "device_offline": "security.device_offline", "intrusion_night": "security.intrusion",
-    "tripwire_repeated": "security.tripwire", "one_key_alarm": "security.one_key_alarm",
-    "video_loss_open": "security.video_loss", "flapping": "security.flapping", "fence": "security.fence",
-    "forced_door": "security.forced_door", "unknown_device": "security.unknown_device",
+    "device_offline": "security.device_offline",
+    "intrusion_night": "security.intrusion",
+    "tripwire_repeated": "security.tripwire",
+    "one_key_alarm": "security.one_key_alarm",
+    "video_loss_open": "security.video_loss",
+    "flapping": "security.flapping",
+    "fence": "security.fence",
+    "forced_door": "security.forced_door",
+    "unknown_device": "security.unknown_device",
 }
 KEY = re.compile(rb'"key":"([^"]+)"')
 
@@ -310,8 +403,11 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
     city = build_city()
     controls = {d.device_id for d in city.devices[::97]} - wanted
     keep = wanted | controls
-    lines = [(n, line) for n, line in enumerate(sim.raw_file("security").read_bytes().split(b"\n"), 1)
-             if (m := KEY.search(line)) and m.group(1).decode() in keep]
+    lines = [
+        (n, line)
+        for n, line in enumerate(sim.raw_file("security").read_bytes().split(b"\n"), 1)
+        if (m := KEY.search(line)) and m.group(1).decode() in keep
+    ]
     pipeline = SecurityPipeline(Settings(), RegistryView.of_rows(city.rows()))
     out = normalize_lines(pipeline, lines, "security.jsonl")  # type: ignore[arg-type]
     assert out.latest is not None
@@ -334,10 +430,17 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
     assert {a.subject for a in alerts.values() if a.rule == "security.device_offline"} == offline
     kpis = pipeline.finish_kpis(pipeline.kpi_partials((), ()))
     short = {t["subject"] for t in truth if t["kind"] == "guards_short"}
-    guards = {dict(k[1]).get("school"): v for k, v in kpis.items() if k[0] == "security_four_100_ratio"
-              and dict(k[1])["indicator"] == "guards"}
+    guards = {
+        dict(k[1]).get("school"): v
+        for k, v in kpis.items()
+        if k[0] == "security_four_100_ratio" and dict(k[1])["indicator"] == "guards"
+    }
     assert short and all(guards[s] == 0 for s in short)
-    unlinked = {city_device.school_id for city_device in city.devices
-                if city_device.device_id in {t["subject"] for t in truth if t["kind"] == "not_linked_to_police"}}
-    assert all(kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] == 0
-               for s in unlinked)
+    unlinked = {
+        city_device.school_id
+        for city_device in city.devices
+        if city_device.device_id in {t["subject"] for t in truth if t["kind"] == "not_linked_to_police"}
+    }
+    assert all(
+        kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] == 0 for s in unlinked
+    )
