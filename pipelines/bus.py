@@ -29,6 +29,7 @@ from safecampus.connectors.jt808 import (
     LocationReport,
     decode_frame,
 )
+from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.bus_detection import TRIP_COMPLETED, BusDetector, latlon
 from safecampus.pipelines.bus_geometry import (
     RouteGeometry,
@@ -37,7 +38,6 @@ from safecampus.pipelines.bus_geometry import (
     metres_between,
 )
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
-from safecampus.registry import RegistryView
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent
 from safecampus.schemas.envelope import RawEnvelope

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 from shapely.geometry import LineString, Point
 
-from safecampus.registry import RegistryView
+from safecampus.connectors.registry import RegistryView
 from safecampus.schemas.common import SHANGHAI
 from safecampus.schemas.registry import GtfsStopTime
 

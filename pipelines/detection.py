@@ -11,6 +11,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from safecampus.pipelines.domain import DomainPipeline, KpiPartials
 from safecampus.schemas.alert import Alert
@@ -55,23 +56,31 @@ def unpack_events(event_type: type[Record], blob: bytes) -> list[tuple[str, Reco
     return pairs
 
 
+class Detected(NamedTuple):
+    """What detection made of some events: alerts, and records the rules derived (KPI inputs)."""
+
+    alerts: list[Alert]
+    records: list[Record]
+
+
 def detect_shard(
     pipeline: DomainPipeline[Record], events: Iterable[tuple[str, Record]], until: datetime | None
-) -> list[Alert]:
+) -> Detected:
     """Feed each subject's events in event-time order to its detector, then expire at `until`."""
     by_subject: dict[str, list[Record]] = defaultdict(list)
     for subject, event in events:
         by_subject[subject].append(event)
-    alerts: list[Alert] = []
+    out = Detected([], [])
     for subject in sorted(by_subject):
         detector = pipeline.new_detector(subject)
         if detector is None:
             continue
         for event in sorted(by_subject[subject], key=pipeline.occurred_at):
-            alerts.extend(detector.observe(event))
+            out.alerts.extend(detector.observe(event))
         if until is not None:
-            alerts.extend(detector.expire(until))
-    return alerts
+            out.alerts.extend(detector.expire(until))
+        out.records.extend(detector.take_records())
+    return out
 
 
 def kpis_of(domain: str, totals: KpiPartials, start: datetime, end: datetime) -> list[Kpi]:

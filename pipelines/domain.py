@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import ClassVar, Generic, TypeVar
 
 from safecampus.config import Settings
-from safecampus.registry import RegistryView
+from safecampus.connectors.registry import RegistryView
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.envelope import RawEnvelope
@@ -50,12 +50,19 @@ class Detector(ABC, Generic[EventT]):
         """When `expire` next has something to say, for the streaming runner's timer."""
         return None
 
+    def take_records(self) -> list[Record]:
+        """Records the rules derived since the last call (a bus run with its stop visits): inputs
+        of the KPIs with a stream of their own (`DomainPipeline.derived`), never alerts."""
+        return []
+
 
 class DomainPipeline(ABC, Generic[EventT]):
     """One domain's decode, subject, detection and KPIs."""
 
     domain: ClassVar[Domain]
     event_type: ClassVar[type[Record]]
+    # The stream of records its detectors derive (`Detector.take_records`): name and type, or None.
+    derived: ClassVar[tuple[str, type[Record]] | None] = None
 
     def __init__(self, settings: Settings, registry: RegistryView) -> None:
         self.settings = settings
@@ -86,8 +93,11 @@ class DomainPipeline(ABC, Generic[EventT]):
         """Alerts that one event raises on its own, without state (e.g. a red-flag category)."""
         return []
 
-    def kpi_partials(self, events: Sequence[EventT], alerts: Sequence[Alert]) -> KpiPartials:
-        """Additive counts over a chunk; the runner sums chunks and calls `finish_kpis`.
+    def kpi_partials(
+        self, events: Sequence[EventT], alerts: Sequence[Alert], derived: Sequence[Record] = ()
+    ) -> KpiPartials:
+        """Additive counts over a chunk of events, alerts and derived records; the runner sums
+        chunks and calls `finish_kpis`.
 
         Sequences, not iterators: a subclass adds its own counts after `super().kpi_partials`."""
         partials: KpiPartials = {}

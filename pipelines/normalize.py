@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
+from safecampus.connectors.store import event_row
 from safecampus.pipelines.domain import DecodeError, DomainPipeline
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Record, describe_validation_error
@@ -97,3 +99,13 @@ def _original(envelope: RawEnvelope, line: bytes) -> bytes:
         return envelope.payload_bytes()
     except ValueError:
         return line
+
+
+def event_rows(
+    pipeline: DomainPipeline[Record], events: list[tuple[str, Record]], bodies: list[str]
+) -> list[dict[str, Any]]:
+    """Store rows of (subject, event) pairs; `bodies` is their JSON, already made for the events output."""
+    domain, event_id, occurred_at = pipeline.domain, pipeline.event_id, pipeline.occurred_at
+    return [
+        event_row(domain, event_id(e), s, occurred_at(e), body) for (s, e), body in zip(events, bodies, strict=True)
+    ]

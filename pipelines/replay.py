@@ -19,10 +19,12 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-from sqlmodel import SQLModel
 
 from safecampus.config import Settings
-from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.connectors.registry import registry_at
+from safecampus.connectors.store import StoreSink
+from safecampus.pipelines.alerts import read_operator_actions, triage_log
+from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import (
     detect_shard,
     is_stateful,
@@ -32,17 +34,14 @@ from safecampus.pipelines.detection import (
     unpack_events,
 )
 from safecampus.pipelines.domain import DomainPipeline, KpiPartials, merge_partials
-from safecampus.pipelines.normalize import normalize_lines
+from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
-from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.kpi import Kpi
-from safecampus.schemas.store import AlertRow, DlqRow, EventRow, KpiRow
-from safecampus.store import engine_for, upsert
 
 LINES_PER_CHUNK = 4000
 PARALLEL_FROM_BYTES = 32 * 1024 * 1024
-OUTPUTS = ("events", "alerts", "kpis", "dlq")
+OUTPUTS = ("events", "alerts", "kpis", "dlq")  # plus the domain's derived records (bus: runs), if any
 
 
 class Chunk(NamedTuple):
@@ -78,13 +77,13 @@ def read_chunk(chunk: Chunk) -> list[tuple[int, bytes]]:
 
 
 class _DomainDoFn(beam.DoFn):  # type: ignore[misc]
-    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None, with_rows: bool = False) -> None:
+    def __init__(self, domain: Domain, settings: Settings, registry_url: str, with_rows: bool = False) -> None:
         self.domain, self.settings, self.registry_url = domain, settings, registry_url
         self.with_rows = with_rows
         self.pipeline: DomainPipeline[Record]
 
     def setup(self) -> None:
-        self.pipeline = pipeline_for(self.domain, self.settings, registry_for(self.registry_url))
+        self.pipeline = pipeline_for(self.domain, self.settings, registry_at(self.registry_url))
 
 
 class NormalizeChunk(_DomainDoFn):
@@ -102,10 +101,7 @@ class NormalizeChunk(_DomainDoFn):
                 for shard, pairs in groups.items():
                     yield beam.pvalue.TaggedOutput("shards", (shard, pack_events(pairs)))
             if self.with_rows:
-                yield beam.pvalue.TaggedOutput(
-                    "event_rows",
-                    [event_row(self.pipeline, s, e, body) for (s, e), body in zip(out.events, bodies, strict=True)],
-                )
+                yield beam.pvalue.TaggedOutput("event_rows", event_rows(self.pipeline, out.events, bodies))
         if out.dlq:
             yield beam.pvalue.TaggedOutput("dlq", out.dlq)
         if out.alerts:
@@ -116,19 +112,26 @@ class NormalizeChunk(_DomainDoFn):
 
 
 class DetectShard(_DomainDoFn):
-    """One shard's events (grouped) → alerts, expiring timers at the end of the input's time span."""
+    """One shard's events (grouped) → alerts and derived records, expiring timers at the end of the input."""
 
-    def process(self, item: tuple[int, Any], span: tuple[datetime, datetime] | None) -> Iterator[list[Alert]]:
+    def process(self, item: tuple[int, Any], span: tuple[datetime, datetime] | None) -> Iterator[Any]:
         _, blobs = item
         events = [pair for blob in blobs for pair in unpack_events(self.pipeline.event_type, blob)]
-        alerts = detect_shard(self.pipeline, events, span[1] if span else None)
-        if alerts:
-            yield alerts
+        detected = detect_shard(self.pipeline, events, span[1] if span else None)
+        if detected.alerts:
+            yield detected.alerts
+        if detected.records:
+            yield beam.pvalue.TaggedOutput("derived", detected.records)
 
 
 class AlertPartials(_DomainDoFn):
     def process(self, alerts: list[Alert]) -> Iterator[KpiPartials]:
         yield self.pipeline.kpi_partials([], alerts)
+
+
+class DerivedPartials(_DomainDoFn):
+    def process(self, records: list[Record]) -> Iterator[KpiPartials]:
+        yield self.pipeline.kpi_partials([], [], records)
 
 
 class FinishKpis(_DomainDoFn):
@@ -138,15 +141,13 @@ class FinishKpis(_DomainDoFn):
 
 
 class WriteStore(beam.DoFn):  # type: ignore[misc]
-    """Upsert a batch of rows into one store table (natural keys: a replay changes nothing)."""
+    """Upsert a batch of one kind (events rows, alerts, KPIs, DLQ) through the store sink."""
 
-    def __init__(self, url: str, table: str) -> None:
-        self.url, self.table = url, table
+    def __init__(self, sink: StoreSink, kind: str) -> None:
+        self.sink, self.kind = sink, kind
 
-    def process(self, rows: list[dict[str, Any]]) -> None:
-        tables: dict[str, type[SQLModel]] = {"events": EventRow, "alerts": AlertRow, "kpis": KpiRow, "dlq": DlqRow}
-        model = tables[self.table]
-        upsert(engine_for(self.url), model, rows)
+    def process(self, batch: list[Any]) -> None:
+        self.sink.write(**{self.kind: batch})
 
 
 def _merge_span(spans: Any) -> tuple[datetime, datetime] | None:
@@ -158,67 +159,17 @@ def _lines(records: list[Any]) -> str:
     return "\n".join(r.model_dump_json() for r in records)
 
 
-def event_row(pipeline: DomainPipeline[Record], subject: str, event: Record, body: str) -> dict[str, Any]:
-    """The store row of an event; `body` is its JSON, already made for the events output."""
-    return {
-        "domain": pipeline.domain,
-        "event_id": pipeline.event_id(event),
-        "subject": subject,
-        "occurred_at": pipeline.occurred_at(event),
-        "body": body,
-    }
-
-
-def alert_row(alert: Alert) -> dict[str, Any]:
-    return {
-        "fingerprint": alert.fingerprint,
-        "domain": alert.domain,
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "status": alert.status,
-        "subject": alert.subject,
-        "school_id": alert.school_id,
-        "district": alert.district,
-        "occurred_at": alert.occurred_at,
-        "detected_at": alert.detected_at,
-        "body": alert.model_dump_json(),
-    }
-
-
-def kpi_row(kpi: Kpi) -> dict[str, Any]:
-    return {
-        "key": kpi.key(),
-        "window_start": kpi.window_start,
-        "domain": kpi.domain,
-        "metric": kpi.metric,
-        "value": kpi.value,
-        "window_end": kpi.window_end,
-    }
-
-
-def dlq_row(record: DlqRecord) -> dict[str, Any]:
-    return {
-        "source_topic": record.source_topic,
-        "source_partition": record.source_partition if record.source_partition is not None else -1,
-        "source_offset": record.source_offset or 0,
-        "domain": record.domain,
-        "step": record.step,
-        "reason": record.reason,
-        "payload_b64": record.payload_b64,
-    }
-
-
 def build_replay(
     root: beam.Pipeline,
     domain: Domain,
     input_path: Path,
     out_dir: Path,
     settings: Settings,
-    registry_url: str | None,
+    registry_url: str,
     store_url: str | None,
     operations: Path | None = None,
 ) -> None:
-    """Add the replay graph of one domain to `root`; `operations` is the security operators' log."""
+    """Add the replay graph of one domain to `root`; `operations` is the operators' log."""
     name = domain.capitalize()
     chunks = root | f"{name}Plan" >> beam.Create(plan_chunks(input_path))
     parts = chunks | f"{name}Normalize" >> beam.ParDo(
@@ -230,12 +181,11 @@ def build_replay(
     detected = (
         parts.shards
         | f"{name}GroupShards" >> beam.GroupByKey()
-        | f"{name}Detect" >> beam.ParDo(DetectShard(domain, settings, registry_url), span)
+        | f"{name}Detect"
+        >> beam.ParDo(DetectShard(domain, settings, registry_url), span).with_outputs("derived", main="alerts")
     )
-    alerts = (parts.alerts, detected) | f"{name}Alerts" >> beam.Flatten()
-    if operations is not None and domain == "security":
-        from safecampus.pipelines.security import read_operator_actions, triage_log
-
+    alerts = (parts.alerts, detected.alerts) | f"{name}Alerts" >> beam.Flatten()
+    if operations is not None:
         actions = read_operator_actions(operations)  # read now: a bad log fails before the run starts
         alerts = (
             alerts
@@ -243,8 +193,11 @@ def build_replay(
             | f"{name}Triage" >> beam.Map(lambda lists: triage_log((a for x in lists for a in x), actions))
         )
     alert_partials = alerts | f"{name}AlertPartials" >> beam.ParDo(AlertPartials(domain, settings, registry_url))
+    derived_partials = detected.derived | f"{name}DerivedPartials" >> beam.ParDo(
+        DerivedPartials(domain, settings, registry_url)
+    )
     kpis = (
-        (parts.partials, alert_partials)
+        (parts.partials, alert_partials, derived_partials)
         | f"{name}Partials" >> beam.Flatten()
         | f"{name}SumKpis" >> beam.CombineGlobally(merge_partials)
         | f"{name}FinishKpis" >> beam.ParDo(FinishKpis(domain, settings, registry_url), span)
@@ -255,34 +208,37 @@ def build_replay(
         "kpis": kpis | f"{name}KpiText" >> beam.Map(_lines),
         "dlq": parts.dlq | f"{name}DlqText" >> beam.Map(_lines),
     }
+    derived = pipeline_class(domain).derived
+    if derived is not None:
+        texts[derived[0]] = detected.derived | f"{name}DerivedText" >> beam.Map(_lines)
     out_dir.mkdir(parents=True, exist_ok=True)
     for output, pcoll in texts.items():
         _ = pcoll | f"{name}Write{output}" >> beam.io.WriteToText(
             str(out_dir / f"{output}.jsonl"), shard_name_template="", num_shards=1
         )
     if store_url:
-        rows = {
-            "events": parts.event_rows,
-            "alerts": alerts | f"{name}AlertRows" >> beam.Map(lambda a: [alert_row(x) for x in a]),
-            "kpis": kpis | f"{name}KpiRows" >> beam.Map(lambda k: [kpi_row(x) for x in k]),
-            "dlq": parts.dlq | f"{name}DlqRows" >> beam.Map(lambda d: [dlq_row(x) for x in d]),
-        }
-        for table, pcoll in rows.items():
-            _ = pcoll | f"{name}Store{table}" >> beam.ParDo(WriteStore(store_url, table))
+        sink = StoreSink(store_url)
+        batches = {"events": parts.event_rows, "alerts": alerts, "kpis": kpis, "dlq": parts.dlq}
+        for kind, pcoll in batches.items():
+            _ = pcoll | f"{name}Store{kind}" >> beam.ParDo(WriteStore(sink, kind))
 
 
 def run_replay(
     jobs: list[tuple[Domain, Path, Path]],
     settings: Settings,
-    registry_url: str | None = None,
+    registry_url: str,
     store_url: str | None = None,
     operations: Path | None = None,
 ) -> None:
     """Replay each (domain, input file, output dir) in one pipeline on the in-process runner.
 
+    The registry is read from the store at `registry_url` (`EmptyRegistryError` when it holds none,
+    before anything runs); results are upserted into the store at `store_url` when one is given.
+
     Large inputs get one worker process per core: the plain-Python ceiling is one core, and Beam's
     overhead is paid back by the second. Small ones stay in this process (workers cost ~3 s to start).
     """
+    registry_at(registry_url)  # an empty or missing registry fails here, in plain words, not in a worker
     args = ["--no_pipeline_type_check"]
     if sum(path.stat().st_size for _, path, _ in jobs) >= PARALLEL_FROM_BYTES and (os.cpu_count() or 1) > 1:
         args += [f"--direct_num_workers={os.cpu_count()}", "--direct_running_mode=multi_processing"]

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-from pydantic import TypeAdapter, ValidationError
 
 from safecampus.config import SecurityRules
 from safecampus.connectors.alarmbox import decode_alarmbox
@@ -30,9 +26,8 @@ from safecampus.connectors.security_xml import SecurityDecodeError
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
 from safecampus.pipelines.security_detection import SecurityDetector
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.common import SHANGHAI, Severity, describe_validation_error
+from safecampus.schemas.common import SHANGHAI, Severity
 from safecampus.schemas.envelope import RawEnvelope
-from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
 from safecampus.schemas.registry import School
 from safecampus.schemas.security import SecurityEvent, SecurityEventType
 
@@ -261,135 +256,3 @@ def ack_kpis(samples: dict[int, float]) -> KpiPartials:
             break
     add(out, "security_acks_total", total)
     return out
-
-
-# -- operators' feedback: acknowledgements and suppression windows ------------------------------------
-
-
-def _reopened_summary(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Evidence of a re-emitted alert: its summary no longer counts as a newly opened alert."""
-    if evidence and evidence[0].get("opened"):
-        return [{**evidence[0], "opened": False}, *evidence[1:]]
-    return list(evidence)
-
-
-def acknowledge(alert: Alert, ack: Acknowledgement, new: bool = True) -> Alert:
-    """The alert as acknowledged by an operator; a resolved alert stays resolved (the ack is recorded).
-
-    `new` is False when an earlier acknowledgement is carried onto a later update of the alert,
-    so time to acknowledge is counted once.
-    """
-    if ack.fingerprint != alert.fingerprint:
-        raise ValueError(f"acknowledgement is for alert {ack.fingerprint}, not {alert.fingerprint}")
-    seconds = max(0.0, (ack.acknowledged_at - alert.occurred_at).total_seconds())
-    record = {
-        "kind": "acknowledgement",
-        "operator_id": ack.operator_id,
-        "acknowledged_at": ack.acknowledged_at.astimezone(UTC).isoformat(),
-        "comment": ack.comment,
-        "seconds_to_ack": seconds,
-        "new": new,
-    }
-    status = "resolved" if alert.status == "resolved" else "acknowledged"
-    return alert.model_copy(update={"status": status, "evidence": [*_reopened_summary(alert.evidence), record]})
-
-
-def suppress(alert: Alert, windows: Iterable[SuppressionWindow]) -> Alert:
-    """A firing alert inside a school's maintenance window or fire drill becomes suppressed.
-
-    Only `firing` changes: a resolve is never hidden, and an acknowledged alert stays acknowledged.
-    """
-    if alert.status != "firing":
-        return alert
-    for window in windows:
-        if window.covers(alert.school_id, alert.occurred_at):
-            record = {
-                "kind": "suppression",
-                "reason": window.reason,
-                "note": window.note,
-                "window_start": window.start.isoformat(),
-                "window_end": window.end.isoformat(),
-            }
-            return alert.model_copy(update={"status": "suppressed", "evidence": [*alert.evidence, record]})
-    return alert
-
-
-class AlertTriage:
-    """Applies operators' feedback to the alert update log, fingerprint by fingerprint.
-
-    An acknowledgement sticks to its fingerprint across later updates (a repeat stays
-    acknowledged), suppression windows turn firing updates into suppressed ones, and resolves
-    always pass through as resolved.
-
-        triage = AlertTriage([SuppressionWindow(school_id="S0042", start=..., end=..., reason="fire_drill")])
-        shown = [triage.apply(a) for a in detector_alerts]
-        acked = triage.acknowledge(Acknowledgement(fingerprint=fp, operator_id="op-017", acknowledged_at=t))
-    """
-
-    def __init__(self, windows: Iterable[SuppressionWindow] = ()) -> None:
-        self.windows: list[SuppressionWindow] = list(windows)
-        self.latest: dict[str, Alert] = {}
-        self.acks: dict[str, Acknowledgement] = {}
-
-    def add_window(self, window: SuppressionWindow) -> None:
-        self.windows.append(window)
-
-    def apply(self, alert: Alert) -> Alert:
-        """One update from a detector, as the control room should see it."""
-        ack = self.acks.get(alert.fingerprint)
-        if alert.status == "resolved":
-            shown = alert
-        elif ack is not None:
-            shown = acknowledge(alert, ack, new=False)
-        else:
-            shown = suppress(alert, self.windows)
-        self.latest[alert.fingerprint] = shown
-        return shown
-
-    def acknowledge(self, ack: Acknowledgement) -> Alert | None:
-        """Record an acknowledgement; the acknowledged alert, or None when it has not been seen yet."""
-        first = ack.fingerprint not in self.acks
-        self.acks.setdefault(ack.fingerprint, ack)  # the first operator's ack is the one that counts
-        alert = self.latest.get(ack.fingerprint)
-        if alert is None:
-            return None
-        shown = acknowledge(alert, ack, new=first)
-        self.latest[ack.fingerprint] = shown
-        return shown
-
-
-OperatorAction = Acknowledgement | SuppressionWindow
-_ACTIONS: TypeAdapter[OperatorAction] = TypeAdapter(OperatorAction)
-
-
-def read_operator_actions(path: Path) -> list[OperatorAction]:
-    """Acknowledgements and suppression windows, one JSON object per line (the operations log)."""
-    actions: list[OperatorAction] = []
-    for n, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if line.strip():
-            try:
-                actions.append(_ACTIONS.validate_json(line))
-            except ValidationError as exc:
-                raise ValueError(f"{path.name} line {n}: {describe_validation_error(exc)}") from None
-    return actions
-
-
-def triage_log(alerts: Iterable[Alert], actions: Iterable[OperatorAction]) -> list[Alert]:
-    """The alert update log as the control room sees it: acknowledgements merged in time order,
-    firing updates inside suppression windows shown as suppressed, resolves always kept."""
-    actions = list(actions)
-    triage = AlertTriage(a for a in actions if isinstance(a, SuppressionWindow))
-    acks = sorted((a for a in actions if isinstance(a, Acknowledgement)), key=lambda a: a.acknowledged_at)
-    shown: list[Alert] = []
-    pending = list(acks)
-    for alert in sorted(alerts, key=lambda a: a.detected_at):
-        while pending and pending[0].acknowledged_at < alert.detected_at:
-            acked = triage.acknowledge(pending.pop(0))
-            if acked is not None:
-                shown.append(acked)
-        shown.append(triage.apply(alert))
-    for ack in pending:
-        acked = triage.acknowledge(ack)
-        if acked is not None:
-            shown.append(acked)
-    return shown

@@ -45,35 +45,25 @@ from safecampus.connectors.kafka import (
     KafkaUnavailableError,
     ProducerRecord,
     ReadFromKafka,
+    Topics,
     WriteToKafka,
     check_kafka,
 )
-from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.connectors.registry import registry_at
+from safecampus.connectors.store import StoreSink, engine_for
+from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import is_stateful, kpis_of
 from safecampus.pipelines.domain import Detector, DomainPipeline
-from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.replay import alert_row, dlq_row, event_row
+from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.dlq import DlqRecord
-from safecampus.schemas.store import AlertRow, DlqRow, EventRow
-from safecampus.store import engine_for, upsert
+from safecampus.schemas.store import EventRow
 
-__all__ = ["StreamTopics", "build_streaming", "run_streaming"]
+__all__ = ["build_streaming", "run_streaming"]
 
 log = logging.getLogger(__name__)
 JSON_HEADERS: tuple[tuple[str, bytes], ...] = (("content-type", b"application/json"),)
-
-
-class StreamTopics:
-    """The topic names of one domain, optionally prefixed (tests isolate themselves with a prefix)."""
-
-    def __init__(self, domain: Domain, prefix: str = "") -> None:
-        self.raw = f"{prefix}raw.{domain}"
-        self.events = f"{prefix}events.{domain}"
-        self.alerts = f"{prefix}alerts"
-        self.dlq = f"{prefix}dlq"
-        self.kpis = f"{prefix}kpis"
 
 
 @dataclass
@@ -89,14 +79,13 @@ class PartitionState:
 class ProcessBatch(beam.DoFn):  # type: ignore[misc]
     """One Kafka batch → events, DLQ and alerts as producer records, after upserting them to the store."""
 
-    def __init__(self, domain: Domain, settings: Settings, registry_url: str | None, store_url: str | None) -> None:
+    def __init__(self, domain: Domain, settings: Settings, registry_url: str, store_url: str | None) -> None:
         self.domain, self.settings = domain, settings
         self.registry_url, self.store_url = registry_url, store_url
 
     def setup(self) -> None:
-        self.pipeline: DomainPipeline[Record] = pipeline_for(
-            self.domain, self.settings, registry_for(self.registry_url)
-        )
+        self.pipeline: DomainPipeline[Record] = pipeline_for(self.domain, self.settings, registry_at(self.registry_url))
+        self.sink = StoreSink(self.store_url) if self.store_url else None
         self.stateful = is_stateful(self.pipeline)
         self.partitions: dict[tuple[str, int], PartitionState] = {}
         self.history = timedelta(hours=self.settings.detector_history_h)
@@ -106,13 +95,16 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             return
         first = batch[0]
         out = normalize_lines(self.pipeline, [(m.offset, m.value) for m in batch], first.topic, first.partition)
-        alerts = list(out.alerts)
+        alerts, derived = list(out.alerts), []
         if self.stateful:
             clock = datetime.fromtimestamp(max(m.timestamp_ms for m in batch) / 1000, UTC)
             alerts += self._detect(first.topic, first.partition, first.offset, batch[-1].offset, out.events, clock)
+            derived = [r for detector in self._touched for r in detector.take_records()]
         bodies = [e.model_dump_json() for _, e in out.events]  # once: the topic and the store share it
-        if self.store_url:
-            self._store(out.events, bodies, out.dlq, alerts)
+        if self.sink is not None:
+            self.sink.write(events=event_rows(self.pipeline, out.events, bodies), alerts=alerts, dlq=out.dlq)
+        if derived:
+            yield beam.pvalue.TaggedOutput("derived", derived_records(derived))
         if out.events:
             yield [(s.encode(), b.encode(), JSON_HEADERS) for (s, _), b in zip(out.events, bodies, strict=True)]
         if out.dlq:
@@ -120,13 +112,19 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         if alerts:
             yield beam.pvalue.TaggedOutput("alerts", alert_records(alerts))
         if out.earliest and out.latest:
-            yield beam.pvalue.TaggedOutput("kpis", self._kpi_records(out.events, alerts, out.earliest, out.latest))
+            kpis = self._kpi_records(out.events, alerts, derived, out.earliest, out.latest)
+            yield beam.pvalue.TaggedOutput("kpis", kpis)
 
     def _kpi_records(
-        self, events: list[tuple[str, Record]], alerts: list[Alert], start: datetime, end: datetime
+        self,
+        events: list[tuple[str, Record]],
+        alerts: list[Alert],
+        derived: list[Record],
+        start: datetime,
+        end: datetime,
     ) -> list[ProducerRecord]:
         """The batch's additive counts (sums add up across batches); ratios are the exporter's to derive."""
-        partials = self.pipeline.kpi_partials([e for _, e in events], alerts)
+        partials = self.pipeline.kpi_partials([e for _, e in events], alerts, derived)
         counts = {key: value for key, value in partials.items() if not key[0].startswith("_")}
         return [
             (k.key().encode(), k.model_dump_json().encode(), JSON_HEADERS)
@@ -148,6 +146,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             state = self.partitions[(topic, partition)] = PartitionState()
         state.next_offset = last_offset + 1
         pipeline, alerts = self.pipeline, []
+        self._touched: list[Detector[Record]] = []  # whose derived records this batch may have made
         by_subject: dict[str, list[Record]] = {}
         for subject, event in events:
             by_subject.setdefault(subject, []).append(event)
@@ -161,12 +160,14 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
                 state.detectors[subject] = detector
             for event in mine:
                 alerts.extend(detector.observe(event))
+            self._touched.append(detector)
             self._schedule(state, subject, detector)
         state.clock = clock if state.clock is None or clock > state.clock else state.clock
         while state.deadlines and state.deadlines[0][0] <= state.clock:
             _, subject = heapq.heappop(state.deadlines)
             detector = state.detectors[subject]
             alerts.extend(detector.expire(state.clock))
+            self._touched.append(detector)
             self._schedule(state, subject, detector)
         return alerts
 
@@ -195,15 +196,8 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         for event_id, body in rows:
             if event_id not in in_batch:  # a replayed batch: its events are observed below, once
                 detector.observe(pipeline.event_type.model_validate_json(body))
+        detector.take_records()  # records of the history were published when it was first read
         return detector
-
-    def _store(
-        self, events: list[tuple[str, Record]], bodies: list[str], dlq: list[DlqRecord], alerts: list[Alert]
-    ) -> None:
-        engine = engine_for(self.store_url or "")
-        upsert(engine, EventRow, [event_row(self.pipeline, s, e, b) for (s, e), b in zip(events, bodies, strict=True)])
-        upsert(engine, DlqRow, [dlq_row(d) for d in dlq])
-        upsert(engine, AlertRow, [alert_row(a) for a in alerts])
 
 
 def dlq_records(records: Sequence[DlqRecord]) -> list[ProducerRecord]:
@@ -216,13 +210,18 @@ def alert_records(alerts: Sequence[Alert]) -> list[ProducerRecord]:
     return [(a.fingerprint.encode(), a.model_dump_json().encode(), JSON_HEADERS) for a in alerts]
 
 
+def derived_records(records: Sequence[Record]) -> list[ProducerRecord]:
+    """Derived records (a bus run) as Kafka records keyed by their subject."""
+    return [(str(getattr(r, "subject", "")).encode(), r.model_dump_json().encode(), JSON_HEADERS) for r in records]
+
+
 def build_streaming(
     root: beam.Pipeline,
     domain: Domain,
     bootstrap: str,
     group_id: str,
     settings: Settings,
-    registry_url: str | None,
+    registry_url: str,
     store_url: str | None,
     stop_at_end: bool = False,
     topic_prefix: str = "",
@@ -230,17 +229,20 @@ def build_streaming(
 ) -> None:
     """Add one domain's streaming graph (see the module docstring) to `root`."""
     name = domain.capitalize()
-    topics = StreamTopics(domain, topic_prefix)
+    topics = Topics(topic_prefix)
     batches = root | f"{name}Read" >> ReadFromKafka(
-        bootstrap, [topics.raw], group_id, max_batch=max_batch, stop_at_end=stop_at_end
+        bootstrap, [topics.raw(domain)], group_id, max_batch=max_batch, stop_at_end=stop_at_end
     )
     parts = batches | f"{name}Process" >> beam.ParDo(
         ProcessBatch(domain, settings, registry_url, store_url)
-    ).with_outputs("dlq", "alerts", "kpis", main="events")
-    _ = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events)
+    ).with_outputs("dlq", "alerts", "kpis", "derived", main="events")
+    _ = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events(domain))
     _ = parts.dlq | f"{name}WriteDlq" >> WriteToKafka(bootstrap, topics.dlq)
     _ = parts.alerts | f"{name}WriteAlerts" >> WriteToKafka(bootstrap, topics.alerts)
     _ = parts.kpis | f"{name}WriteKpis" >> WriteToKafka(bootstrap, topics.kpis)
+    derived = pipeline_class(domain).derived
+    if derived is not None:
+        _ = parts.derived | f"{name}WriteDerived" >> WriteToKafka(bootstrap, topics.derived(derived[0], domain))
 
 
 def streaming_options(prism_location: str) -> PipelineOptions:
@@ -255,7 +257,7 @@ def run_streaming(
     bootstrap: str,
     prism_location: str,
     store_url: str | None,
-    registry_url: str | None,
+    registry_url: str,
     group_id: str = "safecampus",
     stop_at_end: bool = False,
     topic_prefix: str = "",
@@ -268,6 +270,7 @@ def run_streaming(
     is started again once Kafka answers, from the committed offsets.
     """
     settings = settings or Settings()
+    registry_at(registry_url)  # an empty or missing registry fails here, in plain words
     if store_url:
         engine_for(store_url)  # create the tables once, before many workers race to
     while True:

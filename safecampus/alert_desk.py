@@ -18,13 +18,12 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from safecampus.config import Settings
-from safecampus.pipelines.replay import alert_row
-from safecampus.pipelines.security import acknowledge
+from safecampus.connectors.store import alert_row, engine_for, upsert
+from safecampus.pipelines.alerts import acknowledge
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import SEVERITIES, local_text
 from safecampus.schemas.operations import Acknowledgement
 from safecampus.schemas.store import AlertRow
-from safecampus.store import engine_for, upsert
 
 alerts_app = typer.Typer(help="Open alerts and acknowledgements (the control room's desk).", no_args_is_help=True)
 console = Console()

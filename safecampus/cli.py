@@ -67,9 +67,9 @@ def simulate(
         str, typer.Option("--to", help="files; kafka: also publish to raw.*; jt808: buses also drive a gateway")
     ] = "files",
     gateway: Annotated[str, typer.Option(help="JT/T 808 gateway HOST:PORT (with --to jt808)")] = "127.0.0.1:7808",
-    kafka: Annotated[str, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT (with --to kafka)")] = (
-        "127.0.0.1:9092"
-    ),
+    kafka: Annotated[
+        str | None, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT (with --to kafka; default: settings)")
+    ] = None,
     speed: Annotated[float, typer.Option(min=0, help="N× real time by received_at; 0 = as fast as possible")] = 0,
     topic_prefix: Annotated[str, typer.Option(help="prefix of the raw topic names (tests)")] = "",
 ) -> None:
@@ -78,6 +78,7 @@ def simulate(
 
     if to not in ("files", "kafka", "jt808"):
         fail(f"--to must be files, kafka or jt808, not {to!r}", 2)
+    kafka = kafka or Settings().kafka
     if to == "kafka":
         _check_kafka(kafka)
     with console.status("simulating Changzhou…"):
@@ -127,9 +128,11 @@ def _publish(counts: dict[str, int], files: dict[str, Path], bootstrap: str, spe
     """Publish the raw files to raw.<domain>, merged by receive time, with a progress bar per domain."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from safecampus.connectors.kafka import Topics
     from safecampus.publisher import publish_files
 
-    topics = {f"{prefix}raw.{domain}": domain for domain in files}
+    raw = Topics(prefix).raw
+    topics = {raw(domain): domain for domain in files}  # type: ignore[arg-type]
     pace = "as fast as possible" if speed == 0 else f"at {speed:g}× real time"
     console.print(f"publishing to {bootstrap} {pace} (Ctrl-C stops)")
     with Progress(
@@ -154,12 +157,13 @@ def _default_prism() -> Path:
 @app.command()
 def run(
     domains: Annotated[list[str] | None, typer.Argument(help="domains to run (default: all four)")] = None,
-    kafka: Annotated[str, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT")] = "127.0.0.1:9092",
+    kafka: Annotated[str | None, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT (default: settings)")] = None,
     prism_location: Annotated[Path | None, typer.Option(help="Prism runner binary (default: the cached build)")] = (
         None
     ),
-    store: Annotated[str | None, typer.Option(help="store URL for idempotent upserts (default: configured)")] = None,
-    registry: Annotated[str | None, typer.Option(help="store URL holding the registry")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="store URL: the registry is read from it, results upserted (default: settings)")
+    ] = None,
     group: Annotated[str, typer.Option("--group", help="Kafka consumer group (where offsets are committed)")] = (
         "safecampus"
     ),
@@ -170,20 +174,23 @@ def run(
 ) -> None:
     """Run the streaming pipelines on Prism: raw.* → events.*, alerts, dlq and the store, until Ctrl-C."""
     chosen = _domains(domains)
+    settings = Settings()
+    kafka = kafka or settings.kafka
+    url = store or settings.database_url
+    _registry_or_exit(url)
     _check_kafka(kafka)
     prism = prism_location or _default_prism()
     if not prism.is_file():
         fail(f"the Prism runner is not at {prism} — build it with make prism (deploy/local/prism.sh)")
     from safecampus.pipelines.streaming import run_streaming
 
-    url = store or Settings().database_url
     console.print(
         f"running {', '.join(chosen)} from {kafka} on Prism (group {group}) → store {url}"
         + ("" if until_idle else "; Ctrl-C stops")
     )
     try:
         run_streaming(
-            chosen, kafka, str(prism), url, registry, group_id=group, stop_at_end=until_idle, topic_prefix=topic_prefix
+            chosen, kafka, str(prism), url, url, group_id=group, stop_at_end=until_idle, topic_prefix=topic_prefix
         )
     except KeyboardInterrupt:
         pass  # run_streaming cancels on Ctrl-C; a second Ctrl-C lands here
@@ -197,27 +204,42 @@ def replay(
     domain: Annotated[str, typer.Argument(help="security, bus, canteen or fire")],
     input: Annotated[Path, typer.Option("--input", help="JSONL file of raw envelopes")],
     out: Annotated[Path, typer.Option("--out", help="directory for events/alerts/kpis/dlq .jsonl")],
-    registry: Annotated[str | None, typer.Option(help="store URL holding the registry")] = None,
-    store: Annotated[str | None, typer.Option(help="store URL to upsert results into")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="store URL: the registry is read from it, results upserted into it (default: settings)"),
+    ] = None,
     operations: Annotated[
-        Path | None, typer.Option(help="security: operators' acknowledgements and suppression windows (JSONL)")
+        Path | None, typer.Option(help="operators' acknowledgements and suppression windows (JSONL)")
     ] = None,
 ) -> None:
     """Run one domain's pipeline over a file (batch, in-process runner)."""
     (chosen,) = _domains([domain])
     if not input.is_file():
         fail(f"input file {input} does not exist", 2)
+    settings = Settings()
+    url = store or settings.database_url
+    _registry_or_exit(url)
     from safecampus.pipelines.replay import run_replay
 
     try:
         with console.status(f"replaying {input} through the {chosen} pipeline…"):
-            run_replay([(chosen, input, out)], Settings(), registry, store, operations)
+            run_replay([(chosen, input, out)], settings, url, url, operations)
     except ValueError as exc:
         fail(str(exc), 2)
     except OSError as exc:
         fail(f"could not read or write files: {exc}")
     counts = {name: _count_lines(out / f"{name}.jsonl") for name in ("events", "alerts", "kpis", "dlq")}
     console.print(" · ".join(f"{n} {c:,}" for n, c in counts.items()) + f" → {out}/")
+
+
+def _registry_or_exit(url: str) -> None:
+    """Exit 2 with one line unless the store at `url` holds a registry (production never invents a city)."""
+    from safecampus.connectors.registry import EmptyRegistryError, registry_at
+
+    try:
+        registry_at(url)
+    except EmptyRegistryError as exc:
+        fail(str(exc), 2)
 
 
 def _count_lines(path: Path) -> int:
@@ -244,8 +266,8 @@ def registry_load(
     store: Annotated[str | None, typer.Option(help="store URL (default: the configured database_url)")] = None,
 ) -> None:
     """Load registry CSV files and a GTFS feed into the store (upserts: loading twice is harmless)."""
-    from safecampus.registry import RegistryLoadError, load_dir
-    from safecampus.store import engine_for
+    from safecampus.connectors.registry import RegistryLoadError, load_dir
+    from safecampus.connectors.store import engine_for
 
     url = store or Settings().database_url
     try:
@@ -258,7 +280,8 @@ def registry_load(
 def _print_security(path: Path, source: str) -> None:
     from datetime import UTC, datetime
 
-    from safecampus.pipelines.catalog import pipeline_for, registry_for
+    from safecampus.connectors.registry import EmptyRegistryError, RegistryView, registry_at
+    from safecampus.pipelines.catalog import pipeline_for
     from safecampus.pipelines.domain import DecodeError
     from safecampus.schemas.envelope import RawEnvelope
 
@@ -271,7 +294,12 @@ def _print_security(path: Path, source: str) -> None:
         content_type="application/xml",
         received_at=datetime.now(UTC),
     )
-    pipeline = pipeline_for("security", Settings(), registry_for(None))
+    settings = Settings()
+    try:  # enrich from the loaded registry when there is one; else the device is shown as unregistered
+        registry = registry_at(settings.database_url)
+    except EmptyRegistryError:
+        registry = RegistryView()
+    pipeline = pipeline_for("security", settings, registry)
     try:
         (event,) = pipeline.decode(envelope)
     except DecodeError as exc:

@@ -17,11 +17,11 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from safecampus.config import Settings
-from safecampus.registry import load_dir, load_view
+from safecampus.connectors.registry import load_dir, load_view
+from safecampus.connectors.store import engine_for
 from safecampus.schemas.common import DOMAINS
 from safecampus.schemas.store import AlertRow
 from safecampus.simulator.run import simulate
-from safecampus.store import engine_for
 
 
 def run_demo(out: Path, days: int, console: Console) -> None:

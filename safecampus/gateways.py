@@ -15,6 +15,7 @@ from typing import Protocol
 
 from safecampus.connectors.jt808 import Jt808Error, decode_frame
 from safecampus.connectors.jt808_gateway import Jt808Gateway
+from safecampus.connectors.kafka import Topics
 from safecampus.connectors.security_http import SecurityHttpGateway
 from safecampus.publisher import raw_producer, raw_record
 from safecampus.schemas.envelope import RawEnvelope
@@ -29,13 +30,14 @@ class RawSink(Protocol):
 class KafkaRawSink:
     """Writes each envelope to raw.<domain> and waits for the broker's acknowledgement (acks=all)."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, topics: Topics | None = None) -> None:
         self.producer = raw_producer(bootstrap)
+        self.topics = topics or Topics()
 
     def __call__(self, envelope: RawEnvelope) -> None:
         record = raw_record(envelope.model_dump_json().encode("utf-8"))
         future = self.producer.send(
-            f"raw.{envelope.domain}",
+            self.topics.raw(envelope.domain),
             key=record.key,
             value=record.value,
             headers=record.headers,

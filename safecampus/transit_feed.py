@@ -12,9 +12,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from kafka import KafkaConsumer
-
 from safecampus.connectors.gtfs_realtime import GtfsRealtimeState
+from safecampus.connectors.kafka import Topics, view_consumer
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent
 
@@ -38,18 +37,14 @@ def load_replay_output(state: GtfsRealtimeState, directory: Path) -> int:
 
 def follow_kafka(state: GtfsRealtimeState, bootstrap: str, stop: Callable[[], bool], prefix: str = "") -> None:
     """Keep the state current from events.bus and bus alerts until `stop()` is true (no group: a view)."""
-    consumer = KafkaConsumer(
-        f"{prefix}events.bus",
-        f"{prefix}alerts",
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
+    topics = Topics(prefix)
+    events_topic = topics.events("bus")
+    consumer = view_consumer(bootstrap, [events_topic, topics.alerts])
     try:
         while not stop():
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    if record.topic.endswith("events.bus"):
+                    if record.topic == events_topic:
                         state.update(BusEvent.model_validate_json(record.value))
                     elif json.loads(record.value).get("domain") == "bus":
                         state.observe_alert(Alert.model_validate_json(record.value))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from safecampus.registry import write_csv_dir
+from safecampus.connectors.registry import write_csv_dir
 from safecampus.schemas.common import DOMAINS, Domain
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator import bus, canteen, fire, security

@@ -21,11 +21,11 @@ from safecampus.connectors.jt808 import (
     STATUS_ACC_ON,
     STATUS_POSITIONED,
 )
+from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.bus import BusPipeline
 from safecampus.pipelines.bus_detection import TRIP_COMPLETED, BusDetector
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.domain import merge_partials
-from safecampus.registry import RegistryView
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent
 from safecampus.schemas.common import SHANGHAI

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from safecampus.config import Settings
+from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.domain import merge_partials
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.security import AlertTriage, SecurityPipeline, acknowledge, required_guards, suppress
-from safecampus.registry import RegistryView
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Record
 from safecampus.schemas.operations import Acknowledgement, SuppressionWindow

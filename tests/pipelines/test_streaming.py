@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from safecampus.config import Settings
+from safecampus.connectors.store import engine_for
 from safecampus.pipelines.catalog import pipeline_for, registry_for
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.normalize import normalize_lines
@@ -34,7 +35,6 @@ from safecampus.publisher import publish
 from safecampus.schemas.common import Domain
 from safecampus.schemas.store import AlertRow, DlqRow, EventRow
 from safecampus.simulator.run import Simulation
-from safecampus.store import engine_for
 
 pytestmark = pytest.mark.integration
 

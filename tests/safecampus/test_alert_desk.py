@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from safecampus.connectors.store import engine_for, upsert
 from safecampus.pipelines.replay import alert_row
 from safecampus.schemas.alert import Alert, alert_fingerprint
 from safecampus.schemas.store import AlertRow
-from safecampus.store import engine_for, upsert
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from safecampus.registry import RegistryLoadError, load_dir, load_view, write_csv_dir
+from safecampus.connectors.registry import RegistryLoadError, load_dir, load_view, write_csv_dir
+from safecampus.connectors.store import engine_for
 from safecampus.schemas.registry import GtfsStopTime, School
 from safecampus.simulator.city import build_city
-from safecampus.store import engine_for
 
 GTFS = {
     "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\nA,Bus Co,https://example.org,Asia/Shanghai\n",

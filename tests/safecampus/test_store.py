@@ -9,8 +9,8 @@ from uuid import uuid4
 import pytest
 from sqlmodel import Session, select
 
+from safecampus.connectors.store import engine_for, upsert
 from safecampus.schemas.store import AlertRow, EventRow
-from safecampus.store import engine_for, upsert
 
 
 def _exercise(url: str) -> None:

@@ -1,5 +1,8 @@
 """The registry: loading CSV + GTFS into the store, and a read-only in-memory view for pipelines.
 
+Pipelines never invent a city: `registry_at(url)` reads the registry a person loaded with
+`safecampus registry load DIR`, and refuses an empty one (`EmptyRegistryError`).
+
 `load_dir` accepts our CSV files (schools.csv, security_devices.csv, …) and any standard GTFS
 feed directory (routes.txt, trips.txt, stops.txt, stop_times.txt, shapes.txt, calendar.txt),
 either directly in DIR or in DIR/gtfs.
@@ -12,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from safecampus.connectors.store import engine_for, upsert
 from safecampus.schemas.common import describe_validation_error
 from safecampus.schemas.registry import (
     Bus,
@@ -36,7 +41,6 @@ from safecampus.schemas.registry import (
     School,
     SecurityDevice,
 )
-from safecampus.store import upsert
 
 # File name → table, in foreign-key order.
 CSV_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
@@ -61,6 +65,10 @@ GTFS_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
 
 class RegistryLoadError(ValueError):
     """A registry file we cannot load; str() names the file, the row and the problem."""
+
+
+class EmptyRegistryError(ValueError):
+    """The store holds no registry: nothing to enrich records with. str() says how to load one."""
 
 
 @dataclass
@@ -139,6 +147,22 @@ def load_view(engine: Engine) -> RegistryView:
             rows.extend(session.exec(select(table)).all())
         session.expunge_all()
     return RegistryView.of_rows(rows)
+
+
+@lru_cache(maxsize=4)
+def registry_at(url: str) -> RegistryView:
+    """The registry in the store at `url` (read once per process); an empty one is an error."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise EmptyRegistryError(
+            f"there is no store at {url.removeprefix('sqlite:///')}; load the registry with: "
+            "safecampus registry load DIR"
+        )
+    view = load_view(engine_for(url))
+    if view.is_empty():
+        raise EmptyRegistryError(
+            f"the store {url} holds no registry (no schools); load one with: safecampus registry load DIR"
+        )
+    return view
 
 
 def save_rows(engine: Engine, rows: Sequence[SQLModel]) -> int:

@@ -1,14 +1,11 @@
-"""The one Kafka source and sink of the Beam pipelines, written in Python with kafka-python.
+"""The one Kafka source of the Beam pipelines: a Splittable DoFn over kafka-python.
 
-`ReadFromKafka` is a Splittable DoFn with one restriction per topic partition: an offset range that
-starts at the consumer group's committed offset (earliest when none) and is unbounded, or ends at the
+`ReadFromKafka` has one restriction per topic partition: an offset range that starts at the
+consumer group's committed offset (earliest when none) and is unbounded, or ends at the
 partition's end offset when `stop_at_end` is set (tests, batch replays). It emits *batches* of
 `KafkaMessage` (one per poll of one partition) because Beam's cost is per element. Offsets are
 committed to the group only in a bundle finalization callback, i.e. after the runner has made the
 bundle's outputs durable, so a crash before that replays the records (at-least-once end to end).
-
-`WriteToKafka` produces batches of `(key, value, headers)` with acks=all and idempotence, and flushes
-in `finish_bundle`, so its records are in Kafka before the reading bundle can be finalized.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -26,18 +23,9 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
-from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
-__all__ = [
-    "KafkaMessage",
-    "KafkaUnavailableError",
-    "ProducerRecord",
-    "ReadFromKafka",
-    "WriteToKafka",
-    "check_kafka",
-    "produce_batch",
-    "reliable_producer",
-]
+from safecampus.connectors.kafka.clients import Header
 
 _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
 _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this much
@@ -45,11 +33,6 @@ _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this mu
 # caught up, and Prism spends CPU per idle bundle (0.2 s: ~80 % of a core for 2 partitions; 1 s: ~30 %).
 _IDLE_RESUME_S = 0.5
 _MAX_PROCESS_S = 2.0  # a process() call hands back control this often, so bundles end and offsets commit
-_START_HINT = "start it with make kafka"
-
-Header = tuple[str, bytes]
-ProducerRecord = tuple[bytes | None, bytes, Sequence[Header]]
-"""What `WriteToKafka` takes, in batches: (key, value, headers)."""
 
 
 class KafkaMessage(NamedTuple):
@@ -62,56 +45,6 @@ class KafkaMessage(NamedTuple):
     value: bytes
     headers: tuple[Header, ...]
     timestamp_ms: int
-
-
-# kafka-python 3 renamed the option that bounds the first connection.
-_BOOTSTRAP_TIMEOUT = (
-    "bootstrap_timeout_ms" if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG else "api_version_auto_timeout_ms"
-)
-
-
-class KafkaUnavailableError(RuntimeError):
-    """The broker does not answer; the message is one line that says how to start it."""
-
-
-def check_kafka(bootstrap: str, timeout_s: float = 5) -> None:
-    """Raise `KafkaUnavailableError` unless a broker answers a metadata request at `bootstrap`."""
-    consumer = None
-    try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            **{_BOOTSTRAP_TIMEOUT: int(timeout_s * 1000)},
-            request_timeout_ms=int(timeout_s * 1000) + 1000,
-            reconnect_backoff_max_ms=200,
-        )
-        consumer.topics()
-    except Exception as exc:  # any failure means the same thing to the caller
-        raise KafkaUnavailableError(f"Kafka is not reachable at {bootstrap} — {_START_HINT}") from exc
-    finally:
-        if consumer is not None:
-            consumer.close()
-
-
-def produce_batch(bootstrap: str, topic: str, records: Iterable[ProducerRecord]) -> int:
-    """Produce records synchronously (acks=all) and return how many were written; for tests and tools."""
-    producer = reliable_producer(bootstrap)
-    try:
-        futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
-        producer.flush()
-        for future in futures:
-            future.get()  # raises the send error, if any
-        return len(futures)
-    finally:
-        producer.close()
-
-
-def reliable_producer(bootstrap: str, batch_size: int = 16384) -> KafkaProducer:
-    """The one producer configuration: acks=all, retries, idempotence (a retried send never doubles)."""
-    config: dict[str, Any] = {"acks": "all", "retries": 10, "linger_ms": 5, "batch_size": batch_size}
-    # Idempotence keeps producer retries from writing duplicates; older kafka-python lacks the option.
-    if "enable_idempotence" in KafkaProducer.DEFAULT_CONFIG:
-        config["enable_idempotence"] = True
-    return KafkaProducer(bootstrap_servers=bootstrap, **config)
 
 
 class _PartitionSpec(NamedTuple):
@@ -366,39 +299,3 @@ class ReadFromKafka(beam.PTransform):
             | "Spread" >> beam.Reshuffle()  # so that partitions can be read by different workers
             | "Read" >> beam.ParDo(reader(self._bootstrap, self._group_id, self._max_batch, self._poll_timeout_ms))
         )
-
-
-class _WriteBatches(beam.DoFn):
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._bootstrap, self._topic = bootstrap, topic
-
-    def setup(self) -> None:
-        self._producer = reliable_producer(self._bootstrap)
-        self._futures: list[Any] = []
-
-    def process(self, batch: Sequence[ProducerRecord]) -> None:
-        send = self._producer.send
-        self._futures += [send(self._topic, key=k, value=v, headers=list(h)) for k, v, h in batch]
-        # Out now rather than at the bundle's end: a bundle can last a second or more, a flush takes ms.
-        self._producer.flush()
-
-    def finish_bundle(self) -> None:
-        # Durable before the bundle completes: the source commits its offsets only after that.
-        self._producer.flush()
-        futures, self._futures = self._futures, []
-        for future in futures:
-            future.get()  # raises the send error, which fails (and retries) the bundle
-
-    def teardown(self) -> None:
-        self._producer.close()
-
-
-class WriteToKafka(beam.PTransform):
-    """Write batches of `(key, value, headers)` to `topic`; each batch is flushed, and checked by the bundle's end."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        super().__init__()
-        self._bootstrap, self._topic = bootstrap, topic
-
-    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
-        return pcoll | "Produce" >> beam.ParDo(_WriteBatches(self._bootstrap, self._topic))

@@ -1,0 +1,32 @@
+"""Kafka for the pipelines and the doors: clients and topic names, the Beam source and the Beam sink.
+
+`clients` holds the one producer configuration, the broker check and `Topics`; `source` the
+Splittable-DoFn reader; `sink` the writer. Everything is importable from here.
+"""
+
+from safecampus.connectors.kafka.clients import (
+    Header,
+    KafkaUnavailableError,
+    ProducerRecord,
+    Topics,
+    check_kafka,
+    produce_batch,
+    reliable_producer,
+    view_consumer,
+)
+from safecampus.connectors.kafka.sink import WriteToKafka
+from safecampus.connectors.kafka.source import KafkaMessage, ReadFromKafka
+
+__all__ = [
+    "Header",
+    "KafkaMessage",
+    "KafkaUnavailableError",
+    "ProducerRecord",
+    "ReadFromKafka",
+    "Topics",
+    "WriteToKafka",
+    "check_kafka",
+    "produce_batch",
+    "reliable_producer",
+    "view_consumer",
+]

@@ -1,0 +1,96 @@
+"""Kafka clients and topic names: the one producer configuration, the broker check, the topics.
+
+>>> topics = Topics()                      # Topics("t1-") in tests: every name prefixed
+>>> topics.raw("bus"), topics.events("bus"), topics.alerts
+('raw.bus', 'events.bus', 'alerts')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from safecampus.schemas.common import Domain
+
+_START_HINT = "start it with make kafka"
+
+Header = tuple[str, bytes]
+ProducerRecord = tuple[bytes | None, bytes, Sequence[Header]]
+"""What `WriteToKafka` takes, in batches: (key, value, headers)."""
+
+
+# kafka-python 3 renamed the option that bounds the first connection.
+_BOOTSTRAP_TIMEOUT = (
+    "bootstrap_timeout_ms" if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG else "api_version_auto_timeout_ms"
+)
+
+
+class Topics:
+    """Every topic name, optionally prefixed (tests isolate themselves with a prefix)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.alerts = f"{prefix}alerts"
+        self.dlq = f"{prefix}dlq"
+        self.kpis = f"{prefix}kpis"
+
+    def raw(self, domain: Domain) -> str:
+        return f"{self.prefix}raw.{domain}"
+
+    def events(self, domain: Domain) -> str:
+        return f"{self.prefix}events.{domain}"
+
+    def derived(self, name: str, domain: Domain) -> str:
+        """The stream of records a domain's rules derive, e.g. `runs.bus`."""
+        return f"{self.prefix}{name}.{domain}"
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The broker does not answer; the message is one line that says how to start it."""
+
+
+def check_kafka(bootstrap: str, timeout_s: float = 5) -> None:
+    """Raise `KafkaUnavailableError` unless a broker answers a metadata request at `bootstrap`."""
+    consumer = None
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            **{_BOOTSTRAP_TIMEOUT: int(timeout_s * 1000)},
+            request_timeout_ms=int(timeout_s * 1000) + 1000,
+            reconnect_backoff_max_ms=200,
+        )
+        consumer.topics()
+    except Exception as exc:  # any failure means the same thing to the caller
+        raise KafkaUnavailableError(f"Kafka is not reachable at {bootstrap} — {_START_HINT}") from exc
+    finally:
+        if consumer is not None:
+            consumer.close()
+
+
+def produce_batch(bootstrap: str, topic: str, records: Iterable[ProducerRecord]) -> int:
+    """Produce records synchronously (acks=all) and return how many were written; for tests and tools."""
+    producer = reliable_producer(bootstrap)
+    try:
+        futures = [producer.send(topic, key=k, value=v, headers=list(h)) for k, v, h in records]
+        producer.flush()
+        for future in futures:
+            future.get()  # raises the send error, if any
+        return len(futures)
+    finally:
+        producer.close()
+
+
+def reliable_producer(bootstrap: str, batch_size: int = 16384) -> KafkaProducer:
+    """The one producer configuration: acks=all, retries, idempotence (a retried send never doubles)."""
+    config: dict[str, Any] = {"acks": "all", "retries": 10, "linger_ms": 5, "batch_size": batch_size}
+    # Idempotence keeps producer retries from writing duplicates; older kafka-python lacks the option.
+    if "enable_idempotence" in KafkaProducer.DEFAULT_CONFIG:
+        config["enable_idempotence"] = True
+    return KafkaProducer(bootstrap_servers=bootstrap, **config)
+
+
+def view_consumer(bootstrap: str, topics: Sequence[str]) -> KafkaConsumer:
+    """A consumer with no group that follows `topics` from their end: a live view, committing nothing."""
+    return KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="latest", enable_auto_commit=False)

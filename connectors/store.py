@@ -1,0 +1,137 @@
+"""The SQL store: one engine per URL, idempotent upserts, and the one place a record becomes a row.
+
+SQLite file by default, PostgreSQL by URL. Every write is `INSERT … ON CONFLICT (natural key)
+DO UPDATE`, so replaying the same records leaves the store unchanged. `StoreSink` is the one
+sink every runner writes events, alerts, KPIs and DLQ records through.
+
+    >>> sink = StoreSink("sqlite:///out/safecampus.db")
+    >>> sink.write(alerts=[alert])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, create_engine
+
+import safecampus.schemas.registry  # noqa: F401  (registers the registry tables)
+from safecampus.schemas.alert import Alert
+from safecampus.schemas.dlq import DlqRecord
+from safecampus.schemas.kpi import Kpi
+from safecampus.schemas.store import AlertRow, DlqRow, EventRow, KpiRow
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    """The engine of a store URL, with every table created."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    # Replay workers are processes that may write one SQLite file at once: wait for the lock, don't fail.
+    connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def upsert(engine: Engine, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows, or update them where their primary key exists. Returns the row count."""
+    if not rows:
+        return 0
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    keys = [c.name for c in table.primary_key.columns]
+    # The last row of a key wins: one statement may not touch the same row twice (PostgreSQL).
+    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    if engine.dialect.name not in ("postgresql", "sqlite"):
+        raise ValueError(f"store URL dialect {engine.dialect.name!r} is not supported; use sqlite or postgresql")
+    with engine.begin() as conn:
+        # Chunks keep each statement under SQLite's bound-parameter limit.
+        step = max(1, 30000 // max(1, len(table.columns)))
+        for start in range(0, len(rows), step):
+            stmt = dialect.insert(table).values(list(rows[start : start + step]))
+            updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+            stmt = (
+                stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+                if updates
+                else (stmt.on_conflict_do_nothing(index_elements=keys))
+            )
+            conn.execute(stmt)
+    return len(rows)
+
+
+def event_row(domain: str, event_id: str, subject: str, occurred_at: Any, body: str) -> dict[str, Any]:
+    """The store row of a normalized event; `body` is its JSON, made once for every output."""
+    return {"domain": domain, "event_id": event_id, "subject": subject, "occurred_at": occurred_at, "body": body}
+
+
+def alert_row(alert: Alert) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "domain": alert.domain,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "status": alert.status,
+        "subject": alert.subject,
+        "school_id": alert.school_id,
+        "district": alert.district,
+        "occurred_at": alert.occurred_at,
+        "detected_at": alert.detected_at,
+        "body": alert.model_dump_json(),
+    }
+
+
+def kpi_row(kpi: Kpi) -> dict[str, Any]:
+    return {
+        "key": kpi.key(),
+        "window_start": kpi.window_start,
+        "domain": kpi.domain,
+        "metric": kpi.metric,
+        "value": kpi.value,
+        "window_end": kpi.window_end,
+    }
+
+
+def dlq_row(record: DlqRecord) -> dict[str, Any]:
+    return {
+        "source_topic": record.source_topic,
+        "source_partition": record.source_partition if record.source_partition is not None else -1,
+        "source_offset": record.source_offset or 0,
+        "domain": record.domain,
+        "step": record.step,
+        "reason": record.reason,
+        "payload_b64": record.payload_b64,
+    }
+
+
+class StoreSink:
+    """The one store sink: events (as rows already made), alerts, KPIs and DLQ records, upserted.
+
+    Picklable (it holds the URL, the engine is looked up per process), so Beam DoFns can carry it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @property
+    def engine(self) -> Engine:
+        return engine_for(self.url)
+
+    def write(
+        self,
+        events: Sequence[dict[str, Any]] = (),
+        alerts: Sequence[Alert] = (),
+        kpis: Sequence[Kpi] = (),
+        dlq: Sequence[DlqRecord] = (),
+    ) -> None:
+        """Upsert what is given; each table in its own transaction, events first."""
+        engine = self.engine
+        upsert(engine, EventRow, events)
+        upsert(engine, DlqRow, [dlq_row(d) for d in dlq])
+        upsert(engine, AlertRow, [alert_row(a) for a in alerts])
+        upsert(engine, KpiRow, [kpi_row(k) for k in kpis])
