@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from safecampus.pipelines.alerts import new_alert
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, json_object
-from safecampus.schemas.alert import Alert, alert_fingerprint
+from safecampus.schemas.alert import Alert
 from safecampus.schemas.canteen import CanteenLedgerEntry
+from safecampus.schemas.common import Record
 from safecampus.schemas.envelope import RawEnvelope
 
 RED_FLAG_CATEGORIES = {"staff_meals": "職工餐費計入食堂", "hospitality": "招待費計入食堂", "bonus": "獎金計入食堂"}
@@ -52,13 +54,13 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
         ):
             found.append(("canteen.single_person_acceptance", "warning", f"驗收人數不足{minimum}人"))
         return [
-            Alert(
-                fingerprint=alert_fingerprint("canteen", rule, event.canteen_id, event.entry_id),
+            new_alert(
                 domain="canteen",
                 rule=rule,
-                severity=severity,
                 subject=event.canteen_id,
-                school_id=event.school_id,  # type: ignore[arg-type]
+                window=event.entry_id,
+                severity=severity,  # type: ignore[arg-type]
+                school_id=event.school_id,
                 district=event.district,
                 occurred_at=event.recorded_at,
                 detected_at=event.recorded_at,
@@ -69,8 +71,10 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
             for rule, severity, title in found
         ]
 
-    def kpi_partials(self, events: Sequence[CanteenLedgerEntry], alerts: Sequence[Alert]) -> KpiPartials:
-        partials = super().kpi_partials(events, alerts)
+    def kpi_partials(
+        self, events: Sequence[CanteenLedgerEntry], alerts: Sequence[Alert], derived: Sequence[Record] = ()
+    ) -> KpiPartials:
+        partials = super().kpi_partials(events, alerts, derived)
         for e in events:
             add(partials, f"canteen_{e.direction}_cny", float(e.amount_cny), canteen=e.canteen_id, category=e.category)
         return partials

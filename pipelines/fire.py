@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from safecampus.pipelines.alerts import new_alert
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, json_object
-from safecampus.schemas.alert import Alert, alert_fingerprint
+from safecampus.schemas.alert import Alert
+from safecampus.schemas.common import Record
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.fire import FireInspection
 
@@ -51,12 +53,12 @@ class FirePipeline(DomainPipeline[FireInspection]):
             if f.major:
                 rule, severity, title = "fire.area_closed", "critical", "重大隱患：區域停止使用"
             alerts.append(
-                Alert(
-                    fingerprint=alert_fingerprint("fire", rule, event.institution_id, f.item_code),
+                new_alert(
                     domain="fire",
                     rule=rule,
-                    severity=severity,
                     subject=event.institution_id,
+                    window=f.item_code,
+                    severity=severity,  # type: ignore[arg-type]
                     district=event.district,  # type: ignore[arg-type]
                     occurred_at=event.inspected_at,
                     detected_at=event.inspected_at,
@@ -67,8 +69,10 @@ class FirePipeline(DomainPipeline[FireInspection]):
             )
         return alerts
 
-    def kpi_partials(self, events: Sequence[FireInspection], alerts: Sequence[Alert]) -> KpiPartials:
-        partials = super().kpi_partials(events, alerts)
+    def kpi_partials(
+        self, events: Sequence[FireInspection], alerts: Sequence[Alert], derived: Sequence[Record] = ()
+    ) -> KpiPartials:
+        partials = super().kpi_partials(events, alerts, derived)
         for e in events:
             add(partials, "fire_inspections_total", kind=e.kind, district=e.district)
             add(partials, "fire_findings_open_total", sum(not f.compliant for f in e.findings), district=e.district)

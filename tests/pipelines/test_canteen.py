@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from safecampus.config import Settings
+from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.canteen import CanteenPipeline
-from safecampus.pipelines.catalog import registry_for
 from safecampus.pipelines.domain import DecodeError
 from safecampus.schemas.envelope import RawEnvelope
 
@@ -32,8 +32,8 @@ def envelope(**fields: object) -> RawEnvelope:
 
 
 @pytest.fixture(scope="module")
-def pipeline() -> CanteenPipeline:
-    return CanteenPipeline(Settings(), registry_for(None))
+def pipeline(city_registry: RegistryView) -> CanteenPipeline:
+    return CanteenPipeline(Settings(), city_registry)
 
 
 def test_an_entry_is_enriched_with_school_and_district(pipeline: CanteenPipeline) -> None:

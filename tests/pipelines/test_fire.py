@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from safecampus.config import Settings
-from safecampus.pipelines.catalog import registry_for
+from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.domain import DecodeError
 from safecampus.pipelines.fire import FirePipeline
 from safecampus.schemas.envelope import RawEnvelope
@@ -28,8 +28,8 @@ def envelope(findings: list[dict[str, object]], institution: str = "T001") -> Ra
 
 
 @pytest.fixture(scope="module")
-def pipeline() -> FirePipeline:
-    return FirePipeline(Settings(), registry_for(None))
+def pipeline(city_registry: RegistryView) -> FirePipeline:
+    return FirePipeline(Settings(), city_registry)
 
 
 def test_compliant_inspection_raises_nothing(pipeline: FirePipeline) -> None:

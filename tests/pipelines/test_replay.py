@@ -32,7 +32,9 @@ def read(path: Path) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_one_valid_and_one_malformed_record(domain: str, sample_lines: dict[str, bytes], tmp_path: Path) -> None:
+def test_one_valid_and_one_malformed_record(
+    domain: str, sample_lines: dict[str, bytes], tmp_path: Path, city_store: str
+) -> None:
     source, payload = MALFORMED_PAYLOAD[domain]
     encoding = "hex" if source == "jt808" else "text"
     bad = {
@@ -44,7 +46,7 @@ def test_one_valid_and_one_malformed_record(domain: str, sample_lines: dict[str,
     }
     raw = tmp_path / "in.jsonl"
     raw.write_bytes(sample_lines[domain] + b"\n" + json.dumps(bad).encode() + b"\n")
-    result = run_cli("replay", domain, "--input", str(raw), "--out", str(tmp_path / "out"))
+    result = run_cli("replay", domain, "--input", str(raw), "--out", str(tmp_path / "out"), "--store", city_store)
     assert result.returncode == 0, result.stderr
     events, dlq = read(tmp_path / "out" / "events.jsonl"), read(tmp_path / "out" / "dlq.jsonl")
     assert len(events) == 1
@@ -59,7 +61,7 @@ def test_one_valid_and_one_malformed_record(domain: str, sample_lines: dict[str,
         assert (tmp_path / "out" / f"{name}.jsonl").exists()
 
 
-def test_garbage_goes_to_the_dlq_line_by_line(tmp_path: Path) -> None:
+def test_garbage_goes_to_the_dlq_line_by_line(tmp_path: Path, city_store: str) -> None:
     garbage = [
         b"this is not json",
         b'{"domain": "bus", "source": "jt808", "payload": "7e02',
@@ -73,7 +75,7 @@ def test_garbage_goes_to_the_dlq_line_by_line(tmp_path: Path) -> None:
     ]
     raw = tmp_path / "garbage.jsonl"
     raw.write_bytes(b"\n".join(garbage) + b"\n")
-    result = run_cli("replay", "bus", "--input", str(raw), "--out", str(tmp_path / "out"))
+    result = run_cli("replay", "bus", "--input", str(raw), "--out", str(tmp_path / "out"), "--store", city_store)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert read(tmp_path / "out" / "events.jsonl") == []
@@ -94,6 +96,31 @@ def test_a_missing_input_is_a_plain_error(tmp_path: Path) -> None:
     assert unknown.returncode != 0 and "unknown domain" in unknown.stderr
 
 
+def test_without_a_registry_replay_refuses_to_invent_a_city(sample_lines: dict[str, bytes], tmp_path: Path) -> None:
+    raw = tmp_path / "in.jsonl"
+    raw.write_bytes(sample_lines["security"] + b"\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "safecampus.cli", "replay", "security", "--input", str(raw), "--out", "out/security"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=empty,
+    )
+    assert result.returncode == 2
+    assert "safecampus registry load" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (empty / "out" / "security" / "events.jsonl").exists()  # nothing ran on an invented registry
+    emptied = f"sqlite:///{tmp_path / 'blank.db'}"  # a store that exists but holds no registry: the same refusal
+    from safecampus.connectors.store import engine_for
+
+    engine_for(emptied)
+    blank = run_cli("replay", "security", "--input", str(raw), "--out", str(tmp_path / "o"), "--store", emptied)
+    assert blank.returncode == 2 and "safecampus registry load" in blank.stderr
+
+
 def test_chunks_cover_every_line_once(tmp_path: Path) -> None:
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"".join(f"line {i}\n".encode() for i in range(1, 10_001)) + b"last without newline")
@@ -103,7 +130,7 @@ def test_chunks_cover_every_line_once(tmp_path: Path) -> None:
     assert lines[0][1] == b"line 1" and lines[-1][1] == b"last without newline"
 
 
-def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Path, city_store: str) -> None:  # type: ignore[no-untyped-def]
     result = run_cli(
         "replay",
         "canteen",
@@ -112,7 +139,7 @@ def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Pa
         "--out",
         str(tmp_path),
         "--store",
-        f"sqlite:///{tmp_path / 'store.db'}",
+        city_store,
     )
     assert result.returncode == 0, result.stderr
     events = read(tmp_path / "events.jsonl")
@@ -129,11 +156,11 @@ def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Pa
         "--out",
         str(tmp_path),
         "--store",
-        f"sqlite:///{tmp_path / 'store.db'}",
+        city_store,
     )
     assert again.returncode == 0
     import sqlite3
 
-    with sqlite3.connect(tmp_path / "store.db") as db:
+    with sqlite3.connect(city_store.removeprefix("sqlite:///")) as db:
         (stored,) = db.execute("select count(*) from eventrow").fetchone()
     assert stored == simulated_day.counts["canteen"]  # a second replay adds nothing
