@@ -14,7 +14,7 @@ Keepalive, GB/T 28181 inside a SIP MESSAGE, alarm-box JSON) the same payloads go
     replay    `run_replay` of a JSONL file of the same envelopes on Beam's in-process runner
               (envelope parsing + normalize + detection + KPIs + JSONL outputs), start-up included
 
-Payloads are built with `connectors/security_payloads.py` using device ids of the seeded city
+Payloads are built with `safecampus/simulator/security_payloads.py` using device ids of the seeded city
 registry (`registry_for(None)`), so every enrichment lookup hits. The plain loops run best-of-N
 inside one child process per format; each loop and replay runs in its own child process, best-of-N.
 Prints figures and ratios; asserts nothing.
@@ -49,7 +49,7 @@ BOX_KINDS = ("one_key", "fence", "door_forced", "door_held", "heartbeat", "tampe
 
 def build_file(fmt: str, count: int, path: Path) -> None:
     """Write `count` raw envelopes of one format as a replay JSONL file."""
-    from safecampus.connectors import security_payloads as p
+    from safecampus.simulator import security_payloads as p
     from safecampus.pipelines.catalog import registry_for
     from safecampus.schemas.envelope import RawEnvelope
 
@@ -100,11 +100,11 @@ def build_file(fmt: str, count: int, path: Path) -> None:
 def _xml_body(source: str, data: bytes, content_type: str) -> bytes | None:
     """The XML the decoder hands to `parse_untrusted_xml` (private helpers, used read-only)."""
     if source == "isapi":
-        from safecampus.connectors.isapi import _xml_body as isapi_body
+        from safecampus.connectors.security.isapi import _xml_body as isapi_body
 
         return isapi_body(data, content_type)
     if source == "gb28181":
-        from safecampus.connectors.gb28181 import _strip_sip
+        from safecampus.connectors.security.gb28181 import _strip_sip
 
         return _strip_sip(data)[0]
     return None
@@ -113,10 +113,10 @@ def _xml_body(source: str, data: bytes, content_type: str) -> bytes | None:
 def child_loops(raw: Path, loops: int) -> dict[str, Any]:
     """The plain loops (decoder, xml, pipeline) over one file's envelopes, best of `loops`."""
     from safecampus.config import Settings
-    from safecampus.connectors.alarmbox import decode_alarmbox
-    from safecampus.connectors.gb28181 import decode_gb28181
-    from safecampus.connectors.isapi import decode_isapi
-    from safecampus.connectors.security_xml import parse_untrusted_xml
+    from safecampus.connectors.security.alarmbox import decode_alarmbox
+    from safecampus.connectors.security.gb28181 import decode_gb28181
+    from safecampus.connectors.security.isapi import decode_isapi
+    from safecampus.connectors.security.xml import parse_untrusted_xml
     from safecampus.pipelines.catalog import pipeline_for, registry_for
     from safecampus.pipelines.domain import DecodeError
     from safecampus.schemas.envelope import RawEnvelope

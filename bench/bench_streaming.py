@@ -27,7 +27,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from safecampus.config import Settings
-from safecampus.connectors.security_payloads import alarmbox_json, gb28181_keepalive_xml
+from safecampus.simulator.security_payloads import alarmbox_json, gb28181_keepalive_xml
 from safecampus.pipelines.catalog import pipeline_for, registry_for
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.streaming import StreamTopics, run_streaming

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from safecampus.config import SecurityRules
-from safecampus.connectors.alarmbox import decode_alarmbox
-from safecampus.connectors.gb28181 import decode_gb28181
-from safecampus.connectors.isapi import decode_isapi
-from safecampus.connectors.security_record import VendorSecurityRecord, taxonomy_of
-from safecampus.connectors.security_xml import SecurityDecodeError
+from safecampus.connectors.security.alarmbox import decode_alarmbox
+from safecampus.connectors.security.gb28181 import decode_gb28181
+from safecampus.connectors.security.isapi import decode_isapi
+from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
+from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, add, payload_of
 from safecampus.pipelines.security_detection import SecurityDetector
 from safecampus.schemas.alert import Alert

@@ -16,7 +16,7 @@ from typing import Protocol
 from safecampus.connectors.jt808 import Jt808Error, decode_frame
 from safecampus.connectors.jt808_gateway import Jt808Gateway
 from safecampus.connectors.kafka import Topics
-from safecampus.connectors.security_http import SecurityHttpGateway
+from safecampus.connectors.security.http import SecurityHttpGateway
 from safecampus.publisher import raw_producer, raw_record
 from safecampus.schemas.envelope import RawEnvelope
 

@@ -28,8 +28,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, ValidationError
 
-from safecampus.connectors.security_record import VendorSecurityRecord, short_description, vendor_record
-from safecampus.connectors.security_xml import SecurityDecodeError
+from safecampus.connectors.security.record import VendorSecurityRecord, short_description, vendor_record
+from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.schemas.common import Record, describe_validation_error
 from safecampus.schemas.security import EventState
 

@@ -27,13 +27,13 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from safecampus.connectors.security_record import (
+from safecampus.connectors.security.record import (
     VendorSecurityRecord,
     device_time,
     short_description,
     vendor_record,
 )
-from safecampus.connectors.security_xml import (
+from safecampus.connectors.security.xml import (
     MAX_XML_BYTES,
     SecurityDecodeError,
     child,

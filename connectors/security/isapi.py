@@ -24,13 +24,13 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
-from safecampus.connectors.security_record import (
+from safecampus.connectors.security.record import (
     VendorSecurityRecord,
     device_time,
     short_description,
     vendor_record,
 )
-from safecampus.connectors.security_xml import (
+from safecampus.connectors.security.xml import (
     SecurityDecodeError,
     child_text,
     local_name,

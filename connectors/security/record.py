@@ -21,19 +21,17 @@ Example:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError
 
-from safecampus.connectors.security_xml import SecurityDecodeError
-from safecampus.schemas.common import Record, describe_validation_error
+from safecampus.connectors.security.xml import SecurityDecodeError
+from safecampus.schemas.common import SHANGHAI, Record, describe_validation_error
 from safecampus.schemas.security import EventState, SecurityEventType
 
 SecuritySourceFormat = Literal["isapi", "gb28181", "alarmbox"]
 
-# Devices on campus run on Beijing time and often omit the offset (GB/T 28181 never sends one).
-DEVICE_LOCAL_OFFSET = timezone(timedelta(hours=8), "UTC+08:00")
 DESCRIPTION_MAX_CHARS = 200
 
 
@@ -43,7 +41,7 @@ class VendorSecurityRecord(Record):
     Example:
         VendorSecurityRecord(device_id="44:19:b6:12:34:56", channel=1, source_format="isapi",
             vendor_type="isapi:fielddetection", state="active",
-            occurred_at=datetime(2026, 9, 1, 8, 30, tzinfo=DEVICE_LOCAL_OFFSET))
+            occurred_at=datetime(2026, 9, 1, 8, 30, tzinfo=SHANGHAI))
     """
 
     device_id: str = Field(min_length=1, max_length=64)
@@ -65,7 +63,9 @@ def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
 
 
 def device_time(text: str | None, field: str) -> datetime:
-    """An ISO 8601 device time as an aware datetime; no offset means Beijing time (+08:00)."""
+    """An ISO 8601 device time as an aware datetime; no offset means Beijing time (Asia/Shanghai, +08:00).
+
+    Devices on campus run on Beijing time and often omit the offset (GB/T 28181 never sends one)."""
     if text is None:
         raise SecurityDecodeError(f"field '{field}' is missing; expected a time like 2026-09-01T08:30:00+08:00")
     try:
@@ -76,7 +76,7 @@ def device_time(text: str | None, field: str) -> datetime:
             f"field '{field}' is not a valid date and time (got {shown!r}); "
             "expected ISO 8601 like 2026-09-01T08:30:00+08:00"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=DEVICE_LOCAL_OFFSET)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI)
 
 
 def short_description(text: str | None) -> str | None:
@@ -145,7 +145,7 @@ _TAXONOMY: dict[str, SecurityEventType] = {
     "gb28181:6/2": "device_fault",  # fan
     "gb28181:keepalive": "heartbeat",
     "gb28181:keepalive/error": "device_fault",  # alive, but reports it is not working properly
-    # The alarm-box JSON form (connectors/alarmbox.py).
+    # The alarm-box JSON form (connectors/security/alarmbox.py).
     "alarmbox:one_key": "one_key_alarm",
     "alarmbox:fence": "fence",
     "alarmbox:door_forced": "forced_door",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from safecampus.connectors.security_payloads import (
+from safecampus.simulator.security_payloads import (
     alarmbox_json,
     gb28181_alarm_xml,
     gb28181_keepalive_xml,

@@ -6,7 +6,7 @@ namespaced `EventNotificationAlert` (bare or multipart with a snapshot), a GB/T 
 alarm-box JSON form. Every payload decodes with the matching `decode_*` function.
 
 Example:
-    >>> at = datetime(2026, 9, 1, 22, 15, tzinfo=DEVICE_LOCAL_OFFSET)
+    >>> at = datetime(2026, 9, 1, 22, 15, tzinfo=SHANGHAI)
     >>> body = gb28181_alarm_xml("32010200001320000001", 1, 5, 6, at, sn=17430)
     >>> decode_gb28181(gb28181_sip_message(body, "32010200001320000001")).vendor_type
     'gb28181:5/6'
@@ -18,8 +18,8 @@ import json
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-from safecampus.connectors.alarmbox import AlarmBoxKind
-from safecampus.connectors.security_record import DEVICE_LOCAL_OFFSET
+from safecampus.connectors.security.alarmbox import AlarmBoxKind
+from safecampus.schemas.common import SHANGHAI
 from safecampus.schemas.security import EventState
 
 ISAPI_NAMESPACE = "http://www.hikvision.com/ver20/XMLSchema"
@@ -63,7 +63,7 @@ def isapi_alert_xml(
         f"<macAddress>{escape(mac)}</macAddress>\r\n"
         f"{device_line}"
         f"<channelID>{channel}</channelID>\r\n"
-        f"<dateTime>{at.astimezone(DEVICE_LOCAL_OFFSET).isoformat(timespec='seconds')}</dateTime>\r\n"
+        f"<dateTime>{at.astimezone(SHANGHAI).isoformat(timespec='seconds')}</dateTime>\r\n"
         "<activePostCount>1</activePostCount>\r\n"
         f"<eventType>{escape(event_type)}</eventType>\r\n"
         f"<eventState>{state}</eventState>\r\n"
@@ -109,7 +109,7 @@ def gb28181_alarm_xml(
 ) -> bytes:
     """A MANSCDP Alarm Notify as a GB/T 28181-2016 device sends it: GB2312, local time, no offset."""
     info = f"<Info>\r\n<AlarmType>{alarm_type}</AlarmType>\r\n</Info>\r\n" if alarm_type is not None else ""
-    local = at.astimezone(DEVICE_LOCAL_OFFSET).strftime("%Y-%m-%dT%H:%M:%S")
+    local = at.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
     body = (
         "<Notify>\r\n"
         "<CmdType>Alarm</CmdType>\r\n"
@@ -141,7 +141,7 @@ def gb28181_keepalive_xml(device_id: str, sn: int, status: str = "OK") -> bytes:
 def gb28181_sip_message(body: bytes, device_id: str, cseq: int = 1, at: datetime | None = None) -> bytes:
     """Wrap a MANSCDP body in the SIP MESSAGE request a device sends to its platform."""
     date_line = (
-        f"Date: {at.astimezone(DEVICE_LOCAL_OFFSET).strftime('%Y-%m-%dT%H:%M:%S.000')}\r\n" if at is not None else ""
+        f"Date: {at.astimezone(SHANGHAI).strftime('%Y-%m-%dT%H:%M:%S.000')}\r\n" if at is not None else ""
     )
     head = (
         f"MESSAGE sip:{GB_PLATFORM_ID}@{GB_SIP_DOMAIN} SIP/2.0\r\n"
@@ -168,12 +168,12 @@ def alarmbox_json(
     channel: int = 1,
     zone: str | None = None,
 ) -> bytes:
-    """One alarm-box event in the documented JSON form (see connectors/alarmbox.py)."""
+    """One alarm-box event in the documented JSON form (see connectors/security/alarmbox.py)."""
     event: dict[str, object] = {
         "device_id": device_id,
         "kind": kind,
         "state": state,
-        "time": at.astimezone(DEVICE_LOCAL_OFFSET).isoformat(timespec="seconds"),
+        "time": at.astimezone(SHANGHAI).isoformat(timespec="seconds"),
         "channel": channel,
     }
     if zone is not None:

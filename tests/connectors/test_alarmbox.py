@@ -8,10 +8,10 @@ from typing import Any, get_args
 
 import pytest
 
-from safecampus.connectors.alarmbox import AlarmBoxKind, decode_alarmbox
-from safecampus.connectors.security_payloads import alarmbox_json
-from safecampus.connectors.security_record import VendorSecurityRecord, taxonomy_of
-from safecampus.connectors.security_xml import SecurityDecodeError
+from safecampus.connectors.security.alarmbox import AlarmBoxKind, decode_alarmbox
+from safecampus.simulator.security_payloads import alarmbox_json
+from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
+from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.schemas.security import SecurityEventType
 
 BEIJING = timezone(timedelta(hours=8))

@@ -7,10 +7,10 @@ from typing import get_args
 
 import pytest
 
-from safecampus.connectors.isapi import decode_isapi
-from safecampus.connectors.security_payloads import isapi_alert_xml, isapi_multipart
-from safecampus.connectors.security_record import VendorSecurityRecord, taxonomy_of
-from safecampus.connectors.security_xml import SecurityDecodeError
+from safecampus.connectors.security.isapi import decode_isapi
+from safecampus.simulator.security_payloads import isapi_alert_xml, isapi_multipart
+from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
+from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.schemas.security import SecurityEventType
 
 BEIJING = timezone(timedelta(hours=8))

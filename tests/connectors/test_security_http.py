@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from safecampus.connectors.security_http import SecurityHttpGateway
-from safecampus.connectors.security_payloads import (
+from safecampus.connectors.security.http import SecurityHttpGateway
+from safecampus.simulator.security_payloads import (
     alarmbox_json,
     gb28181_alarm_xml,
     gb28181_sip_message,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from safecampus.connectors.security_xml import (
+from safecampus.connectors.security.xml import (
     MAX_XML_BYTES,
     SecurityDecodeError,
     child,

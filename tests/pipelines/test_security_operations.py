@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from safecampus.connectors.security_payloads import alarmbox_json
+from safecampus.simulator.security_payloads import alarmbox_json
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.envelope import RawEnvelope
 
