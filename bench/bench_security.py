@@ -15,7 +15,7 @@ Keepalive, GB/T 28181 inside a SIP MESSAGE, alarm-box JSON) the same payloads go
               (envelope parsing + normalize + detection + KPIs + JSONL outputs), start-up included
 
 Payloads are built with `safecampus/simulator/security_payloads.py` using device ids of the seeded city
-registry (`registry_for(None)`), so every enrichment lookup hits. The plain loops run best-of-N
+registry (`city_registry()`), so every enrichment lookup hits. The plain loops run best-of-N
 inside one child process per format; each loop and replay runs in its own child process, best-of-N.
 Prints figures and ratios; asserts nothing.
 
@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_replay import best_time  # bench/ is sys.path[0] when run as a script
+from bench_replay import best_time, city_registry  # bench/ is sys.path[0] when run as a script
 
 logging.basicConfig(level=logging.ERROR)
 
@@ -49,11 +49,10 @@ BOX_KINDS = ("one_key", "fence", "door_forced", "door_held", "heartbeat", "tampe
 
 def build_file(fmt: str, count: int, path: Path) -> None:
     """Write `count` raw envelopes of one format as a replay JSONL file."""
-    from safecampus.simulator import security_payloads as p
-    from safecampus.pipelines.catalog import registry_for
     from safecampus.schemas.envelope import RawEnvelope
+    from safecampus.simulator import security_payloads as p
 
-    devices = list(registry_for(None).devices.values())
+    devices = list(city_registry().devices.values())
     if fmt.startswith("isapi"):
         chosen = [d for d in devices if d.kind == "camera" and d.vendor == "hikvision"]
     elif fmt.startswith("gb"):
@@ -117,11 +116,11 @@ def child_loops(raw: Path, loops: int) -> dict[str, Any]:
     from safecampus.connectors.security.gb28181 import decode_gb28181
     from safecampus.connectors.security.isapi import decode_isapi
     from safecampus.connectors.security.xml import parse_untrusted_xml
-    from safecampus.pipelines.catalog import pipeline_for, registry_for
+    from safecampus.pipelines.catalog import pipeline_for
     from safecampus.pipelines.domain import DecodeError
     from safecampus.schemas.envelope import RawEnvelope
 
-    pipeline = pipeline_for("security", Settings(), registry_for(None))
+    pipeline = pipeline_for("security", Settings(), city_registry())
     with raw.open("rb") as handle:
         envelopes = [RawEnvelope.model_validate_json(line) for line in handle]
     source = envelopes[0].source

@@ -20,33 +20,44 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from bench_replay import machine  # bench/ is sys.path[0] when run as a script
+from bench_replay import city_registry, city_store, machine  # bench/ is sys.path[0] when run as a script
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from safecampus.config import Settings
-from safecampus.simulator.security_payloads import alarmbox_json, gb28181_keepalive_xml
-from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.connectors.kafka import Topics
+from safecampus.pipelines.catalog import pipeline_for
 from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.streaming import StreamTopics, run_streaming
+from safecampus.pipelines.streaming import run_streaming
 from safecampus.publisher import publish, raw_producer, raw_record
 from safecampus.schemas.common import Domain
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.run import simulate
+from safecampus.simulator.security_payloads import alarmbox_json, gb28181_keepalive_xml
 
 BOOTSTRAP = "127.0.0.1:9092"
 PRISM = str(Path.home() / ".cache/safecampus/prism-2.77.0/prism")
 DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
 
 
-def _topics(prefix: str, domain: Domain) -> StreamTopics:
-    topics = StreamTopics(domain, prefix)
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    admin.create_topics(
-        [NewTopic(t, 2, 1) for t in (topics.raw, topics.events, topics.alerts, topics.dlq, topics.kpis)]
+class _DomainTopics(NamedTuple):
+    raw: str
+    events: str
+    alerts: str
+    dlq: str
+    kpis: str
+    runs: str
+
+
+def _topics(prefix: str, domain: Domain) -> _DomainTopics:
+    named = Topics(prefix)
+    topics = _DomainTopics(
+        named.raw(domain), named.events(domain), named.alerts, named.dlq, named.kpis, named.derived("runs", domain)
     )
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin.create_topics([NewTopic(t, 2, 1) for t in topics])
     admin.close()
     return topics
 
@@ -65,7 +76,7 @@ def _span(topic: str, expected: int, timeout_s: float = 300) -> tuple[int, float
 
 
 def _expected_events(domain: Domain, lines: list[bytes]) -> int:
-    pipeline = pipeline_for(domain, Settings(), registry_for(None))
+    pipeline = pipeline_for(domain, Settings(), city_registry())
     return len(normalize_lines(pipeline, list(enumerate(lines)), "bench").events)
 
 
@@ -73,7 +84,9 @@ def bench_prism(domain: Domain, lines: list[bytes], events: int) -> float:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = _topics(prefix, domain)
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
-    run_streaming([domain], BOOTSTRAP, PRISM, None, None, group_id=f"{prefix}g", stop_at_end=True, topic_prefix=prefix)
+    run_streaming(
+        [domain], BOOTSTRAP, PRISM, None, city_store(), group_id=f"{prefix}g", stop_at_end=True, topic_prefix=prefix
+    )
     got, seconds = _span(topics.events, events)
     return got / seconds if seconds else float("nan")
 
@@ -82,7 +95,7 @@ class SameWork:
     """What every runner does per batch: normalize_lines, then the domain's detectors (plain Python)."""
 
     def __init__(self, domain: Domain) -> None:
-        self.pipeline = pipeline_for(domain, Settings(), registry_for(None))
+        self.pipeline = pipeline_for(domain, Settings(), city_registry())
         self.detectors: dict[str, Any] = {}
 
     def __call__(self, records: list[tuple[int, bytes]], topic: str, partition: int | None = None) -> list[bytes]:
@@ -178,12 +191,12 @@ def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, fl
     """Produce→alert latency (p50, p99 in s, alerts) for security at each rate, one running pipeline."""
     prefix = f"lat{uuid.uuid4().hex[:6]}."
     topics = _topics(prefix, "security")
-    registry = registry_for(None)
+    registry = city_registry()
     devices = sorted(d.device_id for d in registry.devices.values() if d.kind == "camera")
     boxes = sorted(d.device_id for d in registry.devices.values() if d.kind == "alarm_box")
     thread = threading.Thread(
         target=run_streaming,
-        args=(["security"], BOOTSTRAP, PRISM, None, None),
+        args=(["security"], BOOTSTRAP, PRISM, None, city_store()),
         kwargs={"group_id": f"{prefix}g", "topic_prefix": prefix},
         daemon=True,
     )

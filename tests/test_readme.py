@@ -17,7 +17,7 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert commands == ["make demo", "make test"]
 
 
-def test_readme_envelope_examples_replay(tmp_path: Path) -> None:
+def test_readme_envelope_examples_replay(tmp_path: Path, city_store: str) -> None:
     text = README.read_text(encoding="utf-8")
     examples = [json.loads(line) for line in text.splitlines() if line.startswith('{"domain":')]
     assert {e["domain"] for e in examples} == {"security", "bus", "canteen", "fire"}
@@ -36,6 +36,8 @@ def test_readme_envelope_examples_replay(tmp_path: Path) -> None:
                 str(raw),
                 "--out",
                 str(out),
+                "--store",
+                city_store,
             ],
             capture_output=True,
             text=True,

@@ -228,4 +228,6 @@ def test_check_kafka_on_closed_port_raises_one_line() -> None:
 
 
 def test_check_kafka_on_running_broker(kafka_bootstrap: str) -> None:
-    check_kafka(kafka_bootstrap)
+    assert check_kafka(kafka_bootstrap) is None  # answers: no error
+    with pytest.raises(KafkaUnavailableError, match="not reachable at 127.0.0.1:1"):
+        check_kafka("127.0.0.1:1", timeout_s=1)  # the same check fails where no broker listens

@@ -26,14 +26,17 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from safecampus.config import Settings
+from safecampus.connectors.kafka import Topics
+from safecampus.connectors.registry import RegistryView, save_rows
 from safecampus.connectors.store import engine_for
-from safecampus.pipelines.catalog import pipeline_for, registry_for
+from safecampus.pipelines.catalog import pipeline_for
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.streaming import StreamTopics, run_streaming
+from safecampus.pipelines.streaming import run_streaming
 from safecampus.publisher import publish
 from safecampus.schemas.common import Domain
 from safecampus.schemas.store import AlertRow, DlqRow, EventRow
+from safecampus.simulator.city import build_city
 from safecampus.simulator.run import Simulation
 
 pytestmark = pytest.mark.integration
@@ -46,24 +49,34 @@ GARBAGE = [b"not json at all", b'{"domain": "bus"}', b"\xff\xfe binary", b'{"dom
 class Expected:
     """What the plain-Python pipeline makes of the lines: event ids, DLQ count, alert fingerprints."""
 
-    def __init__(self, domain: Domain, lines: list[bytes]) -> None:
-        pipeline = pipeline_for(domain, Settings(), registry_for(None))
+    def __init__(self, domain: Domain, lines: list[bytes], registry: RegistryView) -> None:
+        pipeline = pipeline_for(domain, Settings(), registry)
         out = normalize_lines(pipeline, list(enumerate(lines)), "expected")
         self.event_ids = {pipeline.event_id(e) for _, e in out.events}
         self.subjects = {s for s, _ in out.events}
         self.events = len(out.events)
         self.dlq = len(out.dlq)
         # Alerts the events raise by themselves (no deadline needed): a crash must not lose any.
-        self.fingerprints = {a.fingerprint for a in detect_shard(pipeline, out.events, None)} | {
+        self.fingerprints = {a.fingerprint for a in detect_shard(pipeline, out.events, None).alerts} | {
             a.fingerprint for a in out.alerts
         }
+
+
+@pytest.fixture(scope="module")
+def store(postgres_url: str) -> str:
+    """The PostgreSQL store with the synthetic city's registry loaded (as `registry load` leaves it)."""
+    save_rows(engine_for(postgres_url), build_city().rows())
+    return postgres_url
 
 
 @pytest.fixture
 def prefix(kafka_bootstrap: str) -> Iterator[str]:
     """A fresh topic prefix: raw/events of bus and canteen, alerts and dlq, 2 partitions each."""
     name = f"t{uuid.uuid4().hex[:8]}."
-    topics = [f"{name}{t}" for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "alerts", "dlq", "kpis")]
+    topics = [
+        f"{name}{t}"
+        for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "runs.bus", "alerts", "dlq", "kpis")
+    ]
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(t, 2, 1) for t in topics])
     admin.close()
@@ -187,38 +200,43 @@ def _publish_slowly(bootstrap: str, topic: str, lines: list[bytes], per_step: in
 
 
 def test_events_and_dlq_account_for_every_record(
-    kafka_bootstrap: str, prism_location: str, postgres_url: str, simulated_day: Simulation, prefix: str
+    kafka_bootstrap: str,
+    prism_location: str,
+    store: str,
+    simulated_day: Simulation,
+    prefix: str,
+    city_registry: RegistryView,
 ) -> None:
     inputs: dict[Domain, list[bytes]] = {
         "bus": _lines(simulated_day, "bus", 1500) + GARBAGE,
         "canteen": _lines(simulated_day, "canteen", 300) + GARBAGE[:2],
     }
-    expected = {domain: Expected(domain, lines) for domain, lines in inputs.items()}
+    expected = {domain: Expected(domain, lines, city_registry) for domain, lines in inputs.items()}
     for domain, lines in inputs.items():
-        _forget(postgres_url, domain, expected[domain])
-        publish(kafka_bootstrap, [(StreamTopics(domain, prefix).raw, line) for line in lines])
+        _forget(store, domain, expected[domain])
+        publish(kafka_bootstrap, [(Topics(prefix).raw(domain), line) for line in lines])
 
     run_streaming(
         list(inputs),
         kafka_bootstrap,
         prism_location,
-        postgres_url,
-        None,
+        store,
+        store,
         group_id=f"{prefix}group",
         stop_at_end=True,
         topic_prefix=prefix,
     )
 
-    dlq_topic = StreamTopics("bus", prefix).dlq
+    dlq_topic = Topics(prefix).dlq
     assert _topic_count(kafka_bootstrap, dlq_topic) == sum(e.dlq for e in expected.values())
     for domain, want in expected.items():
-        topics = StreamTopics(domain, prefix)
+        topics = Topics(prefix)
         assert want.dlq >= len(GARBAGE[:2])
-        assert _topic_count(kafka_bootstrap, topics.events) == want.events
-        assert _stored_ids(postgres_url, domain, want.event_ids) == want.event_ids
-        assert _stored_dlq(postgres_url, topics.raw) == want.dlq
-    assert _topic_count(kafka_bootstrap, StreamTopics("bus", prefix).alerts) > 0  # bus detection ran
-    kpis = _read_values(kafka_bootstrap, StreamTopics("bus", prefix).kpis)
+        assert _topic_count(kafka_bootstrap, topics.events(domain)) == want.events
+        assert _stored_ids(store, domain, want.event_ids) == want.event_ids
+        assert _stored_dlq(store, topics.raw(domain)) == want.dlq
+    assert _topic_count(kafka_bootstrap, Topics(prefix).alerts) > 0  # bus detection ran
+    kpis = _read_values(kafka_bootstrap, Topics(prefix).kpis)
     totals: dict[tuple[str, str], float] = {}
     for kpi in kpis:
         if kpi["metric"].endswith("_events_total") and not kpi["labels"]:
@@ -227,64 +245,74 @@ def test_events_and_dlq_account_for_every_record(
 
 
 def test_sigkill_mid_stream_then_restart_stores_each_record_once(
-    kafka_bootstrap: str, prism_location: str, postgres_url: str, simulated_day: Simulation, prefix: str
+    kafka_bootstrap: str,
+    prism_location: str,
+    store: str,
+    simulated_day: Simulation,
+    prefix: str,
+    city_registry: RegistryView,
 ) -> None:
     lines = _lines(simulated_day, "bus", 6000) + GARBAGE
-    want = Expected("bus", lines)
-    _forget(postgres_url, "bus", want)
-    topics = StreamTopics("bus", prefix)
+    want = Expected("bus", lines, city_registry)
+    _forget(store, "bus", want)
+    topics = Topics(prefix)
 
-    proc = _start_run(prefix, "bus", postgres_url, prism_location, kafka_bootstrap)
-    producer = _publish_slowly(kafka_bootstrap, topics.raw, lines)
+    proc = _start_run(prefix, "bus", store, prism_location, kafka_bootstrap)
+    producer = _publish_slowly(kafka_bootstrap, topics.raw("bus"), lines)
     try:
-        _wait(lambda: len(_stored_ids(postgres_url, "bus", want.event_ids)) >= 400, 120, "the first stored events")
+        _wait(lambda: len(_stored_ids(store, "bus", want.event_ids)) >= 400, 120, "the first stored events")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # no drain, no cleanup: a crash
         proc.wait(timeout=30)
     producer.join(timeout=60)
-    stored_at_kill = len(_stored_ids(postgres_url, "bus", want.event_ids))
+    stored_at_kill = len(_stored_ids(store, "bus", want.event_ids))
     assert stored_at_kill < len(want.event_ids), "the kill came too late to be mid-stream"
 
-    proc = _start_run(prefix, "bus", postgres_url, prism_location, kafka_bootstrap, "--until-idle")
+    proc = _start_run(prefix, "bus", store, prism_location, kafka_bootstrap, "--until-idle")
     output, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0, output
 
-    assert _stored_ids(postgres_url, "bus", want.event_ids) == want.event_ids  # nothing lost
-    with Session(engine_for(postgres_url)) as session:  # and each exactly once (natural key = primary key)
+    assert _stored_ids(store, "bus", want.event_ids) == want.event_ids  # nothing lost
+    with Session(engine_for(store)) as session:  # and each exactly once (natural key = primary key)
         count = session.execute(
             select(func.count()).where(EventRow.domain == "bus", EventRow.event_id.in_(want.event_ids))  # type: ignore[attr-defined]
         ).scalar_one()
     assert count == len(want.event_ids)
-    assert _stored_dlq(postgres_url, topics.raw) == want.dlq
+    assert _stored_dlq(store, topics.raw("bus")) == want.dlq
     assert want.fingerprints, "the slice should raise alerts"
-    assert want.fingerprints <= _stored_fingerprints(postgres_url, "bus", want.subjects)  # no alert lost
+    assert want.fingerprints <= _stored_fingerprints(store, "bus", want.subjects)  # no alert lost
     # Kafka outputs are at-least-once: the records after the last commit were written again.
-    assert _topic_count(kafka_bootstrap, topics.events) >= want.events
+    assert _topic_count(kafka_bootstrap, topics.events("bus")) >= want.events
 
 
 def test_broker_restart_while_running_loses_nothing(
-    kafka_bootstrap: str, prism_location: str, postgres_url: str, simulated_day: Simulation, prefix: str
+    kafka_bootstrap: str,
+    prism_location: str,
+    store: str,
+    simulated_day: Simulation,
+    prefix: str,
+    city_registry: RegistryView,
 ) -> None:
     lines = _lines(simulated_day, "canteen", 600) + GARBAGE
     first, second = lines[:300], lines[300:]
-    want = Expected("canteen", lines)
-    _forget(postgres_url, "canteen", want)
-    topic = StreamTopics("canteen", prefix).raw
+    want = Expected("canteen", lines, city_registry)
+    _forget(store, "canteen", want)
+    topic = Topics(prefix).raw("canteen")
 
-    proc = _start_run(prefix, "canteen", postgres_url, prism_location, kafka_bootstrap)
+    proc = _start_run(prefix, "canteen", store, prism_location, kafka_bootstrap)
     try:
         publish(kafka_bootstrap, [(topic, line) for line in first])
-        _wait(lambda: len(_stored_ids(postgres_url, "canteen", want.event_ids)) > 0, 120, "the first stored events")
+        _wait(lambda: len(_stored_ids(store, "canteen", want.event_ids)) > 0, 120, "the first stored events")
         subprocess.run(["bash", str(DEPLOY / "kafka.sh"), "stop"], check=True, capture_output=True, timeout=90)
         time.sleep(3)
         subprocess.run(["bash", str(DEPLOY / "kafka.sh"), "start"], check=True, capture_output=True, timeout=180)
         publish(kafka_bootstrap, [(topic, line) for line in second])
         _wait(
-            lambda: _stored_ids(postgres_url, "canteen", want.event_ids) == want.event_ids,
+            lambda: _stored_ids(store, "canteen", want.event_ids) == want.event_ids,
             180,
             "every event after the broker restart",
         )
-        _wait(lambda: _stored_dlq(postgres_url, topic) == want.dlq, 60, "every DLQ record")
+        _wait(lambda: _stored_dlq(store, topic) == want.dlq, 60, "every DLQ record")
         assert proc.poll() is None, "the pipeline should still be running"
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C: cancel and exit cleanly
@@ -296,9 +324,13 @@ def test_broker_restart_while_running_loses_nothing(
     assert "Traceback" not in output.split("stopped")[-1]
 
 
-def test_run_without_kafka_prints_one_line_and_exits_non_zero() -> None:
+def test_run_without_kafka_prints_one_line_and_exits_non_zero(city_store: str) -> None:
     proc = subprocess.run(
-        [str(SAFECAMPUS), "run", "--kafka", "127.0.0.1:1"], capture_output=True, text=True, timeout=60, check=False
+        [str(SAFECAMPUS), "run", "--kafka", "127.0.0.1:1", "--store", city_store],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr + proc.stdout

@@ -67,7 +67,7 @@ def test_gateway_needs_a_destination() -> None:
     assert result.returncode == 2 and "--kafka HOST:PORT" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path, city_store: str) -> None:  # type: ignore[no-untyped-def]
     replay = subprocess.run(
         [
             sys.executable,
@@ -79,6 +79,8 @@ def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path) -> None: 
             str(simulated_day.raw_file("bus")),
             "--out",
             str(tmp_path),
+            "--store",
+            city_store,
         ],
         capture_output=True,
         text=True,
@@ -100,7 +102,7 @@ def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path) -> None: 
     assert all(31 < v.position.latitude < 32.6 for v in vehicles)
 
 
-def test_simulated_buses_drive_the_gateway(simulated_day, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_simulated_buses_drive_the_gateway(simulated_day, tmp_path: Path, city_store: str) -> None:  # type: ignore[no-untyped-def]
     from safecampus.simulator.terminals import drive_gateway, terminal_frames
 
     bus_file = tmp_path / "bus.jsonl"
@@ -130,6 +132,8 @@ def test_simulated_buses_drive_the_gateway(simulated_day, tmp_path: Path) -> Non
             str(stored),
             "--out",
             str(tmp_path / "out"),
+            "--store",
+            city_store,
         ],
         capture_output=True,
         text=True,
