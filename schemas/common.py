@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,8 @@ DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
 Severity = Literal["critical", "high", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "warning", "info")
 
-# Everything shown to a person is in the city's time zone; everything stored is UTC.
+# The one time zone: what people see, device clocks (JT/T 808, ISAPI, GB/T 28181 are UTC+8 by standard
+# or practice) and the GTFS service day. Everything stored is UTC.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -33,6 +34,13 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("timestamp has no time zone")
     return moment.astimezone(UTC)
+
+
+def service_time(day: date, seconds: float) -> datetime:
+    """`seconds` after the start of a local service day, as an aware UTC instant. GTFS counts a day's
+    times from "noon minus 12 h" (they may pass 24:00:00); Shanghai has no daylight saving, so that is
+    local midnight."""
+    return (datetime.combine(day, time(0), SHANGHAI) + timedelta(seconds=seconds)).astimezone(UTC)
 
 
 def local_text(moment: datetime) -> str:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
-from safecampus.schemas.common import SHANGHAI, Domain
+from safecampus.schemas.common import Domain, service_time
 
 
 def local(day: date, seconds: float) -> datetime:
     """`seconds` after local midnight of `day`, as an aware UTC datetime."""
-    return (datetime.combine(day, time(0), SHANGHAI) + timedelta(seconds=seconds)).astimezone(UTC)
+    return service_time(day, seconds)
 
 
 @dataclass
