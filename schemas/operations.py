@@ -3,7 +3,7 @@
 An `Acknowledgement` says an operator (by id only, no names) has seen one alert; a
 `SuppressionWindow` says a school is in maintenance or a fire drill, so alarms raised there in
 that time are expected. Both arrive later from a Kafka topic or the API; the logic that applies
-them lives in `pipelines/security.py` (`acknowledge`, `AlertTriage`).
+them to alerts of every domain lives in `pipelines/alerts.py` (`acknowledge`, `AlertTriage`).
 
 Example:
     Acknowledgement(fingerprint="3f9c0a…", operator_id="op-017",

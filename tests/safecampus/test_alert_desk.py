@@ -9,8 +9,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from safecampus.connectors.store import engine_for, upsert
-from safecampus.pipelines.replay import alert_row
+from safecampus.connectors.store import alert_row, engine_for, upsert
 from safecampus.schemas.alert import Alert, alert_fingerprint
 from safecampus.schemas.store import AlertRow
 
