@@ -1,0 +1,55 @@
+"""What every security rule shares: the device it watches, the alert titles, the per-type key.
+
+A rule raises alerts about one device (the pipeline's subject); `DeviceContext` carries what
+each alert names besides the rule's own words: the device id, its school and district (None
+for a device the registry does not know).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safecampus.schemas.common import Severity
+from safecampus.schemas.registry import SecurityDevice
+from safecampus.schemas.security import SecurityEventType
+
+FAULT_TYPES: frozenset[str] = frozenset({"video_loss", "storage_fault", "tamper", "device_fault"})
+SEVERITY_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "high": 2, "critical": 3}
+EVIDENCE_EVENTS = 5  # alerts stay small: the latest few events behind them, plus a summary
+KEEPALIVE_ERROR = "gb28181:keepalive/error"
+
+TITLES: dict[str, str] = {
+    "intrusion": "區域入侵",
+    "tripwire": "越界偵測",
+    "loitering": "徘徊逗留",
+    "motion": "移動偵測",
+    "video_loss": "視頻丟失",
+    "tamper": "鏡頭遮擋或破壞",
+    "storage_fault": "存儲故障",
+    "one_key_alarm": "一鍵報警",
+    "fence": "周界圍欄報警",
+    "forced_door": "門禁被強行打開",
+    "device_offline": "設備離線",
+    "device_fault": "設備故障",
+    "heartbeat": "心跳",
+    "other": "其他事件",
+}
+
+TypeKey = tuple[SecurityEventType, int]  # (event type, channel)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceContext:
+    """The device a detector watches, as its alerts name it.
+
+    Example: `DeviceContext.of("CZ-0000-00", view.devices.get("CZ-0000-00"), "tianning")`.
+    """
+
+    device_id: str
+    device: SecurityDevice | None  # None: not in the registry
+    school_id: str | None = None
+    district: str | None = None
+
+    @classmethod
+    def of(cls, device_id: str, device: SecurityDevice | None, district: str | None = None) -> DeviceContext:
+        return cls(device_id, device, device.school_id if device else None, district)

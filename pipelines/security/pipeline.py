@@ -1,0 +1,125 @@
+"""Campus security: vendor alarms normalized onto one taxonomy, with severity, detection and KPIs.
+
+Severity comes from the event type, the time of day (intrusion at night is critical) and the
+device's location role (tripwire or loitering at a gate or dormitory is high). A device not in
+the registry still becomes an event, without school or district, so a person can be told about it.
+Detection is per device (`SecurityDetector`, detector.py); KPIs are in kpis.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from safecampus.connectors.security.alarmbox import decode_alarmbox
+from safecampus.connectors.security.gb28181 import decode_gb28181
+from safecampus.connectors.security.isapi import decode_isapi
+from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
+from safecampus.connectors.security.xml import SecurityDecodeError
+from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, payload_of
+from safecampus.pipelines.security.kpis import chunk_partials, final_kpis
+from safecampus.pipelines.security.detector import SecurityDetector
+from safecampus.schemas.alert import Alert
+from safecampus.schemas.common import SHANGHAI, Record, Severity
+from safecampus.schemas.envelope import RawEnvelope
+from safecampus.schemas.security import SecurityEvent, SecurityEventType
+
+BASE_SEVERITY: dict[SecurityEventType, Severity] = {
+    "one_key_alarm": "critical",
+    "intrusion": "high",
+    "forced_door": "high",
+    "fence": "high",
+    "tripwire": "warning",
+    "loitering": "warning",
+    "tamper": "high",
+    "video_loss": "high",
+    "storage_fault": "warning",
+    "device_fault": "warning",
+    "device_offline": "warning",
+    "motion": "info",
+    "heartbeat": "info",
+    "other": "info",
+}
+NIGHT_CRITICAL: frozenset[str] = frozenset({"intrusion", "fence", "forced_door", "tripwire"})
+SENSITIVE_ROLES: frozenset[str] = frozenset({"gate", "dormitory"})
+ROLE_RAISED: frozenset[str] = frozenset({"tripwire", "loitering"})  # someone at a gate or dormitory matters more
+KNOWN_ROLES: frozenset[str] = SENSITIVE_ROLES | {"canteen", "classroom", "perimeter", "playground", "office"}
+
+
+def decode_vendor(envelope: RawEnvelope) -> VendorSecurityRecord:
+    """The vendor record of an envelope, by its source format."""
+    raw = payload_of(envelope)
+    try:
+        if envelope.source == "isapi":
+            return decode_isapi(raw, envelope.content_type)
+        if envelope.source == "gb28181":
+            return decode_gb28181(raw, envelope.received_at)
+        if envelope.source == "alarmbox":
+            return decode_alarmbox(raw)
+    except SecurityDecodeError as exc:
+        raise DecodeError("decode", f"{envelope.source} payload: {exc}") from None
+    raise DecodeError("decode", f"source format {envelope.source!r} is not a security format")
+
+
+class SecurityPipeline(DomainPipeline[SecurityEvent]):
+    domain = "security"
+    event_type = SecurityEvent
+
+    def decode(self, envelope: RawEnvelope) -> list[SecurityEvent]:
+        record = decode_vendor(envelope)
+        event_type = taxonomy_of(record.vendor_type)
+        if event_type is None:
+            raise DecodeError("normalize", f"unknown vendor event type {record.vendor_type!r}: no taxonomy mapping")
+        device = self.registry.devices.get(record.device_id)
+        role = device.location_role if device else None
+        at = record.occurred_at.astimezone(UTC)
+        event_id = f"{record.device_id}/{record.channel}/{record.vendor_type}/{record.state}/{at.timestamp():.0f}"
+        return [
+            SecurityEvent.model_validate(
+                {
+                    "event_id": event_id,
+                    "device_id": record.device_id,
+                    "channel": record.channel,
+                    "source_format": record.source_format,
+                    "vendor_type": record.vendor_type,
+                    "event_type": event_type,
+                    "state": record.state,
+                    "occurred_at": at,
+                    "severity": self.severity(event_type, at, role),
+                    "school_id": device.school_id if device else None,
+                    "district": self.registry.district_of_school(device.school_id) if device else None,
+                    "location_role": role if role in KNOWN_ROLES else ("other" if role else None),
+                    "linked_to_police": device.linked_to_police if device else None,
+                }
+            )
+        ]
+
+    def severity(self, event_type: SecurityEventType, at: datetime, role: str | None) -> Severity:
+        rules = self.settings.security
+        hour = at.astimezone(SHANGHAI).hour
+        night = hour >= rules.night_start_hour or hour < rules.night_end_hour
+        if night and event_type in NIGHT_CRITICAL:
+            return "critical"
+        base = BASE_SEVERITY[event_type]
+        if role in SENSITIVE_ROLES and base == "warning" and event_type in ROLE_RAISED:
+            return "high"
+        return base
+
+    def subject(self, event: SecurityEvent) -> str:
+        return event.device_id
+
+    def event_id(self, event: SecurityEvent) -> str:
+        return event.event_id
+
+    def new_detector(self, subject: str) -> SecurityDetector:
+        device = self.registry.devices.get(subject)
+        district = self.registry.district_of_school(device.school_id) if device else None
+        return SecurityDetector(subject, device, self.settings.security, district)
+
+    def kpi_partials(
+        self, events: Sequence[SecurityEvent], alerts: Sequence[Alert], derived: Sequence[Record] = ()
+    ) -> KpiPartials:
+        return chunk_partials(events, alerts)
+
+    def finish_kpis(self, totals: KpiPartials) -> KpiPartials:
+        return final_kpis(totals, self.registry, self.settings.security)
