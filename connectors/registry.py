@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from safecampus.connectors.store import engine_for, upsert
+from safecampus.connectors.store import open_store, upsert_all
 from safecampus.schemas.common import describe_validation_error
 from safecampus.schemas.registry import (
     Bus,
@@ -151,13 +151,9 @@ def load_view(engine: Engine) -> RegistryView:
 
 @lru_cache(maxsize=4)
 def registry_at(url: str) -> RegistryView:
-    """The registry in the store at `url` (read once per process); an empty one is an error."""
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise EmptyRegistryError(
-            f"there is no store at {url.removeprefix('sqlite:///')}; load the registry with: "
-            "safecampus registry load DIR"
-        )
-    view = load_view(engine_for(url))
+    """The registry in the store at `url` (read once per process); a missing store is a `StoreError`,
+    an empty registry an `EmptyRegistryError`."""
+    view = load_view(open_store(url))
     if view.is_empty():
         raise EmptyRegistryError(
             f"the store {url} holds no registry (no schools); load one with: safecampus registry load DIR"
@@ -166,11 +162,11 @@ def registry_at(url: str) -> RegistryView:
 
 
 def save_rows(engine: Engine, rows: Sequence[SQLModel]) -> int:
-    """Upsert registry rows of any tables, in foreign-key order."""
+    """Upsert registry rows of any tables, in foreign-key order, in one transaction."""
     by_table: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_table[type(row)].append(row.model_dump())
-    return sum(upsert(engine, table, by_table[table]) for table in ALL_TABLES if table in by_table)
+    return upsert_all(engine, [(table, by_table[table]) for table in ALL_TABLES if table in by_table])
 
 
 def _read_csv(path: Path, model: type[SQLModel]) -> list[SQLModel]:
@@ -203,11 +199,13 @@ def load_dir(directory: Path, engine: Engine, progress: Callable[[str, int], Non
     found = [(path, model) for path, model in found if path.is_file()]
     if not found:
         raise RegistryLoadError(f"{directory} holds no registry CSV files and no GTFS feed (routes.txt, …)")
-    for path, model in found:
-        rows = _read_csv(path, model)
-        total += save_rows(engine, rows)
+    rows: list[SQLModel] = []
+    for path, model in found:  # every file read and checked before anything is written: all or nothing
+        read = _read_csv(path, model)
+        rows += read
         if progress:
-            progress(path.name, len(rows))
+            progress(path.name, len(read))
+    total = save_rows(engine, rows)
     return total
 
 

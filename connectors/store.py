@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
 import safecampus.schemas.registry  # noqa: F401  (registers the registry tables)
@@ -25,6 +26,50 @@ from safecampus.schemas.alert import Alert
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.kpi import Kpi
 from safecampus.schemas.store import AlertRow, DlqRow, EventRow, KpiRow
+
+
+class StoreError(ValueError):
+    """A store that cannot be used; str() is one line that says what to do."""
+
+
+URL_HINT = "use sqlite:///PATH or postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DB"
+
+
+def open_store(url: str, create: bool = False) -> Engine:
+    """The engine of a store a person named, checked: a URL we understand, a store that exists
+    (SQLite file present unless `create`), a server that answers. Raises `StoreError`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"the store URL {url!r} is not a database URL; {URL_HINT}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        raise StoreError(
+            f"the store URL {url!r} names 'postgres', which is not a dialect; write postgresql+psycopg2://"
+        )
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"the store URL {url!r} names {backend!r}, which is not supported; {URL_HINT}")
+    if backend == "sqlite":
+        path = Path(parsed.database or "")
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreError(f"the store URL {url!r} names no file; {URL_HINT}")
+        if path.is_dir():
+            raise StoreError(f"the store {path} is a folder, not a SQLite file")
+        if not create and not path.is_file():
+            raise StoreError(f"there is no store at {path}; load the registry first: safecampus registry load DIR")
+    try:
+        engine = engine_for(url)
+        with engine.connect():
+            pass
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"the store URL {url!r} needs the {exc.name} driver; pip install 'safecampus[postgres]'"
+        ) from None
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        where = f"{parsed.host}:{parsed.port or 5432}" if backend == "postgresql" else str(parsed.database)
+        raise StoreError(f"the store at {where} cannot be opened ({first}); start it with make postgres") from None
+    return engine
 
 
 @lru_cache(maxsize=8)
@@ -40,29 +85,37 @@ def engine_for(url: str) -> Engine:
 
 
 def upsert(engine: Engine, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
-    """Insert rows, or update them where their primary key exists. Returns the row count."""
-    if not rows:
-        return 0
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    keys = [c.name for c in table.primary_key.columns]
-    # The last row of a key wins: one statement may not touch the same row twice (PostgreSQL).
-    rows = list({tuple(row[k] for k in keys): row for row in rows}.values())
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    """Insert rows, or update them where their primary key exists, in one transaction. Returns the row count."""
+    return upsert_all(engine, [(model, rows)])
+
+
+def upsert_all(engine: Engine, batches: Sequence[tuple[type[SQLModel], Sequence[dict[str, Any]]]]) -> int:
+    """Upsert rows of several tables in one transaction: all of them land, or none."""
     if engine.dialect.name not in ("postgresql", "sqlite"):
         raise ValueError(f"store URL dialect {engine.dialect.name!r} is not supported; use sqlite or postgresql")
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    total = 0
     with engine.begin() as conn:
-        # Chunks keep each statement under SQLite's bound-parameter limit.
-        step = max(1, 30000 // max(1, len(table.columns)))
-        for start in range(0, len(rows), step):
-            stmt = dialect.insert(table).values(list(rows[start : start + step]))
-            updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-            stmt = (
-                stmt.on_conflict_do_update(index_elements=keys, set_=updates)
-                if updates
-                else (stmt.on_conflict_do_nothing(index_elements=keys))
-            )
-            conn.execute(stmt)
-    return len(rows)
+        for model, batch in batches:
+            if not batch:
+                continue
+            table: Table = model.__table__  # type: ignore[attr-defined]
+            keys = [c.name for c in table.primary_key.columns]
+            # The last row of a key wins: one statement may not touch the same row twice (PostgreSQL).
+            rows = list({tuple(row[k] for k in keys): row for row in batch}.values())
+            # Chunks keep each statement under SQLite's bound-parameter limit.
+            step = max(1, 30000 // max(1, len(table.columns)))
+            for start in range(0, len(rows), step):
+                stmt = dialect.insert(table).values(list(rows[start : start + step]))
+                updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+                stmt = (
+                    stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+                    if updates
+                    else stmt.on_conflict_do_nothing(index_elements=keys)
+                )
+                conn.execute(stmt)
+            total += len(rows)
+    return total
 
 
 def event_row(domain: str, event_id: str, subject: str, occurred_at: Any, body: str) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The control room's desk: open alerts from the store, and acknowledging one of them.
 
     safecampus alerts list --severity critical
-    safecampus alerts ack 3f9c0a… --operator op-017 --comment "guard sent"
+    safecampus alerts ack 3f9c0a1b --operator op-017 --comment "guard sent"   # a unique prefix is enough
 
-An acknowledgement is applied to the stored alert (status acknowledged, the operator id and time in
-its evidence) with the same upsert every sink uses; operators are ids, never names.
+An acknowledgement is kept in the store's acknowledgement history (every one, never overwritten)
+and applied to the stored alert (status acknowledged, the operator id, time and comment in its
+evidence) with the same upsert every sink uses; operators are ids, never names.
 """
 
 from __future__ import annotations
@@ -15,76 +16,144 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from safecampus.config import Settings
-from safecampus.connectors.store import alert_row, engine_for, upsert
+from safecampus.connectors.store import StoreError, alert_row, open_store, upsert_all
 from safecampus.pipelines.alerts import acknowledge
-from safecampus.schemas.alert import Alert
-from safecampus.schemas.common import SEVERITIES, local_text
+from safecampus.schemas.alert import Alert, rule_name
+from safecampus.schemas.common import DOMAINS, SEVERITIES, local_text
 from safecampus.schemas.operations import Acknowledgement
-from safecampus.schemas.store import AlertRow
+from safecampus.schemas.registry import District, School, SecurityDevice
+from safecampus.schemas.store import AcknowledgementRow, AlertRow
 
 alerts_app = typer.Typer(help="Open alerts and acknowledgements (the control room's desk).", no_args_is_help=True)
 console = Console()
 errors = Console(stderr=True)
 StoreOption = Annotated[str | None, typer.Option(help="store URL (default: the configured database_url)")]
+SHORT = 12  # fingerprint characters shown; any unique prefix is accepted by `alerts ack`
+SEVERITY_NAMES = {"critical": "紧急 critical", "high": "高 high", "warning": "警告 warning", "info": "提示 info"}
+STATUS_NAMES = {"firing": "告警中", "acknowledged": "已确认", "resolved": "已恢复", "suppressed": "已抑制"}
+ROLE_NAMES = {
+    "gate": "校门",
+    "dormitory": "宿舍",
+    "canteen": "食堂",
+    "classroom": "教学楼",
+    "perimeter": "周界",
+    "playground": "操场",
+    "office": "办公区",
+}
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _store(store: str | None) -> tuple[str, Engine]:
+    url = store or Settings().database_url
+    try:
+        return url, open_store(url)
+    except StoreError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
 
 
 @alerts_app.command("list")
 def list_alerts(
     store: StoreOption = None,
-    severity: Annotated[str | None, typer.Option(help="only this severity")] = None,
-    domain: Annotated[str | None, typer.Option(help="only this domain")] = None,
+    severity: Annotated[str | None, typer.Option(help="only this severity: critical, high, warning, info")] = None,
+    domain: Annotated[str | None, typer.Option(help="only this domain: security, bus, canteen, fire")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Open alerts (firing or acknowledged), most severe and newest first."""
-    query = select(AlertRow).where(AlertRow.status.in_(("firing", "acknowledged")))  # type: ignore[attr-defined]
+    if severity is not None and severity not in SEVERITIES:
+        _fail(f"--severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    if domain is not None and domain not in DOMAINS:
+        _fail(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+    url, engine = _store(store)
+    query = select(AlertRow).where(col(AlertRow.status).in_(("firing", "acknowledged")))
     if severity:
         query = query.where(AlertRow.severity == severity)
     if domain:
         query = query.where(AlertRow.domain == domain)
-    with Session(engine_for(store or Settings().database_url)) as session:
-        rows = session.exec(query).all()
-    rows = sorted(rows, key=lambda r: (SEVERITIES.index(r.severity), -r.occurred_at.timestamp()))[:limit]  # type: ignore[arg-type]
-    table = Table(title=f"Open alerts ({len(rows)} shown)", title_justify="left")
-    for column in ("severity", "status", "rule", "subject", "school", "since (Asia/Shanghai)"):
+    with Session(engine) as session:
+        rows = sorted(session.exec(query).all(), key=lambda r: (SEVERITIES.index(r.severity), -_utc(r.occurred_at)))  # type: ignore[arg-type]
+        shown = rows[:limit]
+        schools = {s.school_id: s.name for s in session.exec(select(School)).all()}
+        districts = {d.district_id: d.name for d in session.exec(select(District)).all()}
+        subjects = {r.subject for r in shown}
+        roles = {
+            d.device_id: d.location_role
+            for d in session.exec(select(SecurityDevice).where(col(SecurityDevice.device_id).in_(subjects))).all()
+        }
+        fingerprints = [r.fingerprint for r in shown]
+        acks: dict[str, AcknowledgementRow] = {}
+        for ack in session.exec(
+            select(AcknowledgementRow)
+            .where(col(AcknowledgementRow.fingerprint).in_(fingerprints))
+            .order_by(col(AcknowledgementRow.acknowledged_at))
+        ).all():
+            acks[ack.fingerprint] = ack  # the latest one per alert
+    title = f"未处理告警 Open alerts: {len(shown)} shown of {len(rows)} in {url}"
+    table = Table(title=title, title_justify="left")
+    for column in ("严重程度 severity", "状态 status", "规则 rule", "对象 subject", "学校 school", "位置 location"):
         table.add_column(column)
-    table.add_column("fingerprint", overflow="fold")  # whole, to copy into `alerts ack`
-    for row in rows:
+    table.add_column("发生时间 since (Asia/Shanghai)")
+    table.add_column("指纹 fingerprint")
+    for row in shown:
+        place = [districts.get(row.district or "", row.district or ""), ROLE_NAMES.get(roles.get(row.subject, ""), "")]
+        status = STATUS_NAMES.get(row.status, row.status)
+        ack = acks.get(row.fingerprint)
+        if ack is not None:
+            status += f"({ack.operator_id}{':' + ack.comment if ack.comment else ''})"
         table.add_row(
-            row.severity,
-            row.status,
-            row.rule,
+            SEVERITY_NAMES.get(row.severity, row.severity),
+            status,
+            f"{rule_name(row.rule)}\n{row.rule}",
             row.subject,
-            row.school_id or "—",
+            schools.get(row.school_id or "", row.school_id or "—"),
+            " ".join(p for p in place if p) or "—",
             local_text(row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC)),
-            row.fingerprint,
+            row.fingerprint[:SHORT],
         )
     console.print(table)
 
 
+def _utc(moment: datetime) -> float:
+    return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
+
+
 @alerts_app.command("ack")
 def ack(
-    fingerprint: Annotated[str, typer.Argument(help="the alert's fingerprint (see: safecampus alerts list)")],
+    fingerprint: Annotated[str, typer.Argument(help="the alert's fingerprint, or a unique prefix of it (alerts list)")],
     operator: Annotated[str, typer.Option(help="operator id (not a name)")],
     comment: Annotated[str, typer.Option(help="what was done")] = "",
     store: StoreOption = None,
 ) -> None:
-    """Acknowledge one alert: it stays visible, marked as taken in hand."""
-    url = store or Settings().database_url
-    engine = engine_for(url)
+    """Acknowledge one alert: it stays visible, marked as taken in hand; earlier acknowledgements stay in history."""
+    url, engine = _store(store)
     with Session(engine) as session:
-        row = session.get(AlertRow, fingerprint)
-    if row is None:
-        errors.print(f"[bold red]error:[/] no alert with fingerprint {fingerprint} in {url}", highlight=False)
-        raise typer.Exit(2)
-    alert = Alert.model_validate_json(row.body)
+        matches = session.exec(select(AlertRow).where(col(AlertRow.fingerprint).startswith(fingerprint)).limit(2)).all()
+    if not fingerprint or not matches:
+        _fail(f"no alert with fingerprint {fingerprint} in {url}")
+    if len(matches) > 1:
+        _fail(f"fingerprint prefix {fingerprint} matches more than one alert; give more characters")
+    alert = Alert.model_validate_json(matches[0].body)
     if alert.status == "resolved":
-        console.print(f"{alert.rule} on {alert.subject} is already resolved; acknowledgement recorded anyway")
+        console.print(f"{rule_name(alert.rule)} ({alert.rule}) on {alert.subject} 已恢复 is already resolved; recorded")
     note = Acknowledgement(
-        fingerprint=fingerprint, operator_id=operator, acknowledged_at=datetime.now(UTC), comment=comment
+        fingerprint=alert.fingerprint, operator_id=operator, acknowledged_at=datetime.now(UTC), comment=comment
     )
     acked = acknowledge(alert, note)
-    upsert(engine, AlertRow, [alert_row(acked)])
-    console.print(f"acknowledged {acked.rule} on {acked.subject} ({acked.severity}) by {operator}")
+    history = {"fingerprint": note.fingerprint, "acknowledged_at": note.acknowledged_at}
+    upsert_all(
+        engine,
+        [
+            (AcknowledgementRow, [{**history, "operator_id": operator, "comment": comment}]),
+            (AlertRow, [alert_row(acked)]),
+        ],
+    )
+    what = f"{rule_name(acked.rule)} ({acked.rule}) on {acked.subject}, {acked.severity}"
+    console.print(f"已确认 acknowledged {what}, by {operator}")

@@ -235,10 +235,11 @@ def replay(
 def _registry_or_exit(url: str) -> None:
     """Exit 2 with one line unless the store at `url` holds a registry (production never invents a city)."""
     from safecampus.connectors.registry import EmptyRegistryError, registry_at
+    from safecampus.connectors.store import StoreError
 
     try:
         registry_at(url)
-    except EmptyRegistryError as exc:
+    except (EmptyRegistryError, StoreError) as exc:
         fail(str(exc), 2)
 
 
@@ -267,12 +268,14 @@ def registry_load(
 ) -> None:
     """Load registry CSV files and a GTFS feed into the store (upserts: loading twice is harmless)."""
     from safecampus.connectors.registry import RegistryLoadError, load_dir
-    from safecampus.connectors.store import engine_for
+    from safecampus.connectors.store import StoreError, open_store
 
     url = store or Settings().database_url
     try:
-        total = load_dir(directory, engine_for(url), lambda name, n: console.print(f"  {name:28} {n:>7,} rows"))
-    except RegistryLoadError as exc:
+        total = load_dir(
+            directory, open_store(url, create=True), lambda name, n: console.print(f"  {name:28} {n:>7,} rows")
+        )
+    except (RegistryLoadError, StoreError) as exc:
         fail(str(exc), 2)
     console.print(f"loaded {total:,} rows into {url}")
 
@@ -281,6 +284,7 @@ def _print_security(path: Path, source: str) -> None:
     from datetime import UTC, datetime
 
     from safecampus.connectors.registry import EmptyRegistryError, RegistryView, registry_at
+    from safecampus.connectors.store import StoreError
     from safecampus.pipelines.catalog import pipeline_for
     from safecampus.pipelines.domain import DecodeError
     from safecampus.schemas.envelope import RawEnvelope
@@ -297,7 +301,7 @@ def _print_security(path: Path, source: str) -> None:
     settings = Settings()
     try:  # enrich from the loaded registry when there is one; else the device is shown as unregistered
         registry = registry_at(settings.database_url)
-    except EmptyRegistryError:
+    except (EmptyRegistryError, StoreError):
         registry = RegistryView()
     pipeline = pipeline_for("security", settings, registry)
     try:
@@ -326,7 +330,8 @@ def decode_gb28181(file: Annotated[Path, typer.Argument(help="GB/T 28181 Notify 
 @decode_app.command("jt808")
 def decode_jt808(frame: Annotated[str, typer.Argument(help="one JT/T 808 frame in hex (with or without 7e)")]) -> None:
     """Decode one JT/T 808 frame."""
-    from safecampus.connectors.jt808 import Jt808Error, decode_frame, message_to_json
+    from safecampus.connectors.bus.jt808_decode import decode_frame, message_to_json
+    from safecampus.connectors.bus.jt808_frame import Jt808Error
 
     try:
         data = bytes.fromhex(frame.replace(" ", ""))
@@ -396,7 +401,7 @@ def gtfs_rt(
     """Serve GTFS-realtime VehiclePositions and TripUpdates of the school buses."""
     import threading
 
-    from safecampus.connectors.gtfs_realtime import GtfsRealtimeServer, GtfsRealtimeState
+    from safecampus.connectors.bus.gtfs_realtime import GtfsRealtimeServer, GtfsRealtimeState
     from safecampus.transit_feed import follow_kafka, load_replay_output
 
     if (kafka is None) == (from_dir is None):

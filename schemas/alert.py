@@ -43,3 +43,46 @@ class Alert(Record):
     detail: str = ""
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     source_offsets: list[SourceOffset] = Field(default_factory=list)
+
+
+# What a person calls each rule (Simplified Chinese). Families end in "." and take the last part's name.
+RULE_NAMES: dict[str, str] = {
+    "bus.overspeed": "校车超速",
+    "bus.off_route": "校车偏离核定路线",
+    "bus.late_arrival": "校车到站晚点",
+    "bus.terminal_silent": "车载终端失联",
+    "bus.no_all_off": "未确认学生全部下车",
+    "bus.unregistered": "未登记校车终端",
+    "bus.operator_licence_expired": "运营企业许可过期",
+    "bus.driver_out_of_rules": "驾驶员不符合资格",
+    "bus.inspection_overdue": "安全技术检验逾期",
+    "bus.terminal_alarm.": "车载终端报警",
+    "security.device_offline": "设备离线",
+    "security.fault_unfixed": "故障超时未修复",
+    "security.flapping": "告警频繁抖动",
+    "security.unknown_device": "未登记设备",
+    "security.one_key_alarm": "一键报警",
+    "security.intrusion": "区域入侵",
+    "security.tripwire": "越界侦测",
+    "security.loitering": "徘徊逗留",
+    "security.fence": "周界围栏报警",
+    "security.forced_door": "门禁被强行打开",
+    "security.video_loss": "视频丢失",
+    "security.tamper": "镜头遮挡或破坏",
+    "security.storage_fault": "存储故障",
+    "security.device_fault": "设备故障",
+    "security.": "安防事件",
+    "canteen.single_person_acceptance": "验收人数不足",
+    "canteen.red_flag.": "食堂经费违规列支",
+    "fire.area_closed": "重大隐患区域停用",
+    "fire.hazard_overdue": "隐患逾期未整改",
+    "fire.hazard.": "消防隐患",
+}
+
+
+def rule_name(rule: str) -> str:
+    """The Chinese name of a rule id (its family's name for e.g. `bus.terminal_alarm.emergency`), else the id."""
+    if rule in RULE_NAMES:
+        return RULE_NAMES[rule]
+    family = rule.rpartition(".")[0] + "."
+    return RULE_NAMES.get(family, rule)

@@ -49,3 +49,12 @@ class DlqRow(SQLModel, table=True):
     step: str
     reason: str
     payload_b64: str
+
+
+class AcknowledgementRow(SQLModel, table=True):
+    """Every acknowledgement an operator gave, kept as history (a later one never overwrites an earlier one)."""
+
+    fingerprint: str = Field(primary_key=True)
+    acknowledged_at: datetime = Field(primary_key=True)
+    operator_id: str = Field(primary_key=True)  # an id, never a name
+    comment: str = ""
