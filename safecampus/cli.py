@@ -214,8 +214,9 @@ def replay(
 ) -> None:
     """Run one domain's pipeline over a file (batch, in-process runner)."""
     (chosen,) = _domains([domain])
-    if not input.is_file():
-        fail(f"input file {input} does not exist", 2)
+    _input_file_or_exit(input, "input file")
+    if operations is not None:
+        _input_file_or_exit(operations, "operations log")
     settings = Settings()
     url = store or settings.database_url
     _registry_or_exit(url)
@@ -230,6 +231,33 @@ def replay(
         fail(f"could not read or write files: {exc}")
     counts = {name: _count_lines(out / f"{name}.jsonl") for name in ("events", "alerts", "kpis", "dlq")}
     console.print(" · ".join(f"{n} {c:,}" for n, c in counts.items()) + f" → {out}/")
+    if counts["events"] == 0 and counts["dlq"] == 0:
+        console.print(f"note: {input} holds no records (it is empty or blank); nothing was replayed")
+    elif counts["events"] == 0:
+        console.print(f"note: every record was refused; the first reasons (all in {out}/dlq.jsonl):")
+        for reason in _first_reasons(out / "dlq.jsonl"):
+            console.print(f"  · {reason}", highlight=False)
+
+
+def _input_file_or_exit(path: Path, what: str) -> None:
+    if path.is_dir():
+        fail(f"the {what} {path} is a folder; give a JSONL file", 2)
+    if not path.is_file():
+        fail(f"the {what} {path} does not exist", 2)
+
+
+def _first_reasons(dlq: Path, limit: int = 3) -> list[str]:
+    """The first distinct DLQ reasons, with their input line, for a person to act on."""
+    reasons: list[str] = []
+    with dlq.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            reason = f"line {record.get('source_offset')}: {record.get('reason')}"
+            if record.get("reason") not in {r.split(": ", 1)[-1] for r in reasons}:
+                reasons.append(reason)
+            if len(reasons) == limit:
+                break
+    return reasons
 
 
 def _registry_or_exit(url: str) -> None:

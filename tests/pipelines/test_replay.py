@@ -164,3 +164,18 @@ def test_replay_of_a_simulated_day_matches_its_input(simulated_day, tmp_path: Pa
     with sqlite3.connect(city_store.removeprefix("sqlite:///")) as db:
         (stored,) = db.execute("select count(*) from eventrow").fetchone()
     assert stored == simulated_day.counts["canteen"]  # a second replay adds nothing
+
+
+def test_a_folder_an_empty_file_and_an_all_refused_file_are_said_plainly(tmp_path: Path, city_store: str) -> None:
+    folder = run_cli("replay", "bus", "--input", str(tmp_path), "--out", str(tmp_path / "o"), "--store", city_store)
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n\n")
+    result = run_cli("replay", "bus", "--input", str(empty), "--out", str(tmp_path / "e"), "--store", city_store)
+    assert result.returncode == 0 and "holds no records" in result.stdout
+    refused = tmp_path / "refused.jsonl"
+    refused.write_bytes(b"not json\n[1]\n")
+    result = run_cli("replay", "bus", "--input", str(refused), "--out", str(tmp_path / "r"), "--store", city_store)
+    assert result.returncode == 0 and "every record was refused" in result.stdout
+    assert "line 1: line is not valid JSON" in result.stdout and "line 2:" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
