@@ -135,10 +135,14 @@ class AlertOnce:
 
 
 def _reopened_summary(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Evidence of a re-emitted alert: its summary no longer counts as a newly opened alert."""
+    """Evidence of a re-emitted alert: its summary no longer counts as a newly opened alert, nor an
+    acknowledgement it already carried as a new one (time to acknowledge is counted once)."""
     if evidence and evidence[0].get("opened"):
-        return [{**evidence[0], "opened": False}, *evidence[1:]]
-    return list(evidence)
+        evidence = [{**evidence[0], "opened": False}, *evidence[1:]]
+    return [
+        {**item, "new": False} if item.get("new") and item.get("kind") == "acknowledgement" else item
+        for item in evidence
+    ]
 
 
 def acknowledge(alert: Alert, ack: Acknowledgement, new: bool = True) -> Alert:

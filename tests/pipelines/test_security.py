@@ -1,4 +1,6 @@
-"""Security detection: dedup, resolve, flapping, offline, faults, unknown devices, triage, KPIs, end to end."""
+"""Security detection: dedup, resolve, flapping, offline, faults, unknown devices, ack KPIs, end to end.
+
+Each rule has its own unit tests (test_security_rules.py); these drive the whole detector."""
 
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.domain import merge_partials
 from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.security import AlertTriage, SecurityPipeline, acknowledge, required_guards, suppress
+from safecampus.pipelines.alerts import AlertTriage, triage_log
+from safecampus.pipelines.security import SecurityPipeline, required_guards
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Record
-from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
+from safecampus.schemas.operations import Acknowledgement
 from safecampus.schemas.registry import District, School, SecurityDevice
 from safecampus.schemas.security import EventState, SecurityEvent, SecurityEventType
 from safecampus.simulator.city import build_city
@@ -259,8 +262,8 @@ def test_shuffled_input_gives_the_same_final_states(pipeline: SecurityPipeline) 
     shuffled = ordered[:]
     random.Random(7).shuffle(shuffled)
     until = at(23, DAY)
-    final = {fp: a.status for fp, a in latest(detect_shard(pipeline, ordered, until)).items()}  # type: ignore[arg-type]
-    again = {fp: a.status for fp, a in latest(detect_shard(pipeline, shuffled, until)).items()}  # type: ignore[arg-type]
+    final = {fp: a.status for fp, a in latest(detect_shard(pipeline, ordered, until).alerts).items()}  # type: ignore[arg-type]
+    again = {fp: a.status for fp, a in latest(detect_shard(pipeline, shuffled, until).alerts).items()}  # type: ignore[arg-type]
     assert final == again and len(final) >= 5
 
 
@@ -301,29 +304,19 @@ def test_unknown_device_alerts_once(pipeline: SecurityPipeline) -> None:
     assert not [a for a in alerts if a.rule == "security.device_offline"]  # no interval known: no offline rule
 
 
-def test_acknowledgement_and_suppression_window(pipeline: SecurityPipeline) -> None:
-    drill = SuppressionWindow(school_id="S1", start=at(9), end=at(10), reason="fire_drill")
-    opened = run(pipeline, [event(pipeline, CAM, "intrusion", "active", at(9.5))])
-    fp = opened[0].fingerprint
-    triage = AlertTriage([drill])
-    assert triage.apply(opened[0]).status == "suppressed"
-    resolved = run(
-        pipeline,
-        [event(pipeline, CAM, "intrusion", "active", at(9.5)), event(pipeline, CAM, "intrusion", "inactive", at(9.6))],
-    )[-1]
-    assert triage.apply(resolved).status == "resolved"  # a resolve inside the window is never hidden
-    assert suppress(resolved, [drill]).status == "resolved"
+def test_ack_kpis_from_the_triaged_log(pipeline: SecurityPipeline) -> None:
+    """Time to acknowledge comes from the triaged update log; each fingerprint's alert counts once."""
     outside = run(pipeline, [event(pipeline, CAM, "intrusion", "active", at(11))])[0]
-    triage2 = AlertTriage([drill])
-    assert triage2.apply(outside).status == "firing"
+    triage = AlertTriage()
+    assert triage.apply(outside).status == "firing"
     ack = Acknowledgement(
         fingerprint=outside.fingerprint,
         operator_id="op-017",
         acknowledged_at=at(11) + timedelta(seconds=90),
         comment="guard sent",
     )
-    acked = triage2.acknowledge(ack)
-    assert acked is not None and acked.status == "acknowledged" and acked.evidence[-1]["operator_id"] == "op-017"
+    acked = triage.acknowledge(ack)
+    assert acked is not None and acked.status == "acknowledged"
     repeat = run(
         pipeline,
         [
@@ -331,12 +324,12 @@ def test_acknowledgement_and_suppression_window(pipeline: SecurityPipeline) -> N
             event(pipeline, CAM, "intrusion", "active", at(11) + timedelta(seconds=20)),
         ],
     )[-1]
-    assert triage2.apply(repeat).status == "acknowledged"  # the ack sticks to the fingerprint
-    with pytest.raises(ValueError):
-        acknowledge(outside, ack.model_copy(update={"fingerprint": fp}))
-    partials = pipeline.kpi_partials((), [outside, acked, triage2.apply(repeat)])
+    shown = triage.apply(repeat)
+    assert shown.status == "acknowledged"  # the ack sticks to the fingerprint
+    partials = pipeline.kpi_partials((), [outside, acked, shown])
     kpis = pipeline.finish_kpis(partials)
     assert kpis[("security_ack_seconds_mean", ())] == 90 and kpis[("security_ack_seconds_p90", ())] == 90
+    assert kpis[("security_acks_total", ())] == 1
     assert (
         kpis[
             (
@@ -347,6 +340,20 @@ def test_acknowledgement_and_suppression_window(pipeline: SecurityPipeline) -> N
         == 1
     )
     assert ("security_ack_seconds_mean", ()) not in pipeline.finish_kpis({})  # no acks, no ack KPIs
+
+
+def test_a_second_acknowledgement_is_not_counted_again(pipeline: SecurityPipeline) -> None:
+    """Two operators acknowledge one alert: time to acknowledge counts the first, once."""
+    (opened,) = run(pipeline, [event(pipeline, CAM, "intrusion", "active", at(11))])
+    acks = [
+        Acknowledgement(fingerprint=opened.fingerprint, operator_id=op, acknowledged_at=at(11) + timedelta(seconds=s))
+        for op, s in (("op-017", 60), ("op-018", 300))
+    ]
+    log = triage_log([opened], acks)
+    assert [a.status for a in log] == ["firing", "acknowledged", "acknowledged"]
+    kpis = pipeline.finish_kpis(pipeline.kpi_partials((), log))
+    assert kpis[("security_acks_total", ())] == 1
+    assert kpis[("security_ack_seconds_mean", ())] == 60 and kpis[("security_ack_seconds_p90", ())] == 60
 
 
 def test_severity_at_night_and_by_day(pipeline: SecurityPipeline) -> None:
@@ -411,13 +418,14 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
     pipeline = SecurityPipeline(Settings(), RegistryView.of_rows(city.rows()))
     out = normalize_lines(pipeline, lines, "security.jsonl")  # type: ignore[arg-type]
     assert out.latest is not None
-    alerts = latest(detect_shard(pipeline, out.events, out.latest))  # type: ignore[arg-type]
+    alerts = latest(detect_shard(pipeline, out.events, out.latest).alerts)  # type: ignore[arg-type]
     rules: dict[str, set[str]] = defaultdict(set)
     for alert in alerts.values():
         rules[alert.subject].add(alert.rule)
+    assert {t["kind"] for t in truth} >= set(RULE_OF_KIND), "the simulated day injects every kind of incident"
     missed = [t for t in truth if t["kind"] in RULE_OF_KIND and RULE_OF_KIND[t["kind"]] not in rules[t["subject"]]]
     assert missed == []
-    assert not [s for s in controls if rules.get(s)], "control devices raised alerts"
+    assert controls and not [s for s in controls if rules.get(s)], "control devices raised alerts"
     night = [a for a in alerts.values() if a.rule == "security.intrusion"]
     assert night and all(a.severity == "critical" for a in night)
     tripwire_subjects = {t["subject"] for t in truth if t["kind"] == "tripwire_repeated"}
@@ -425,7 +433,8 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
     for alert in alerts.values():
         if alert.rule == "security.tripwire":
             per_subject[alert.subject] += 1
-    assert all(per_subject[s] == 1 for s in tripwire_subjects)  # five repeats in 40 s: one alert each
+    assert tripwire_subjects and {s: per_subject[s] for s in tripwire_subjects} == dict.fromkeys(tripwire_subjects, 1)
+    # five repeats in 40 s: one alert each
     offline = {t["subject"] for t in truth if t["kind"] == "device_offline"}
     assert {a.subject for a in alerts.values() if a.rule == "security.device_offline"} == offline
     kpis = pipeline.finish_kpis(pipeline.kpi_partials((), ()))
@@ -441,6 +450,7 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
         for city_device in city.devices
         if city_device.device_id in {t["subject"] for t in truth if t["kind"] == "not_linked_to_police"}
     }
-    assert all(
-        kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] == 0 for s in unlinked
+    assert unlinked
+    assert {s: kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] for s in unlinked} == (
+        dict.fromkeys(unlinked, 0)
     )
