@@ -38,7 +38,7 @@ from bench_replay import best_time  # bench/ is sys.path[0] when run as a script
 
 logging.basicConfig(level=logging.ERROR)
 
-START = datetime(2026, 9, 1, 7, 0)  # naive; made aware with CHINA_TZ where used
+START = datetime(2026, 9, 1, 7, 0)  # naive; made aware with SHANGHAI where used
 _HEADER = struct.Struct(">HH6sH")  # 2013 header: id, properties, BCD phone, serial
 _LOCATION = struct.Struct(">IIIIHHH6s")  # alarm, status, lat, lon, altitude, speed, direction, BCD time
 SINKS = ("list", "jsonl", "executor")
@@ -49,9 +49,10 @@ SINKS = ("list", "jsonl", "executor")
 
 def location_reports(count: int, seed: int = 0) -> list[Any]:
     """`count` fixes along a line out of the city centre, with the simulator's additional items."""
-    from safecampus.connectors.jt808 import CHINA_TZ, STATUS_ACC_ON, STATUS_POSITIONED, LocationReport
+    from safecampus.connectors.bus.jt808_messages import STATUS_ACC_ON, STATUS_POSITIONED, LocationReport
+    from safecampus.schemas.common import SHANGHAI
 
-    start = START.replace(tzinfo=CHINA_TZ)
+    start = START.replace(tzinfo=SHANGHAI)
     return [
         LocationReport(
             lat_deg=31.81 + (n + seed) * 1e-5,
@@ -69,7 +70,8 @@ def location_reports(count: int, seed: int = 0) -> list[Any]:
 
 def location_frames(count: int, phone: str = "013800138000", seed: int = 0) -> list[bytes]:
     """`count` 0x0200 frames of one terminal (JT/T 808-2013), serials 1, 2, ..."""
-    from safecampus.connectors.jt808 import MSG_LOCATION, encode_frame, encode_location_body
+    from safecampus.connectors.bus.jt808_encode import encode_location_body
+    from safecampus.connectors.bus.jt808_frame import MSG_LOCATION, encode_frame
 
     return [
         encode_frame(MSG_LOCATION, phone, (n + 1) & 0xFFFF, encode_location_body(report))
@@ -79,7 +81,8 @@ def location_frames(count: int, phone: str = "013800138000", seed: int = 0) -> l
 
 def struct_decode(frame: bytes, checksum: bool = True) -> tuple[Any, ...]:
     """The ceiling: a minimal decoder of a 2013 0x0200 frame (unescape, checksum, fields, time, items)."""
-    from safecampus.connectors.jt808 import CHINA_TZ, STATUS_SOUTH, STATUS_WEST
+    from safecampus.connectors.bus.jt808_messages import STATUS_SOUTH, STATUS_WEST
+    from safecampus.schemas.common import SHANGHAI
 
     data = frame[1:-1]
     if b"\x7d" in data:
@@ -101,7 +104,7 @@ def struct_decode(frame: bytes, checksum: bool = True) -> tuple[Any, ...]:
         int(digits[6:8]),
         int(digits[8:10]),
         int(digits[10:12]),
-        tzinfo=CHINA_TZ,
+        tzinfo=SHANGHAI,
     )
     extra: dict[int, int] = {}
     pos, end = 12 + _LOCATION.size, len(content)
@@ -127,14 +130,11 @@ def struct_decode(frame: bytes, checksum: bool = True) -> tuple[Any, ...]:
 
 def child_codec(count: int, loops: int) -> dict[str, Any]:
     """(a) codec rates, best of `loops` in this process."""
-    from safecampus.connectors.jt808 import (
-        MSG_LOCATION_BATCH,
-        _unescape,
-        _xor,
-        decode_frame,
-        encode_batch_body,
-        encode_frame,
-    )
+    from safecampus.connectors.bus.jt808_decode import decode_frame
+    from safecampus.connectors.bus.jt808_encode import encode_batch_body
+    from safecampus.connectors.bus.jt808_frame import MSG_LOCATION_BATCH, encode_frame
+    from safecampus.connectors.bus.jt808_frame import unescape as _unescape
+    from safecampus.connectors.bus.jt808_frame import xor as _xor
 
     frames = location_frames(count)
     per_batch = 10
@@ -165,7 +165,7 @@ def child_codec(count: int, loops: int) -> dict[str, Any]:
 
 async def _serve(sink_kind: str, path: Path) -> None:
     """(b) server side: the real gateway on an ephemeral loopback port until stdin has a line."""
-    from safecampus.connectors.jt808_gateway import Jt808Gateway
+    from safecampus.connectors.bus.jt808_gateway import Jt808Gateway
     from safecampus.gateways import FileRawSink, jt808_envelope
 
     loop = asyncio.get_running_loop()
@@ -202,7 +202,8 @@ async def _serve(sink_kind: str, path: Path) -> None:
 
 async def _client(port: int, terminals: int, per_terminal: int) -> dict[str, Any]:
     """(b) client side: `terminals` connections, each sends a frame and waits for its reply, M times."""
-    from safecampus.connectors.jt808 import MSG_PLATFORM_REPLY, decode_frame
+    from safecampus.connectors.bus.jt808_decode import decode_frame
+    from safecampus.connectors.bus.jt808_frame import MSG_PLATFORM_REPLY
 
     frames = [location_frames(per_terminal, f"0138{n:08d}", seed=n) for n in range(terminals)]
     connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(terminals)]

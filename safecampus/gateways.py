@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from safecampus.connectors.jt808 import Jt808Error, decode_frame
-from safecampus.connectors.jt808_gateway import Jt808Gateway
+from safecampus.connectors.bus.jt808_decode import decode_frame
+from safecampus.connectors.bus.jt808_frame import Jt808Error
+from safecampus.connectors.bus.jt808_gateway import Jt808Gateway
 from safecampus.connectors.kafka import Topics
 from safecampus.connectors.security.http import SecurityHttpGateway
 from safecampus.publisher import raw_producer, raw_record

@@ -1,7 +1,12 @@
-"""Normalized school-bus records: position fixes and run events from JT/T 808 terminals."""
+"""Normalized school-bus records: position fixes and run events, and the runs detection derives.
+
+Protocol-neutral: a JT/T 808 terminal's flag words arrive here decoded into named fields
+(`positioned`, `door_open`, `alarm_emergency`, …); nothing downstream reads protocol bits.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -9,6 +14,7 @@ from pydantic import AwareDatetime, Field
 from safecampus.schemas.common import Record
 
 BusEventKind = Literal["fix", "heartbeat", "all_off", "door_open", "door_close"]
+VisitStatus = Literal["on_time", "early", "late", "missed"]
 
 
 class BusEvent(Record):
@@ -23,8 +29,13 @@ class BusEvent(Record):
     speed_kmh: float | None = Field(default=None, ge=0, le=250)
     direction_deg: int | None = Field(default=None, ge=0, le=359)
     altitude_m: int | None = Field(default=None, ge=-500, le=9000)
-    alarm_flags: int = Field(default=0, ge=0, le=0xFFFFFFFF)
-    status_flags: int = Field(default=0, ge=0, le=0xFFFFFFFF)
+    positioned: bool = Field(default=False, description="the receiver had a position fix (else lat/lon are stale)")
+    ignition_on: bool = False
+    door_open: bool = Field(default=False, description="a door of the bus is open")
+    alarm_emergency: bool = Field(default=False, description="the terminal's emergency (SOS) alarm")
+    alarm_overspeed: bool = Field(default=False, description="the terminal's own overspeed alarm")
+    alarm_route_deviation: bool = Field(default=False, description="the terminal's route-deviation alarm")
+    alarm_illegal_door_opening: bool = Field(default=False, description="a door opened away from a stop")
     plate: str | None = Field(default=None, max_length=16)
     bus_id: str | None = None
     route_id: str | None = None
@@ -32,3 +43,38 @@ class BusEvent(Record):
     operator_id: str | None = None
     school_id: str | None = None
     district: str | None = None
+
+
+class StopVisit(Record):
+    """A bus at a timed stop of its trip: when it departed (origin) or arrived, against the timetable.
+
+    A missed stop has no `actual` and no `delay_s`."""
+
+    stop_id: str
+    stop_sequence: int
+    trip_id: str
+    kind: Literal["departure", "arrival"]
+    scheduled: AwareDatetime
+    actual: AwareDatetime | None = None
+    delay_s: int | None = Field(default=None, description="actual minus scheduled, seconds (late is positive)")
+    status: VisitStatus
+
+
+class BusRun(Record):
+    """One trip driven by one bus on one service day, with its stop visits: the on-time KPI's input."""
+
+    subject: str = Field(description="the terminal that drove the run")
+    trip_id: str
+    route_id: str
+    service_day: date
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    reached_end: bool = Field(description="the final stop was reached (else the run's time window passed)")
+    visits: list[StopVisit] = Field(default_factory=list, description="timed stops in order, missed ones last")
+    school_id: str | None = None
+    district: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The natural key: terminal, trip, service day."""
+        return f"{self.subject}/{self.trip_id}/{self.service_day.isoformat()}"

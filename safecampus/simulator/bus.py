@@ -14,18 +14,15 @@ import random
 from collections.abc import Iterator
 from datetime import date
 
-from safecampus.connectors.jt808 import (
+from safecampus.connectors.bus.jt808_encode import encode_batch_body, encode_location_body
+from safecampus.connectors.bus.jt808_frame import MSG_LOCATION, MSG_LOCATION_BATCH, encode_frame
+from safecampus.connectors.bus.jt808_messages import (
     ALARM_ILLEGAL_DOOR_OPENING,
     ALARM_OVERSPEED,
-    MSG_LOCATION,
-    MSG_LOCATION_BATCH,
     STATUS_ACC_ON,
     STATUS_DOOR1_OPEN,
     STATUS_POSITIONED,
     LocationReport,
-    encode_batch_body,
-    encode_frame,
-    encode_location_body,
 )
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import Bus, GtfsShapePoint, GtfsStopTime, GtfsTrip

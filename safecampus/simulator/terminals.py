@@ -16,18 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from safecampus.connectors.jt808 import (
-    MSG_AUTH,
-    MSG_REGISTER,
-    Authentication,
-    Registration,
-    RegistrationReply,
-    decode_frame,
-    encode_auth_body,
-    encode_frame,
-    encode_registration_body,
-    split_frames,
-)
+from safecampus.connectors.bus.jt808_decode import decode_frame
+from safecampus.connectors.bus.jt808_encode import encode_auth_body, encode_registration_body
+from safecampus.connectors.bus.jt808_frame import MSG_AUTH, MSG_REGISTER, encode_frame, split_frames
+from safecampus.connectors.bus.jt808_messages import Authentication, Registration, RegistrationReply
 
 
 @dataclass

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from google.transit import gtfs_realtime_pb2
 
-from safecampus.connectors.jt808 import LocationReport, encode_frame, encode_location_body
+from safecampus.connectors.bus.jt808_encode import encode_location_body
+from safecampus.connectors.bus.jt808_frame import encode_frame
+from safecampus.connectors.bus.jt808_messages import LocationReport
 from safecampus.schemas.envelope import RawEnvelope
 
 

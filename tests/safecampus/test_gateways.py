@@ -14,7 +14,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from safecampus.connectors.jt808 import LocationReport, encode_frame, encode_location_body
+from safecampus.connectors.bus.jt808_encode import encode_location_body
+from safecampus.connectors.bus.jt808_frame import encode_frame
+from safecampus.connectors.bus.jt808_messages import LocationReport
 from safecampus.gateways import FileRawSink, KafkaRawSink, jt808_envelope, serve_jt808
 from safecampus.schemas.envelope import RawEnvelope
 

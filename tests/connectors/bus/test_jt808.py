@@ -8,10 +8,16 @@ from functools import reduce
 
 import pytest
 
-from safecampus.connectors.jt808 import (
-    ALARM_OVERSPEED,
-    ALARM_ROUTE_DEVIATION,
-    CHINA_TZ,
+from safecampus.connectors.bus.jt808_decode import decode_frame, message_to_json
+from safecampus.connectors.bus.jt808_encode import (
+    encode_auth_body,
+    encode_batch_body,
+    encode_location_body,
+    encode_registration_body,
+    general_reply,
+    registration_reply,
+)
+from safecampus.connectors.bus.jt808_frame import (
     MSG_AUTH,
     MSG_HEARTBEAT,
     MSG_LOCATION,
@@ -21,6 +27,15 @@ from safecampus.connectors.jt808 import (
     MSG_REGISTER_REPLY,
     MSG_TERMINAL_REPLY,
     MSG_UNREGISTER,
+    Jt808Error,
+    Jt808Version,
+    SerialCounter,
+    encode_frame,
+    split_frames,
+)
+from safecampus.connectors.bus.jt808_messages import (
+    ALARM_OVERSPEED,
+    ALARM_ROUTE_DEVIATION,
     STATUS_ACC_ON,
     STATUS_DOOR1_OPEN,
     STATUS_POSITIONED,
@@ -28,24 +43,12 @@ from safecampus.connectors.jt808 import (
     STATUS_WEST,
     Authentication,
     GeneralReply,
-    Jt808Error,
-    Jt808Version,
     LocationBatch,
     LocationReport,
     Registration,
     RegistrationReply,
-    SerialCounter,
-    decode_frame,
-    encode_auth_body,
-    encode_batch_body,
-    encode_frame,
-    encode_location_body,
-    encode_registration_body,
-    general_reply,
-    message_to_json,
-    registration_reply,
-    split_frames,
 )
+from safecampus.schemas.common import SHANGHAI
 
 VERSIONS: list[Jt808Version] = ["2013", "2019"]
 PHONE = {"2013": "013800138000", "2019": "00000000013800138000"}
@@ -82,7 +85,7 @@ def _fix(**changes: object) -> LocationReport:
     fields: dict[str, object] = {
         "lat_deg": 31.956789,
         "lon_deg": 118.123456,
-        "time": datetime(2026, 9, 1, 7, 30, 15, tzinfo=CHINA_TZ),
+        "time": datetime(2026, 9, 1, 7, 30, 15, tzinfo=SHANGHAI),
         "altitude_m": 20,
         "speed_kmh": 62.5,
         "direction_deg": 90,

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from safecampus.connectors.jt808 import (
-    CHINA_TZ,
+from safecampus.connectors.bus.jt808_decode import decode_frame
+from safecampus.connectors.bus.jt808_encode import encode_auth_body, encode_location_body, encode_registration_body
+from safecampus.connectors.bus.jt808_frame import (
     MSG_AUTH,
     MSG_HEARTBEAT,
     MSG_LOCATION,
@@ -20,21 +21,20 @@ from safecampus.connectors.jt808 import (
     RESULT_MESSAGE_ERROR,
     RESULT_SUCCESS,
     RESULT_UNSUPPORTED,
+    Jt808Version,
+    encode_frame,
+    split_frames,
+)
+from safecampus.connectors.bus.jt808_gateway import Jt808Gateway
+from safecampus.connectors.bus.jt808_messages import (
     Authentication,
     GeneralReply,
     Jt808Message,
-    Jt808Version,
     LocationReport,
     Registration,
     RegistrationReply,
-    decode_frame,
-    encode_auth_body,
-    encode_frame,
-    encode_location_body,
-    encode_registration_body,
-    split_frames,
 )
-from safecampus.connectors.jt808_gateway import Jt808Gateway
+from safecampus.schemas.common import SHANGHAI
 
 TERMINALS = 200
 TIMEOUT_S = 5
@@ -91,7 +91,7 @@ def _phone(i: int, version: Jt808Version) -> str:
 
 
 def _fix(i: int, n: int) -> LocationReport:
-    start = datetime(2026, 9, 1, 7, 0, tzinfo=CHINA_TZ)
+    start = datetime(2026, 9, 1, 7, 0, tzinfo=SHANGHAI)
     return LocationReport(
         lat_deg=32.0 + i / 1000,
         lon_deg=118.8 + n / 1000,

@@ -1,8 +1,9 @@
 """GTFS-realtime out: live bus positions and delays as protobuf feeds any transit tool can read.
 
-`build_feed` turns the latest BusEvent per terminal (VehiclePositions) and the latest known
-delay per terminal (TripUpdates) into a FeedMessage. `GtfsRealtimeState` is what the pipeline
-updates; `GtfsRealtimeServer` serves it over HTTP on 127.0.0.1:
+`build_feed` turns the latest BusEvent per terminal (VehiclePositions) and the latest measured
+stop delay per terminal (TripUpdates) into a FeedMessage. `GtfsRealtimeState` is what the pipeline
+updates (fixes from events, delays from the stop visits of runs and late-arrival alerts);
+`GtfsRealtimeServer` serves it over HTTP on 127.0.0.1:
 
     GET /gtfs-rt/vehicle-positions   VehiclePositions only
     GET /gtfs-rt/trip-updates        TripUpdates only
@@ -10,7 +11,8 @@ updates; `GtfsRealtimeServer` serves it over HTTP on 127.0.0.1:
 
     >>> state = GtfsRealtimeState()
     >>> state.update(event)                       # a BusEvent fix
-    >>> state.observe_alert(alert)                # a bus alert with stop visits: the delay
+    >>> state.observe_run(run)                    # a BusRun: its last measured stop visit is the delay
+    >>> state.observe_alert(alert)                # a late-arrival alert: the visit in its evidence
     >>> with GtfsRealtimeServer(state) as server:  # port 0: the OS picks one
     ...     urllib.request.urlopen(server.url + "/gtfs-rt/vehicle-positions").read()
 """
@@ -24,9 +26,10 @@ from types import TracebackType
 from typing import Literal
 
 from google.transit import gtfs_realtime_pb2
+from pydantic import ValidationError
 
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.bus import BusEvent
+from safecampus.schemas.bus import BusEvent, BusRun, StopVisit
 
 FeedPart = Literal["all", "vehicles", "trips"]
 CONTENT_TYPE = "application/x-protobuf"
@@ -90,12 +93,16 @@ def _describe(descriptor: gtfs_realtime_pb2.VehicleDescriptor, event: BusEvent) 
 
 
 class GtfsRealtimeState:
-    """The latest fix and delay per terminal; updated by the pipeline, read by the server (thread-safe)."""
+    """The latest fix and delay per terminal; updated by the pipeline, read by the server (thread-safe).
+
+    Runs and alerts may arrive in any order (two streams): a delay measured earlier than the one
+    held never replaces it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, BusEvent] = {}
         self._delays: dict[str, Delay] = {}
+        self._measured_at: dict[str, datetime] = {}
 
     def update(self, event: BusEvent) -> None:
         """Keep a fix if it is newer than the one held: late fixes must not move a bus backwards."""
@@ -109,13 +116,36 @@ class GtfsRealtimeState:
     def set_delay(self, terminal_id: str, trip_id: str, stop_id: str, delay_s: int) -> None:
         with self._lock:
             self._delays[terminal_id] = (trip_id, stop_id, delay_s)
+            self._measured_at.pop(terminal_id, None)
+
+    def observe_visit(self, terminal_id: str, visit: StopVisit) -> None:
+        """A measured stop visit (not a missed one) becomes the terminal's delay unless a newer one is held."""
+        if visit.delay_s is None or visit.actual is None:
+            return
+        with self._lock:
+            held = self._measured_at.get(terminal_id)
+            if held is None or visit.actual >= held:
+                self._delays[terminal_id] = (visit.trip_id, visit.stop_id, visit.delay_s)
+                self._measured_at[terminal_id] = visit.actual
+
+    def observe_run(self, run: BusRun) -> None:
+        """A finished run: its last measured stop visit."""
+        measured = [v for v in run.visits if v.delay_s is not None]
+        if measured:
+            self.observe_visit(run.subject, measured[-1])
 
     def observe_alert(self, alert: Alert) -> None:
-        """Take the latest measured stop delay from a bus alert (late arrival, trip summary)."""
-        visits = [v for v in alert.evidence if isinstance(v.get("delay_s"), int) and v.get("trip_id")]
-        if alert.domain == "bus" and visits:
-            last = visits[-1]
-            self.set_delay(alert.subject, str(last["trip_id"]), str(last["stop_id"]), int(last["delay_s"]))
+        """A bus alert whose evidence holds a stop visit (a late arrival): its delay."""
+        if alert.domain != "bus":
+            return
+        for item in reversed(alert.evidence):
+            if "stop_sequence" in item and "delay_s" in item:
+                try:
+                    visit = StopVisit.model_validate(item)
+                except ValidationError:
+                    continue
+                self.observe_visit(alert.subject, visit)
+                return
 
     def feed(self, now: datetime, part: FeedPart = "all") -> bytes:
         with self._lock:

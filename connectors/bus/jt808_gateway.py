@@ -20,7 +20,9 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from safecampus.connectors.jt808 import (
+from safecampus.connectors.bus.jt808_decode import decode_frame
+from safecampus.connectors.bus.jt808_encode import general_reply, registration_reply
+from safecampus.connectors.bus.jt808_frame import (
     MSG_AUTH,
     MSG_HEARTBEAT,
     MSG_LOCATION,
@@ -30,15 +32,11 @@ from safecampus.connectors.jt808 import (
     RESULT_MESSAGE_ERROR,
     RESULT_SUCCESS,
     RESULT_UNSUPPORTED,
-    Authentication,
     Jt808Error,
-    Jt808Message,
     SerialCounter,
-    decode_frame,
-    general_reply,
-    registration_reply,
     split_frames,
 )
+from safecampus.connectors.bus.jt808_messages import Authentication, Jt808Message
 
 log = logging.getLogger(__name__)
 

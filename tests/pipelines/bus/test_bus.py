@@ -1,208 +1,58 @@
-"""Bus detection on hand-built traces along a small GTFS route, and end to end on the simulator.
-
-The route runs 4 km due east from a housing estate to a school; stops at 0, 2 and 4 km are
-timed for 07:00, 07:05 and 07:10 (Asia/Shanghai). The bus reports every 15 s.
-"""
+"""Bus detection on hand-built traces along a small GTFS route (bus_route.py), and end to end on the simulator."""
 
 from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import SQLModel
+from bus_route import (
+    BAD_TERMINAL,
+    DAY,
+    STOP_SECONDS,
+    TERMINAL,
+    at,
+    detect,
+    escort,
+    fix,
+    route_registry,
+    rules,
+    runs,
+    trace,
+)
 
 from safecampus.config import Settings
-from safecampus.connectors.jt808 import (
-    ALARM_EMERGENCY,
-    ALARM_ILLEGAL_DOOR_OPENING,
-    STATUS_ACC_ON,
-    STATUS_POSITIONED,
-)
-from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.bus import BusPipeline
-from safecampus.pipelines.bus_detection import TRIP_COMPLETED, BusDetector
-from safecampus.pipelines.detection import detect_shard
+from safecampus.pipelines.bus.detector import BusDetector
 from safecampus.pipelines.domain import merge_partials
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.bus import BusEvent
-from safecampus.schemas.common import SHANGHAI
-from safecampus.schemas.registry import (
-    Bus,
-    BusOperator,
-    District,
-    Driver,
-    GtfsRoute,
-    GtfsShapePoint,
-    GtfsStop,
-    GtfsStopTime,
-    GtfsTrip,
-    School,
-)
-
-DAY = date(2026, 9, 1)
-ORIGIN = (31.78, 119.95)
-TERMINAL = "013800000001"
-BAD_TERMINAL = "013800000002"  # expired operator, driver too old, inspection overdue
-STOP_SECONDS = (7 * 3600, 7 * 3600 + 300, 7 * 3600 + 600)
-SPEED_MS = 4000 / 600  # 4 km in 10 min
-
-
-def _point(east_m: float, north_m: float = 0.0) -> tuple[float, float]:
-    return (ORIGIN[0] + north_m / 111_195.0, ORIGIN[1] + east_m / (111_195.0 * 0.8503))  # cos(31.78°) ≈ 0.8503
-
-
-def _at(seconds: float, day: date = DAY) -> datetime:
-    return (datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(seconds=seconds)).astimezone(UTC)
-
-
-def _registry() -> RegistryView:
-    rows: list[SQLModel] = [
-        District(district_id="tianning", name="天寧區"),
-        School(
-            school_id="S0001",
-            name="測試學校",
-            district_id="tianning",
-            stage="primary",
-            enrolment=500,
-            boarding=False,
-            lat=ORIGIN[0],
-            lon=ORIGIN[1],
-        ),
-        BusOperator(operator_id="OP0", name="好公司", licence_expires_on=date(2027, 1, 1)),
-        BusOperator(operator_id="OP9", name="過期公司", licence_expires_on=date(2026, 8, 1)),
-        Bus(
-            bus_id="B001",
-            plate="蘇D00001",
-            terminal_id=TERMINAL,
-            operator_id="OP0",
-            school_id="S0001",
-            route_id="R1",
-            seats=45,
-            last_inspected_on=date(2026, 7, 1),
-        ),
-        Bus(
-            bus_id="B002",
-            plate="蘇D00002",
-            terminal_id=BAD_TERMINAL,
-            operator_id="OP9",
-            school_id="S0001",
-            route_id="R1",
-            seats=45,
-            last_inspected_on=date(2025, 12, 1),
-        ),
-        Driver(driver_id="D001", bus_id="B001", age=40, years_licensed=10),
-        Driver(driver_id="D002", bus_id="B002", age=62, years_licensed=10),
-        GtfsRoute(route_id="R1", route_short_name="定製校車1"),
-        GtfsTrip(trip_id="R1-AM-0", route_id="R1", service_id="SCHOOLDAYS", shape_id="SH1"),
-        GtfsTrip(trip_id="R1-AM-1", route_id="R1", service_id="SCHOOLDAYS", shape_id="SH1"),
-    ]
-    rows += [
-        GtfsShapePoint(shape_id="SH1", shape_pt_sequence=i, shape_pt_lat=lat, shape_pt_lon=lon)
-        for i, (lat, lon) in enumerate(_point(e) for e in range(0, 4001, 500))
-    ]
-    for s, east in enumerate((0, 2000, 4000)):
-        lat, lon = _point(east)
-        rows.append(GtfsStop(stop_id=f"R1-{s}", stop_lat=lat, stop_lon=lon))
-        for k, trip_id in enumerate(("R1-AM-0", "R1-AM-1")):
-            at = STOP_SECONDS[s] + k * 1800  # the second bus runs half an hour later
-            text = f"{at // 3600:02d}:{at % 3600 // 60:02d}:00"
-            rows.append(
-                GtfsStopTime(
-                    trip_id=trip_id,
-                    stop_sequence=s,
-                    stop_id=f"R1-{s}",
-                    arrival_time=text,
-                    departure_time=text,
-                    timepoint=1,
-                )
-            )
-    return RegistryView.of_rows(rows)
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> BusPipeline:
-    return BusPipeline(Settings(), _registry())
+    return BusPipeline(Settings(), route_registry())
 
 
-def fix(
-    pipeline: BusPipeline,
-    seconds: float,
-    east_m: float,
-    north_m: float = 0.0,
-    speed: float = 24.0,
-    alarm: int = 0,
-    terminal: str = TERMINAL,
-    day: date = DAY,
-) -> BusEvent:
-    lat, lon = _point(east_m, north_m)
-    event = pipeline._enrich(
-        terminal_id=terminal,
-        kind="fix",
-        occurred_at=_at(seconds, day),
-        lat_deg=lat,
-        lon_deg=lon,
-        speed_kmh=speed,
-        direction_deg=90,
-        alarm_flags=alarm,
-        status_flags=STATUS_ACC_ON | STATUS_POSITIONED,
-    )
-    return event
-
-
-def escort(pipeline: BusPipeline, seconds: float, terminal: str = TERMINAL) -> BusEvent:
-    return pipeline._enrich(terminal_id=terminal, kind="all_off", occurred_at=_at(seconds))
-
-
-def trace(
-    pipeline: BusPipeline,
-    delay_s: int = 0,
-    overspeed: bool = False,
-    off_route: bool = False,
-    gap: tuple[int, int] | None = None,
-    all_off: bool = True,
-) -> list[BusEvent]:
-    """One run: waits at the origin 2 min, drives 4 km in 10 min (+ delay), waits 1 min at the school."""
-    start = STOP_SECONDS[0] + delay_s
-    events: list[BusEvent] = []
-    for t in range(start - 120, start + 600 + 61, 15):
-        progress = t - start
-        east = min(max(progress, 0) * SPEED_MS, 4000.0)
-        speed = 0.0 if progress <= 0 or progress >= 600 else 24.0
-        north = 0.0
-        if overspeed and 120 <= progress <= 180:
-            speed = 75.0
-        if off_route and 360 <= progress <= 420:
-            north = 150.0
-        if gap and gap[0] <= progress < gap[1]:
-            continue
-        events.append(fix(pipeline, t, east, north, speed))
-    if all_off:
-        events.append(escort(pipeline, start + 600 + 90))
-    return events
-
-
-def detect(pipeline: BusPipeline, events: list[BusEvent], until: datetime | None = None) -> list[Alert]:
-    return detect_shard(pipeline, [(e.terminal_id, e) for e in events], until)  # type: ignore[arg-type]
-
-
-def rules(alerts: list[Alert], status: str | None = None) -> list[str]:
-    return [a.rule for a in alerts if status is None or a.status == status]
-
-
-def test_a_clean_run_is_only_a_trip_summary_with_every_stop_on_time(pipeline: BusPipeline) -> None:
-    alerts = detect(pipeline, trace(pipeline), until=_at(STOP_SECONDS[-1] + 3600))
-    assert rules(alerts) == [TRIP_COMPLETED]
-    visits = alerts[0].evidence
-    assert [(v["stop_id"], v["kind"], v["status"]) for v in visits] == [
+def test_a_clean_run_is_no_alert_and_one_run_with_every_stop_on_time(pipeline: BusPipeline) -> None:
+    events = trace(pipeline)
+    assert detect(pipeline, events, until=at(STOP_SECONDS[-1] + 3600)) == []
+    [run] = runs(pipeline, events, until=at(STOP_SECONDS[-1] + 3600))
+    assert [(v.stop_id, v.kind, v.status) for v in run.visits] == [
         ("R1-0", "departure", "on_time"),
         ("R1-1", "arrival", "on_time"),
         ("R1-2", "arrival", "on_time"),
     ]
-    assert all(abs(v["delay_s"]) <= 15 for v in visits)
-    assert alerts[0].school_id == "S0001" and alerts[0].district == "tianning"
+    assert all(v.delay_s is not None and abs(v.delay_s) <= 15 for v in run.visits)
+    assert (run.subject, run.trip_id, run.route_id, run.service_day, run.reached_end) == (
+        TERMINAL,
+        "R1-AM-0",
+        "R1",
+        DAY,
+        True,
+    )
+    assert run.school_id == "S0001" and run.district == "tianning"
 
 
 def test_overspeed_and_off_route_are_one_episode_each_then_resolved(pipeline: BusPipeline) -> None:
@@ -211,12 +61,12 @@ def test_overspeed_and_off_route_are_one_episode_each_then_resolved(pipeline: Bu
     assert rules(alerts, "resolved").count("bus.overspeed") == 1
     assert rules(alerts, "resolved").count("bus.off_route") == 1
     speeding = next(a for a in alerts if a.rule == "bus.overspeed" and a.status == "firing")
-    assert speeding.severity == "high" and speeding.occurred_at == _at(STOP_SECONDS[0] + 120)
+    assert speeding.severity == "high" and speeding.occurred_at == at(STOP_SECONDS[0] + 120)
     assert speeding.detected_at - speeding.occurred_at >= timedelta(seconds=Settings().bus.overspeed_sustained_s)
     assert all(e["speed_kmh"] > 60 for e in speeding.evidence)
     off = next(a for a in alerts if a.rule == "bus.off_route" and a.status == "firing")
     assert len(off.evidence) == Settings().bus.offroute_consecutive_fixes  # alerted on the third bad fix
-    assert off.occurred_at == _at(STOP_SECONDS[0] + 360)
+    assert off.occurred_at == at(STOP_SECONDS[0] + 360)
     # Both fingerprints are stable: firing and resolved share one.
     assert len({a.fingerprint for a in alerts if a.rule == "bus.off_route"}) == 1
 
@@ -230,15 +80,15 @@ def test_one_fix_above_the_limit_is_a_gps_spike_not_overspeed(pipeline: BusPipel
 
 def test_shuffled_and_duplicated_arrival_gives_the_in_order_result(pipeline: BusPipeline) -> None:
     events = trace(pipeline, overspeed=True, off_route=True, delay_s=420)
-    in_order = detect(pipeline, events, until=_at(9 * 3600))
+    in_order = detect(pipeline, events, until=at(9 * 3600))
     shuffled = events + events[10:40]  # a replay of part of the input
     random.Random(7).shuffle(shuffled)
-    assert detect(pipeline, shuffled, until=_at(9 * 3600)) == in_order
+    assert detect(pipeline, shuffled, until=at(9 * 3600)) == in_order
 
 
 def test_a_late_fix_does_not_break_consecutive_counts_or_make_a_second_alert(pipeline: BusPipeline) -> None:
     events = trace(pipeline, off_route=True)
-    first_bad = next(i for i, e in enumerate(events) if e.occurred_at == _at(STOP_SECONDS[0] + 360))
+    first_bad = next(i for i, e in enumerate(events) if e.occurred_at == at(STOP_SECONDS[0] + 360))
     reference = _fresh(pipeline)
     want = [a for e in events for a in reference.observe(e)]
     detector = _fresh(pipeline)
@@ -260,10 +110,10 @@ def test_late_arrival_is_one_warning_per_run_resolved_when_the_run_ends(pipeline
     alerts = detect(pipeline, trace(pipeline, delay_s=480))
     late = [a for a in alerts if a.rule == "bus.late_arrival"]
     assert [a.status for a in late] == ["firing", "resolved"]
-    assert late[0].severity == "warning" and late[0].occurred_at == _at(STOP_SECONDS[1] + 480)
+    assert late[0].severity == "warning" and late[0].occurred_at == at(STOP_SECONDS[1] + 480)
     assert late[0].evidence[-1]["stop_id"] == "R1-1" and late[0].evidence[-1]["delay_s"] == 480
-    summary = next(a for a in alerts if a.rule == TRIP_COMPLETED)
-    assert [v["status"] for v in summary.evidence] == ["late", "late", "late"]
+    [run] = runs(pipeline, trace(pipeline, delay_s=480))
+    assert [v.status for v in run.visits] == ["late", "late", "late"]
 
 
 def test_terminal_silent_from_a_gap_and_from_the_timer(pipeline: BusPipeline) -> None:
@@ -272,15 +122,15 @@ def test_terminal_silent_from_a_gap_and_from_the_timer(pipeline: BusPipeline) ->
     alerts = detect(pipeline, events)
     silent = [a for a in alerts if a.rule == "bus.terminal_silent"]
     assert [a.status for a in silent] == ["firing", "resolved"]
-    assert silent[0].occurred_at == _at(STOP_SECONDS[0] + 165 + stale)
+    assert silent[0].occurred_at == at(STOP_SECONDS[0] + 165 + stale)
     # Streaming: no more fixes; the runner asks for the next deadline and expires there.
     detector = _fresh(pipeline)
     for event in events:
-        if event.occurred_at > _at(STOP_SECONDS[0] + 165):
+        if event.occurred_at > at(STOP_SECONDS[0] + 165):
             break
         detector.observe(event)
     deadline = detector.next_deadline()
-    assert deadline == _at(STOP_SECONDS[0] + 165 + stale)
+    assert deadline == at(STOP_SECONDS[0] + 165 + stale)
     assert detector.expire(deadline - timedelta(seconds=1)) == []
     fired = detector.expire(deadline)
     assert rules(fired) == ["bus.terminal_silent"]
@@ -291,7 +141,7 @@ def test_no_silence_alert_outside_service(pipeline: BusPipeline) -> None:
     detector = _fresh(pipeline)
     detector.observe(fix(pipeline, 5 * 3600, 0, speed=0))  # at the depot at 05:00, long before the run
     assert detector.next_deadline() is None
-    assert rules(detector.expire(_at(6 * 3600))) == []
+    assert rules(detector.expire(at(6 * 3600))) == []
 
 
 def test_no_all_off_is_critical_at_the_timer_and_resolved_by_a_late_confirmation(pipeline: BusPipeline) -> None:
@@ -300,7 +150,7 @@ def test_no_all_off_is_critical_at_the_timer_and_resolved_by_a_late_confirmation
         detector.observe(event)
     deadline = detector.next_deadline()
     assert deadline is not None
-    arrived = _at(STOP_SECONDS[-1])
+    arrived = at(STOP_SECONDS[-1])
     assert arrived <= deadline - timedelta(seconds=Settings().bus.all_off_grace_s) <= arrived + timedelta(seconds=15)
     assert detector.expire(deadline - timedelta(seconds=1)) == []
     fired = detector.expire(deadline)
@@ -317,7 +167,7 @@ def test_no_all_off_is_found_at_the_next_days_first_event(pipeline: BusPipeline)
 
 
 def test_all_off_in_time_means_no_alert(pipeline: BusPipeline) -> None:
-    assert "bus.no_all_off" not in rules(detect(pipeline, trace(pipeline), until=_at(12 * 3600)))
+    assert "bus.no_all_off" not in rules(detect(pipeline, trace(pipeline), until=at(12 * 3600)))
 
 
 def test_registry_rules_once_per_bus_per_day(pipeline: BusPipeline) -> None:
@@ -329,7 +179,7 @@ def test_registry_rules_once_per_bus_per_day(pipeline: BusPipeline) -> None:
     driver = next(a for a in alerts if a.rule == "bus.driver_out_of_rules")
     assert "62" in driver.detail and driver.subject == BAD_TERMINAL
     assert next(a for a in alerts if a.rule == "bus.inspection_overdue").severity == "warning"
-    assert rules(detect(pipeline, trace(pipeline))) == [TRIP_COMPLETED]  # the good bus: none of them
+    assert rules(detect(pipeline, trace(pipeline))) == []  # the good bus: none of them
 
 
 def test_unregistered_terminal_once_per_day(pipeline: BusPipeline) -> None:
@@ -342,9 +192,9 @@ def test_unregistered_terminal_once_per_day(pipeline: BusPipeline) -> None:
 
 def test_alarm_flags_are_edge_triggered(pipeline: BusPipeline) -> None:
     events = trace(pipeline)
-    flags = {30: ALARM_ILLEGAL_DOOR_OPENING, 31: ALARM_EMERGENCY, 32: ALARM_EMERGENCY, 33: ALARM_EMERGENCY}
+    flags = {30: "alarm_illegal_door_opening", 31: "alarm_emergency", 32: "alarm_emergency", 33: "alarm_emergency"}
     for i, flag in flags.items():
-        events[i] = events[i].model_copy(update={"alarm_flags": flag})
+        events[i] = events[i].model_copy(update={flag: True})
     alerts = [a for a in detect(pipeline, events) if a.rule.startswith("bus.terminal_alarm.")]
     by_rule = {rule: [a.status for a in alerts if a.rule == rule] for rule in {a.rule for a in alerts}}
     assert by_rule == {
@@ -363,6 +213,7 @@ def test_kpis_on_time_distance_overspeed_and_fleet_online(pipeline: BusPipeline)
             pipeline.kpi_partials(events[:20], ()),
             pipeline.kpi_partials(events[20:], ()),
             pipeline.kpi_partials((), alerts),
+            pipeline.kpi_partials((), (), runs(pipeline, events)),
         ]
     )
     kpis = pipeline.finish_kpis(totals)
@@ -379,13 +230,13 @@ GROUND_TRUTH_RULES = {"illegal_door_opening": "bus.terminal_alarm.illegal_door_o
 NOT_ALERTS = {"late_batch"}  # the tunnel's stored fixes: handled (no false silence), not an alert
 
 
-def test_end_to_end_simulated_morning_finds_every_injected_bus_anomaly(tmp_path: Path) -> None:
+def test_end_to_end_simulated_morning_finds_every_injected_bus_anomaly(tmp_path: Path, city_store: str) -> None:
     from safecampus.pipelines.replay import run_replay
     from safecampus.simulator.run import simulate
 
     sim = simulate(tmp_path / "sim", domains=("bus",))
     out = tmp_path / "out"
-    run_replay([("bus", sim.raw_file("bus"), out)], Settings())
+    run_replay([("bus", sim.raw_file("bus"), out)], Settings(), city_store)
     alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines() if line.strip()]
     firing = {(a["rule"], a["subject"]) for a in alerts if a["status"] == "firing"}
     truth = [json.loads(line) for line in (tmp_path / "sim" / "ground_truth.jsonl").read_text().splitlines()]
@@ -417,3 +268,9 @@ def test_end_to_end_simulated_morning_finds_every_injected_bus_anomaly(tmp_path:
     }
     assert kpis[("bus_fleet_online_ratio", ())] == 1.0
     assert 0 < kpis[("bus_on_time_ratio", ())] <= 1
+    # Runs are KPI input on their own stream, never alerts; their visits add up to the on-time counts.
+    assert not any(a["rule"] == "bus.trip_completed" for a in alerts)
+    runs_out = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines() if line.strip()]
+    measured = [v for r in runs_out for v in r["visits"] if v["status"] != "missed"]
+    assert len(measured) == kpis[("bus_stop_visits", ())] > 0
+    assert sum(v["status"] == "on_time" for v in measured) == kpis[("bus_stop_visits_on_time", ())]

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from google.transit import gtfs_realtime_pb2
 
-from safecampus.connectors.gtfs_realtime import CONTENT_TYPE, GtfsRealtimeServer, GtfsRealtimeState, build_feed
+from safecampus.connectors.bus.gtfs_realtime import CONTENT_TYPE, GtfsRealtimeServer, GtfsRealtimeState, build_feed
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.bus import BusEvent
+from safecampus.schemas.bus import BusEvent, BusRun, StopVisit
 
 NOW = datetime(2026, 9, 1, 23, 10, tzinfo=UTC)
 
@@ -73,25 +73,70 @@ def test_state_keeps_the_newest_fix_even_when_an_older_one_arrives_later() -> No
     assert feed.entity[0].vehicle.position.latitude == pytest.approx(31.79)
 
 
-def test_state_takes_delays_from_bus_alerts() -> None:
+def _visit(stop: str, minutes_after: int, delay_s: int | None, status: str = "late") -> StopVisit:
+    scheduled = NOW - timedelta(hours=1) + timedelta(minutes=minutes_after)
+    actual = None if delay_s is None else scheduled + timedelta(seconds=delay_s)
+    return StopVisit(
+        stop_id=stop,
+        stop_sequence=minutes_after,
+        trip_id="CZ01-AM-1",
+        kind="arrival",
+        scheduled=scheduled,
+        actual=actual,
+        delay_s=delay_s,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
+def _late_alert(visit: StopVisit) -> Alert:
+    return Alert(
+        fingerprint="f",
+        domain="bus",
+        rule="bus.late_arrival",
+        severity="warning",
+        subject="013800000001",
+        occurred_at=NOW,
+        detected_at=NOW,
+        title="校車到站晚點",
+        evidence=[{"event_id": "fix", "terminal_id": "013800000001"}, visit.model_dump(mode="json", exclude_none=True)],
+    )
+
+
+def test_state_takes_delays_from_late_arrival_alerts() -> None:
     state = GtfsRealtimeState()
     state.update(_fix("013800000001", NOW))
-    visit = {"stop_id": "CZ01-1", "trip_id": "CZ01-AM-1", "delay_s": 540, "status": "late"}
-    state.observe_alert(
-        Alert(
-            fingerprint="f",
-            domain="bus",
-            rule="bus.late_arrival",
-            severity="warning",
-            subject="013800000001",
-            occurred_at=NOW,
-            detected_at=NOW,
-            title="校車到站晚點",
-            evidence=[{"event_id": "fix"}, visit],
-        )
-    )
+    state.observe_alert(_late_alert(_visit("CZ01-1", 5, 540)))
     update = _parse(state.feed(NOW, "trips")).entity[0].trip_update
     assert (update.trip.trip_id, update.stop_time_update[0].stop_id, update.delay) == ("CZ01-AM-1", "CZ01-1", 540)
+
+
+def test_state_takes_the_last_measured_visit_of_a_run_and_never_an_older_one() -> None:
+    state = GtfsRealtimeState()
+    state.update(_fix("013800000001", NOW))
+    run = BusRun(
+        subject="013800000001",
+        trip_id="CZ01-AM-1",
+        route_id="CZ01",
+        service_day=NOW.date(),
+        started_at=NOW - timedelta(hours=1),
+        ended_at=NOW,
+        reached_end=False,
+        visits=[_visit("CZ01-0", 0, 30, "on_time"), _visit("CZ01-2", 10, 420), _visit("CZ01-3", 15, None, "missed")],
+    )
+    state.observe_run(run)
+    update = _parse(state.feed(NOW, "trips")).entity[0].trip_update
+    assert (update.stop_time_update[0].stop_id, update.delay) == ("CZ01-2", 420)  # the missed stop has no delay
+    state.observe_alert(_late_alert(_visit("CZ01-1", 5, 540)))  # measured before CZ01-2: arrives late, ignored
+    update = _parse(state.feed(NOW, "trips")).entity[0].trip_update
+    assert (update.stop_time_update[0].stop_id, update.delay) == ("CZ01-2", 420)
+
+
+def test_alerts_of_other_domains_or_without_a_visit_set_no_delay() -> None:
+    state = GtfsRealtimeState()
+    state.update(_fix("013800000001", NOW))
+    state.observe_alert(_late_alert(_visit("CZ01-1", 5, 540)).model_copy(update={"domain": "security"}))
+    state.observe_alert(_late_alert(_visit("CZ01-1", 5, 540)).model_copy(update={"evidence": [{"delay_s": 5}]}))
+    assert [e.HasField("trip_update") for e in _parse(state.feed(NOW)).entity] == [False]
 
 
 def test_feeds_are_served_over_http_on_an_ephemeral_port() -> None:

@@ -1,0 +1,123 @@
+"""Encoding JT/T 808 bodies and the platform's replies.
+
+The gateway sends `general_reply` and `registration_reply`; the simulator and the tests build
+terminal frames with the body encoders and `encode_frame`.
+
+    >>> encode_frame(MSG_LOCATION, "013800000001", 1, encode_location_body(report))
+"""
+
+from __future__ import annotations
+
+import struct
+
+from safecampus.connectors.bus.jt808_frame import (
+    MSG_PLATFORM_REPLY,
+    MSG_REGISTER_REPLY,
+    RESULT_SUCCESS,
+    Jt808Error,
+    Jt808Header,
+    Jt808Version,
+    SerialCounter,
+    encode_frame,
+    fixed,
+)
+from safecampus.connectors.bus.jt808_messages import (
+    KNOWN_EXTRA,
+    REGISTRATION_WIDTHS,
+    STATUS_SOUTH,
+    STATUS_WEST,
+    Authentication,
+    Jt808Message,
+    LocationReport,
+    Registration,
+)
+from safecampus.schemas.common import SHANGHAI
+
+_default_serials = SerialCounter()
+
+
+def encode_location_body(report: LocationReport) -> bytes:
+    """The 0x0200 body of a fix; the south/west status bits follow the signs of the coordinates."""
+    status = report.status_flags & ~(STATUS_SOUTH | STATUS_WEST)
+    status |= (STATUS_SOUTH if report.lat_deg < 0 else 0) | (STATUS_WEST if report.lon_deg < 0 else 0)
+    if report.time.tzinfo is None:
+        raise Jt808Error("location time must be timezone-aware, e.g. datetime(..., tzinfo=SHANGHAI)")
+    time = report.time.astimezone(SHANGHAI)
+    body = struct.pack(
+        ">IIIIHHH",
+        report.alarm_flags,
+        status,
+        round(abs(report.lat_deg) * 1e6),
+        round(abs(report.lon_deg) * 1e6),
+        report.altitude_m,
+        round(report.speed_kmh * 10),
+        report.direction_deg,
+    ) + bytes.fromhex(time.strftime("%y%m%d%H%M%S"))
+    for item_id, value in report.extra.items():
+        if isinstance(value, str):
+            raw = bytes.fromhex(value)
+        elif item_id not in KNOWN_EXTRA:
+            raise Jt808Error(f"additional item 0x{item_id:02x} is not a known number; give its value as hex")
+        else:
+            size, divisor = KNOWN_EXTRA[item_id]
+            raw = round(value * (divisor or 1)).to_bytes(size, "big")
+        body += bytes([item_id, len(raw)]) + raw
+    return body
+
+
+def encode_batch_body(reports: list[LocationReport], batch_type: int = 0) -> bytes:
+    """The 0x0704 body: count, type, then each location body prefixed by its length."""
+    body = struct.pack(">HB", len(reports), batch_type)
+    for report in reports:
+        item = encode_location_body(report)
+        body += struct.pack(">H", len(item)) + item
+    return body
+
+
+def encode_registration_body(registration: Registration, version: Jt808Version = "2013") -> bytes:
+    """The 0x0100 body, with the fixed field widths of the given version."""
+    maker_w, model_w, id_w = REGISTRATION_WIDTHS[version]
+    r = registration
+    return (
+        struct.pack(">HH", r.province_id, r.city_id)
+        + fixed(r.maker_id, maker_w, "maker id", version)
+        + fixed(r.model, model_w, "model", version)
+        + fixed(r.terminal_id, id_w, "terminal id", version)
+        + bytes([r.plate_color])
+        + r.plate.encode("gbk")
+    )
+
+
+def encode_auth_body(auth: Authentication, version: Jt808Version = "2013") -> bytes:
+    """The 0x0102 body: the token alone (2013), or token length, token, IMEI, software version (2019)."""
+    token = auth.token.encode("gbk")
+    if version == "2013":
+        return token
+    return (
+        bytes([len(token)])
+        + token
+        + fixed(auth.imei, 15, "IMEI", version)
+        + fixed(auth.software_version, 20, "software version", version)
+    )
+
+
+def _reply_frame(h: Jt808Header, message_id: int, body: bytes, serials: SerialCounter | None) -> bytes:
+    serial = (serials or _default_serials).next()
+    return encode_frame(message_id, h.phone, serial, body, h.version, h.protocol_version or 1)
+
+
+def general_reply(
+    request: Jt808Message | Jt808Header, result: int = RESULT_SUCCESS, serials: SerialCounter | None = None
+) -> bytes:
+    """0x8001 answering `request` with the same version and phone; serial from the platform's counter."""
+    h = request.header if isinstance(request, Jt808Message) else request
+    return _reply_frame(h, MSG_PLATFORM_REPLY, struct.pack(">HHB", h.serial, h.message_id, result), serials)
+
+
+def registration_reply(
+    request: Jt808Message | Jt808Header, auth_code: str, result: int = 0, serials: SerialCounter | None = None
+) -> bytes:
+    """0x8100 answering a 0x0100; the auth code is sent only on success (result 0)."""
+    h = request.header if isinstance(request, Jt808Message) else request
+    body = struct.pack(">HB", h.serial, result) + (auth_code.encode("gbk") if result == 0 else b"")
+    return _reply_frame(h, MSG_REGISTER_REPLY, body, serials)

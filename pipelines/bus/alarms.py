@@ -1,0 +1,79 @@
+"""bus.terminal_alarm.<name>: the terminal's own alarms, passed through edge-triggered.
+
+Keyed by the BusEvent field the decoder set (`alarm_emergency`, …): one alert when a flag
+appears, resolved when it clears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from safecampus.pipelines.bus.alerting import TerminalAlerts
+from safecampus.schemas.alert import Alert
+from safecampus.schemas.bus import BusEvent
+from safecampus.schemas.common import Severity, local_text
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """A terminal alarm field of BusEvent passed through as `bus.terminal_alarm.<name>`."""
+
+    field: str
+    name: str
+    severity: Severity
+    title: str
+
+
+ALARM_RULES: tuple[AlarmRule, ...] = (
+    AlarmRule("alarm_emergency", "emergency", "critical", "終端緊急報警"),
+    AlarmRule("alarm_overspeed", "overspeed", "high", "終端超速報警"),
+    AlarmRule("alarm_route_deviation", "route_deviation", "warning", "終端路線偏離報警"),
+    AlarmRule("alarm_illegal_door_opening", "illegal_door_opening", "high", "終端非法開門報警"),
+)
+
+
+class TerminalAlarms:
+    """Which alarms are on, and since when (the window of each open alert)."""
+
+    def __init__(self, alerts: TerminalAlerts, rules: tuple[AlarmRule, ...] = ALARM_RULES) -> None:
+        self.alerts = alerts
+        self.rules = rules
+        self._since: dict[str, str] = {}  # rule name → window of its firing alert, while the flag is on
+
+    def observe(self, event: BusEvent) -> list[Alert]:
+        """One fix, newer than every fix before it."""
+        alerts: list[Alert] = []
+        at = event.occurred_at
+        for rule in self.rules:
+            now_on, was_on = getattr(event, rule.field), rule.name in self._since
+            if now_on and not was_on:
+                window = self._since[rule.name] = at.isoformat()
+                alerts.append(
+                    self.alerts(
+                        rule=f"bus.terminal_alarm.{rule.name}",
+                        window=window,
+                        severity=rule.severity,
+                        occurred_at=at,
+                        detected_at=at,
+                        title=rule.title,
+                        detail=f"車載終端於 {local_text(at)} 上報{rule.title}。",
+                        evidence=[event],
+                    )
+                )
+            elif was_on and not now_on:
+                window = self._since.pop(rule.name)
+                alerts.append(
+                    self.alerts(
+                        rule=f"bus.terminal_alarm.{rule.name}",
+                        window=window,
+                        severity=rule.severity,
+                        occurred_at=datetime.fromisoformat(window),
+                        detected_at=at,
+                        title=rule.title,
+                        detail=f"{local_text(at)} 報警標誌已清除。",
+                        evidence=[event],
+                        status="resolved",
+                    )
+                )
+        return alerts
