@@ -17,8 +17,8 @@ from safecampus.connectors.security.isapi import decode_isapi
 from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
 from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, payload_of
-from safecampus.pipelines.security.kpis import chunk_partials, final_kpis
 from safecampus.pipelines.security.detector import SecurityDetector
+from safecampus.pipelines.security.kpis import chunk_partials, final_kpis
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import SHANGHAI, Record, Severity
 from safecampus.schemas.envelope import RawEnvelope

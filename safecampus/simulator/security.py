@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
+from safecampus.schemas.envelope import RawEnvelope
+from safecampus.schemas.registry import SecurityDevice
+from safecampus.simulator.city import City
+from safecampus.simulator.clock import GroundTruth, local
 from safecampus.simulator.security_payloads import (
     alarmbox_json,
     gb28181_alarm_xml,
@@ -23,10 +27,6 @@ from safecampus.simulator.security_payloads import (
     isapi_alert_xml,
     isapi_multipart,
 )
-from safecampus.schemas.envelope import RawEnvelope
-from safecampus.schemas.registry import SecurityDevice
-from safecampus.simulator.city import City
-from safecampus.simulator.clock import GroundTruth, local
 
 DAY_S = 86_400
 BOMB = b"""<?xml version="1.0"?>

@@ -140,9 +140,7 @@ def gb28181_keepalive_xml(device_id: str, sn: int, status: str = "OK") -> bytes:
 
 def gb28181_sip_message(body: bytes, device_id: str, cseq: int = 1, at: datetime | None = None) -> bytes:
     """Wrap a MANSCDP body in the SIP MESSAGE request a device sends to its platform."""
-    date_line = (
-        f"Date: {at.astimezone(SHANGHAI).strftime('%Y-%m-%dT%H:%M:%S.000')}\r\n" if at is not None else ""
-    )
+    date_line = f"Date: {at.astimezone(SHANGHAI).strftime('%Y-%m-%dT%H:%M:%S.000')}\r\n" if at is not None else ""
     head = (
         f"MESSAGE sip:{GB_PLATFORM_ID}@{GB_SIP_DOMAIN} SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP 10.20.1.64:5060;rport;branch=z9hG4bK{cseq:010d}\r\n"

@@ -9,10 +9,10 @@ from typing import Any, get_args
 import pytest
 
 from safecampus.connectors.security.alarmbox import AlarmBoxKind, decode_alarmbox
-from safecampus.simulator.security_payloads import alarmbox_json
 from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
 from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.schemas.security import SecurityEventType
+from safecampus.simulator.security_payloads import alarmbox_json
 
 BEIJING = timezone(timedelta(hours=8))
 AT = datetime(2026, 9, 1, 8, 30, tzinfo=BEIJING)

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from safecampus.connectors.security.gb28181 import decode_gb28181
+from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
+from safecampus.connectors.security.xml import SecurityDecodeError
+from safecampus.schemas.security import SecurityEventType
 from safecampus.simulator.security_payloads import (
     gb28181_alarm_xml,
     gb28181_keepalive_xml,
     gb28181_sip_message,
 )
-from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
-from safecampus.connectors.security.xml import SecurityDecodeError
-from safecampus.schemas.security import SecurityEventType
 
 BEIJING = timezone(timedelta(hours=8))
 CAMERA = "32010200001320000001"

@@ -8,10 +8,10 @@ from typing import get_args
 import pytest
 
 from safecampus.connectors.security.isapi import decode_isapi
-from safecampus.simulator.security_payloads import isapi_alert_xml, isapi_multipart
 from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
 from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.schemas.security import SecurityEventType
+from safecampus.simulator.security_payloads import isapi_alert_xml, isapi_multipart
 
 BEIJING = timezone(timedelta(hours=8))
 

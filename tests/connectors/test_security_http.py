@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from safecampus.connectors.security.http import SecurityHttpGateway
+from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.security_payloads import (
     alarmbox_json,
     gb28181_alarm_xml,
@@ -17,7 +18,6 @@ from safecampus.simulator.security_payloads import (
     isapi_alert_xml,
     isapi_multipart,
 )
-from safecampus.schemas.envelope import RawEnvelope
 
 AT = datetime(2026, 9, 1, 14, 15, 3, tzinfo=UTC)
 GB_ID = "32040000001310000001"

@@ -19,7 +19,9 @@ from safecampus.schemas.alert import Alert, AlertStatus
 from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
 
 T0 = datetime(2026, 9, 1, 1, 30, tzinfo=UTC)  # 09:30 in Changzhou
-DRILL = SuppressionWindow(school_id="S1", start=T0 - timedelta(minutes=30), end=T0 + timedelta(minutes=30), reason="fire_drill")
+DRILL = SuppressionWindow(
+    school_id="S1", start=T0 - timedelta(minutes=30), end=T0 + timedelta(minutes=30), reason="fire_drill"
+)
 
 
 def alert(status: AlertStatus = "firing", at: datetime = T0, revision: int = 1, school: str = "S1") -> Alert:
@@ -108,7 +110,11 @@ def test_triage_log_merges_acknowledgements_in_time_order() -> None:
     acked_at = first.occurred_at + timedelta(seconds=5)  # between the two updates
     ack = Acknowledgement(fingerprint=first.fingerprint, operator_id="op-017", acknowledged_at=acked_at)
     log = triage_log([repeat, first], [ack])
-    assert [(a.status, a.evidence[0]["revision"]) for a in log] == [("firing", 1), ("acknowledged", 1), ("acknowledged", 2)]
+    assert [(a.status, a.evidence[0]["revision"]) for a in log] == [
+        ("firing", 1),
+        ("acknowledged", 1),
+        ("acknowledged", 2),
+    ]
     assert len(new_acks(log)) == 1
 
 

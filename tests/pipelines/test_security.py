@@ -16,10 +16,10 @@ import pytest
 
 from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
+from safecampus.pipelines.alerts import AlertTriage, triage_log
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.domain import merge_partials
 from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.alerts import AlertTriage, triage_log
 from safecampus.pipelines.security import SecurityPipeline, required_guards
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Record
@@ -451,6 +451,6 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
         if city_device.device_id in {t["subject"] for t in truth if t["kind"] == "not_linked_to_police"}
     }
     assert unlinked
-    assert {s: kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] for s in unlinked} == (
-        dict.fromkeys(unlinked, 0)
-    )
+    assert {
+        s: kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] for s in unlinked
+    } == (dict.fromkeys(unlinked, 0))

@@ -8,9 +8,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from safecampus.simulator.security_payloads import alarmbox_json
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.envelope import RawEnvelope
+from safecampus.simulator.security_payloads import alarmbox_json
 
 EIGHT = datetime(2026, 9, 1, 0, 0, tzinfo=UTC)  # 08:00 in Changzhou
 
@@ -26,11 +26,11 @@ def press(device: str, state: str, minutes: int) -> str:
     ).model_dump_json()
 
 
-def replay(tmp_path: Path, lines: list[str], operations: list[dict[str, object]] | None) -> list[Alert]:
+def replay(tmp_path: Path, store: str, lines: list[str], operations: list[dict[str, object]] | None) -> list[Alert]:
     tmp_path.mkdir(parents=True)
     raw = tmp_path / "raw.jsonl"
     raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    args = ["replay", "security", "--input", str(raw), "--out", str(tmp_path / "out")]
+    args = ["replay", "security", "--input", str(raw), "--out", str(tmp_path / "out"), "--store", store]
     if operations is not None:
         ops = tmp_path / "operations.jsonl"
         ops.write_text("\n".join(json.dumps(o) for o in operations) + "\n", encoding="utf-8")
@@ -43,14 +43,14 @@ def replay(tmp_path: Path, lines: list[str], operations: list[dict[str, object]]
     return [Alert.model_validate_json(line) for line in text.splitlines() if line.strip()]
 
 
-def test_ack_and_fire_drill(tmp_path: Path) -> None:
+def test_ack_and_fire_drill(tmp_path: Path, city_store: str) -> None:
     lines = [
         press("CZ-0004-00", "active", 0),
         press("CZ-0004-00", "inactive", 10),
         press("CZ-0005-00", "active", 60),
         press("CZ-0005-00", "inactive", 70),
     ]
-    plain = replay(tmp_path / "plain", lines, None)
+    plain = replay(tmp_path / "plain", city_store, lines, None)
     fingerprint = next(a.fingerprint for a in plain if a.subject == "CZ-0004-00")
     operations: list[dict[str, object]] = [
         {
@@ -61,7 +61,7 @@ def test_ack_and_fire_drill(tmp_path: Path) -> None:
         },
         {"school_id": "S0005", "start": at(30).isoformat(), "end": at(120).isoformat(), "reason": "fire_drill"},
     ]
-    shown = replay(tmp_path / "ops", lines, operations)
+    shown = replay(tmp_path / "ops", city_store, lines, operations)
     first = [a.status for a in shown if a.subject == "CZ-0004-00"]
     second = [a.status for a in shown if a.subject == "CZ-0005-00"]
     assert "acknowledged" in first and first[-1] == "resolved"
@@ -69,7 +69,7 @@ def test_ack_and_fire_drill(tmp_path: Path) -> None:
     assert [a.status for a in plain if a.subject == "CZ-0005-00"][0] == "firing"
 
 
-def test_a_bad_operations_log_is_a_plain_error(tmp_path: Path) -> None:
+def test_a_bad_operations_log_is_a_plain_error(tmp_path: Path, city_store: str) -> None:
     raw = tmp_path / "raw.jsonl"
     raw.write_text(press("CZ-0004-00", "active", 0) + "\n", encoding="utf-8")
     ops = tmp_path / "ops.jsonl"
@@ -87,6 +87,8 @@ def test_a_bad_operations_log_is_a_plain_error(tmp_path: Path) -> None:
             str(tmp_path / "o"),
             "--operations",
             str(ops),
+            "--store",
+            city_store,
         ],
         capture_output=True,
         text=True,
