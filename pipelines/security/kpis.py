@@ -64,9 +64,9 @@ def online_ratios(registry: RegistryView, reported: set[str]) -> KpiPartials:
     """`security_device_online_ratio`: devices that reported / devices in the registry."""
     counts: dict[Scope, list[int]] = defaultdict(lambda: [0, 0])
     for device in registry.devices.values():
-        for scope in scopes(registry, device.school_id):
-            counts[scope][0] += device.device_id in reported
-            counts[scope][1] += 1
+        for where in scopes(registry, device.school_id):
+            counts[where][0] += device.device_id in reported
+            counts[where][1] += 1
     out: KpiPartials = {}
     for (scope, value), (yes, total) in sorted(counts.items()):
         add(out, "security_device_online_ratio", yes / total if total else 0.0, **_scope_labels(scope, value))
