@@ -101,7 +101,7 @@ def test_inactive_closes_and_a_retrigger_soon_after_reopens_the_same_alert() -> 
     rule, track = Episodes(HERE, dedup_window_s=60), EpisodeTrack()
     (opened,) = rule.active(track, ev(0), momentary=False, muted=False)
     episode = rule.inactive(track, s(10))
-    assert episode is track.episode and not track.active
+    assert episode is not None and episode is track.episode and not track.active
     Episodes.close(episode, s(10), ev(10, state="inactive"))
     (resolved,) = rule.resolved(episode, s(10), muted=False)
     assert resolved.status == "resolved" and "已恢復" in resolved.detail
