@@ -6,6 +6,7 @@ timed for 07:00, 07:05 and 07:10 (Asia/Shanghai). The bus reports every 15 s.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import SQLModel
@@ -45,7 +46,11 @@ def at(seconds: float, day: date = DAY) -> datetime:
     return (datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(seconds=seconds)).astimezone(UTC)
 
 
-def route_registry() -> RegistryView:
+STOPS = tuple(zip((0.0, 2000.0, 4000.0), STOP_SECONDS, strict=True))  # (metres east, scheduled seconds)
+
+
+def route_registry(stops: Sequence[tuple[float, int]] = STOPS) -> RegistryView:
+    """Two buses on route R1 (B002's registry is bad), two trips half an hour apart over `stops`."""
     rows: list[SQLModel] = [
         District(district_id="tianning", name="天寧區"),
         School(
@@ -90,12 +95,12 @@ def route_registry() -> RegistryView:
         GtfsShapePoint(shape_id="SH1", shape_pt_sequence=i, shape_pt_lat=lat, shape_pt_lon=lon)
         for i, (lat, lon) in enumerate(point(e) for e in range(0, 4001, 500))
     ]
-    for s, east in enumerate((0, 2000, 4000)):
+    for s, (east, seconds) in enumerate(stops):
         lat, lon = point(east)
         rows.append(GtfsStop(stop_id=f"R1-{s}", stop_lat=lat, stop_lon=lon))
         for k, trip_id in enumerate(("R1-AM-0", "R1-AM-1")):
-            at = STOP_SECONDS[s] + k * 1800  # the second bus runs half an hour later
-            text = f"{at // 3600:02d}:{at % 3600 // 60:02d}:00"
+            t = seconds + k * 1800  # the second bus runs half an hour later
+            text = f"{t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}"
             rows.append(
                 GtfsStopTime(
                     trip_id=trip_id,
@@ -180,6 +185,18 @@ def runs(pipeline: BusPipeline, events: list[BusEvent], until: datetime | None =
     records = detected(pipeline, events, until).records
     assert all(isinstance(r, BusRun) for r in records)
     return records  # type: ignore[return-value]
+
+
+def drive(pipeline: BusPipeline, waypoints: Sequence[tuple[float, float]], every_s: int = 15) -> list[BusEvent]:
+    """Fixes every `every_s` along straight-line motion between (seconds, metres east) waypoints."""
+    events: list[BusEvent] = []
+    for (t0, e0), (t1, e1) in zip(waypoints, waypoints[1:], strict=False):
+        speed = abs(e1 - e0) / (t1 - t0) * 3.6
+        for t in range(int(t0), int(t1), every_s):
+            events.append(fix(pipeline, t, e0 + (e1 - e0) * (t - t0) / (t1 - t0), speed=speed))
+    t_end, e_end = waypoints[-1]
+    events.append(fix(pipeline, t_end, e_end, speed=0.0))
+    return events
 
 
 def rules(alerts: list[Alert], status: str | None = None) -> list[str]:
