@@ -91,16 +91,16 @@ class SecurityDetector(Detector[SecurityEvent]):
         offline = self.offline.due_at()
         if offline is not None:
             due.append((offline, "offline", None))
-        for key, slot in self.types.items():
+        for key, slot in self.types.items():  # the guards only spare calls on the hot path
             ep = slot.track.episode
-            if ep is not None and ep.is_open:
-                closes = self.episodes.auto_close_at(ep)
+            if ep is not None and ep.closed_at is None:
+                closes = self.episodes.auto_close_at(ep) if ep.momentary else None
                 if closes is not None:
                     due.append((closes, "auto_close", key))
-                unfixed = self.faults.due_at(ep)
+                unfixed = None if ep.escalated else self.faults.due_at(ep)
                 if unfixed is not None:
                     due.append((unfixed, "fault_unfixed", key))
-            calm = self.flapping.end_at(slot.flap)
+            calm = self.flapping.end_at(slot.flap) if slot.flap.since is not None else None
             if calm is not None:
                 due.append((calm, "flap_end", key))
         return due
