@@ -105,9 +105,9 @@ def list_alerts(
     for row in shown:
         place = [districts.get(row.district or "", row.district or ""), ROLE_NAMES.get(roles.get(row.subject, ""), "")]
         status = STATUS_NAMES.get(row.status, row.status)
-        ack = acks.get(row.fingerprint)
-        if ack is not None:
-            status += f"({ack.operator_id}{':' + ack.comment if ack.comment else ''})"
+        latest = acks.get(row.fingerprint)
+        if latest is not None:
+            status += f"({latest.operator_id}{':' + latest.comment if latest.comment else ''})"
         table.add_row(
             SEVERITY_NAMES.get(row.severity, row.severity),
             status,

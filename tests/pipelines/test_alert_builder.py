@@ -27,7 +27,7 @@ def test_new_alert_derives_the_fingerprint_and_never_detects_before_it_happened(
     )
     assert alert.fingerprint == alert_fingerprint("bus", "bus.overspeed", "013800000001", T0.isoformat())
     assert alert.detected_at == T0 and alert.status == "firing"
-    assert alert.evidence[0]["payload"] == "7e7e" and "gateway" not in alert.evidence[0]  # models dumped, no nulls
+    assert alert.evidence[0]["payload"] == "7e7e" and "key" not in alert.evidence[0]  # models dumped, no nulls
     assert alert.evidence[1] == {"kind": "summary"}
     other = new_alert(
         domain="bus",
