@@ -16,7 +16,7 @@ from safecampus.schemas.canteen import CanteenLedgerEntry
 from safecampus.schemas.common import Record
 from safecampus.schemas.envelope import RawEnvelope
 
-RED_FLAG_CATEGORIES = {"staff_meals": "職工餐費計入食堂", "hospitality": "招待費計入食堂", "bonus": "獎金計入食堂"}
+RED_FLAG_CATEGORIES = {"staff_meals": "职工餐费计入食堂", "hospitality": "招待费计入食堂", "bonus": "奖金计入食堂"}
 
 
 class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
@@ -52,7 +52,7 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
             and event.accepted_by_count is not None
             and event.accepted_by_count < minimum
         ):
-            found.append(("canteen.single_person_acceptance", "warning", f"驗收人數不足{minimum}人"))
+            found.append(("canteen.single_person_acceptance", "warning", f"验收人数不足{minimum}人"))
         return [
             new_alert(
                 domain="canteen",
@@ -65,7 +65,7 @@ class CanteenPipeline(DomainPipeline[CanteenLedgerEntry]):
                 occurred_at=event.recorded_at,
                 detected_at=event.recorded_at,
                 title=title,
-                detail=f"憑證{event.entry_id}，金額{event.amount_cny}元",
+                detail=f"凭证{event.entry_id}，金额{event.amount_cny}元",
                 evidence=[event.model_dump(mode="json")],
             )
             for rule, severity, title in found

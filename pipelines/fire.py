@@ -1,6 +1,6 @@
 """Childcare fire safety: inspection forms normalized and enriched, hazards raised per finding.
 
-From 《托育機構消防安全指南(試行)》(2022) and DB14/T 2054-2020: e-bike findings are high, video
+From 《托育机构消防安全指南(试行)》(2022) and DB14/T 2054-2020: e-bike findings are high, video
 findings a warning, a hazard open past its deadline high, a major hazard closes the area.
 """
 
@@ -16,7 +16,7 @@ from safecampus.schemas.common import Record
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.fire import FireInspection
 
-FINDING_SEVERITY = {"ebike": ("high", "電動車或電池停放充電"), "video": ("warning", "視頻監控不符合要求")}
+FINDING_SEVERITY = {"ebike": ("high", "电动车或电池停放充电"), "video": ("warning", "视频监控不符合要求")}
 
 
 class FirePipeline(DomainPipeline[FireInspection]):
@@ -47,11 +47,11 @@ class FirePipeline(DomainPipeline[FireInspection]):
         for f in event.findings:
             if f.compliant or f.remediated_on is not None:
                 continue
-            rule, (severity, title) = f"fire.hazard.{f.category}", FINDING_SEVERITY.get(f.category, ("warning", "隱患"))
+            rule, (severity, title) = f"fire.hazard.{f.category}", FINDING_SEVERITY.get(f.category, ("warning", "隐患"))
             if f.deadline is not None and f.deadline < today:
-                rule, severity, title = "fire.hazard_overdue", "high", "隱患逾期未整改"
+                rule, severity, title = "fire.hazard_overdue", "high", "隐患逾期未整改"
             if f.major:
-                rule, severity, title = "fire.area_closed", "critical", "重大隱患：區域停止使用"
+                rule, severity, title = "fire.area_closed", "critical", "重大隐患：区域停止使用"
             alerts.append(
                 new_alert(
                     domain="fire",
@@ -63,7 +63,7 @@ class FirePipeline(DomainPipeline[FireInspection]):
                     occurred_at=event.inspected_at,
                     detected_at=event.inspected_at,
                     title=title,
-                    detail=f"檢查項{f.item_code}（{f.category}），整改期限{f.deadline or '未定'}",
+                    detail=f"检查项{f.item_code}（{f.category}），整改期限{f.deadline or '未定'}",
                     evidence=[{"inspection_id": event.inspection_id, **f.model_dump(mode="json")}],
                 )
             )

@@ -24,7 +24,7 @@ from safecampus.config import Settings  # noqa: E402
 from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
 
 app = typer.Typer(
-    help="Streaming pipelines for the safe-campus (平安校園) programme.",
+    help="Streaming pipelines for the safe-campus (平安校园) programme.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -10,15 +10,15 @@ from datetime import date
 
 from sqlmodel import Field, SQLModel
 
-# Changzhou's districts as the bureau names them (天寧區 … 常州經開區).
+# Changzhou's districts as the bureau names them (天宁区 … 常州经开区).
 CHANGZHOU_DISTRICTS: tuple[tuple[str, str], ...] = (
-    ("tianning", "天寧區"),
-    ("zhonglou", "鐘樓區"),
-    ("xinbei", "新北區"),
-    ("wujin", "武進區"),
-    ("jintan", "金壇區"),
-    ("liyang", "溧陽市"),
-    ("jingkai", "常州經開區"),
+    ("tianning", "天宁区"),
+    ("zhonglou", "钟楼区"),
+    ("xinbei", "新北区"),
+    ("wujin", "武进区"),
+    ("jintan", "金坛区"),
+    ("liyang", "溧阳市"),
+    ("jingkai", "常州经开区"),
 )
 
 
@@ -38,7 +38,7 @@ class School(SQLModel, table=True):
     lon: float
     guards: int = 0
     closed_management: bool = True
-    guard_post_at_gate: bool = True  # 護學崗
+    guard_post_at_gate: bool = True  # 护学岗
 
 
 class SecurityDevice(SQLModel, table=True):

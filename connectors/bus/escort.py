@@ -1,4 +1,4 @@
-"""The escort app's form: the escort (照管員) confirms that every student is off the bus.
+"""The escort app's form: the escort (照管员) confirms that every student is off the bus.
 
 {"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}
 """

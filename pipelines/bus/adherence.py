@@ -87,15 +87,15 @@ class StopAdherence:
                     severity="warning",
                     occurred_at=at,
                     detected_at=at,
-                    title=f"校車到站晚點 {delay // 60} 分鐘",
-                    detail=f"線路 {run.plan.route_id} 班次 {run.plan.trip_id} 於 {local_text(at)} 到達 {stop.stop_id},"
-                    f"計劃 {local_text(scheduled)}。",
+                    title=f"校车到站晚点 {delay // 60} 分钟",
+                    detail=f"线路 {run.plan.route_id} 班次 {run.plan.trip_id} 于 {local_text(at)} 到达 {stop.stop_id},"
+                    f"计划 {local_text(scheduled)}。",
                     evidence=[event, visit],
                 )
             ]
         if status != "late" and run.late_open:
             run.late_open = False
-            return [self._resolved(run, at, f"{local_text(at)} 到達 {stop.stop_id} 已恢復準點。", event)]
+            return [self._resolved(run, at, f"{local_text(at)} 到达 {stop.stop_id} 已恢复准点。", event)]
         return []
 
     def close(self, run: Run, at: datetime) -> list[Alert]:
@@ -103,7 +103,7 @@ class StopAdherence:
         if not run.late_open:
             return []
         run.late_open = False
-        return [self._resolved(run, at, f"班次已於 {local_text(at)} 結束。", None)]
+        return [self._resolved(run, at, f"班次已于 {local_text(at)} 结束。", None)]
 
     def _resolved(self, run: Run, at: datetime, detail: str, event: BusEvent | None) -> Alert:
         first_late = next((v for v in run.visits if v.status == "late" and v.kind == "arrival"), None)
@@ -114,7 +114,7 @@ class StopAdherence:
             severity="warning",
             occurred_at=since,
             detected_at=at,
-            title="校車到站晚點",
+            title="校车到站晚点",
             detail=detail,
             evidence=[event] if event else [],
             status="resolved",

@@ -26,10 +26,10 @@ class AlarmRule:
 
 
 ALARM_RULES: tuple[AlarmRule, ...] = (
-    AlarmRule("alarm_emergency", "emergency", "critical", "終端緊急報警"),
-    AlarmRule("alarm_overspeed", "overspeed", "high", "終端超速報警"),
-    AlarmRule("alarm_route_deviation", "route_deviation", "warning", "終端路線偏離報警"),
-    AlarmRule("alarm_illegal_door_opening", "illegal_door_opening", "high", "終端非法開門報警"),
+    AlarmRule("alarm_emergency", "emergency", "critical", "终端紧急报警"),
+    AlarmRule("alarm_overspeed", "overspeed", "high", "终端超速报警"),
+    AlarmRule("alarm_route_deviation", "route_deviation", "warning", "终端路线偏离报警"),
+    AlarmRule("alarm_illegal_door_opening", "illegal_door_opening", "high", "终端非法开门报警"),
 )
 
 
@@ -57,7 +57,7 @@ class TerminalAlarms:
                         occurred_at=at,
                         detected_at=at,
                         title=rule.title,
-                        detail=f"車載終端於 {local_text(at)} 上報{rule.title}。",
+                        detail=f"车载终端于 {local_text(at)} 上报{rule.title}。",
                         evidence=[event],
                     )
                 )
@@ -71,7 +71,7 @@ class TerminalAlarms:
                         occurred_at=datetime.fromisoformat(window),
                         detected_at=at,
                         title=rule.title,
-                        detail=f"{local_text(at)} 報警標誌已清除。",
+                        detail=f"{local_text(at)} 报警标志已清除。",
                         evidence=[event],
                         status="resolved",
                     )

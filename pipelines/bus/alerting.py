@@ -1,9 +1,9 @@
 """Alerts about one terminal: what every bus rule puts on an alert besides its own words.
 
-alerts = TerminalAlerts("013800000001", plate="蘇D00001")
+alerts = TerminalAlerts("013800000001", plate="苏D00001")
 alerts.see(event)                        # school and district come from the latest event
 alerts(rule="bus.overspeed", window=..., severity="high", occurred_at=..., detected_at=...,
-       title="校車超速", detail="…", evidence=[event])       # detail becomes "[蘇D00001] …"
+       title="校车超速", detail="…", evidence=[event])       # detail becomes "[苏D00001] …"
 """
 
 from __future__ import annotations

@@ -74,10 +74,10 @@ class AllOffConfirmation:
     def _alert(self, run: Run, status: AlertStatus, at: datetime) -> Alert:
         ended = run.ended_at or at
         detail = (
-            f"班次 {run.plan.trip_id} 於 {local_text(ended)} 結束,{self.grace_s // 60} 分鐘內"
-            "未收到照管員「學生已全部下車」確認,請立即聯繫司機和照管員檢查車廂。"
+            f"班次 {run.plan.trip_id} 于 {local_text(ended)} 结束,{self.grace_s // 60} 分钟内"
+            "未收到照管员「学生已全部下车」确认,请立即联系司机和照管员检查车厢。"
             if status == "firing"
-            else f"照管員於 {local_text(at)} 補確認學生已全部下車。"
+            else f"照管员于 {local_text(at)} 补确认学生已全部下车。"
         )
         return self.alerts(
             rule=RULE,
@@ -85,7 +85,7 @@ class AllOffConfirmation:
             severity="critical",
             occurred_at=ended,
             detected_at=at,
-            title="校車未確認學生全部下車",
+            title="校车未确认学生全部下车",
             detail=detail,
             evidence=run.visits[-1:],
             status=status,

@@ -13,7 +13,7 @@ from safecampus.schemas.bus import BusEvent
 from safecampus.schemas.common import local_text
 
 RULE = "bus.off_route"
-TITLE = "校車偏離核定路線"
+TITLE = "校车偏离核定路线"
 
 
 class OffRoute:
@@ -43,7 +43,7 @@ class OffRoute:
                     occurred_at=closed.started_at,
                     detected_at=at,
                     title=TITLE,
-                    detail=f"{local_text(at)} 回到路線上。",
+                    detail=f"{local_text(at)} 回到路线上。",
                     evidence=[event],
                     status="resolved",
                 )
@@ -59,8 +59,8 @@ class OffRoute:
                 occurred_at=episode.started_at,
                 detected_at=at,
                 title=TITLE,
-                detail=f"線路 {plan.route_id}:連續 {episode.count} 個定位點距路線超過 "
-                f"{self.distance_m:.0f} 米(最遠 {episode.worst:.0f} 米)。",
+                detail=f"线路 {plan.route_id}:连续 {episode.count} 个定位点距路线超过 "
+                f"{self.distance_m:.0f} 米(最远 {episode.worst:.0f} 米)。",
                 evidence=episode.evidence,
             )
         ]

@@ -38,8 +38,8 @@ class Overspeed:
                     severity="high",
                     occurred_at=closed.started_at,
                     detected_at=at,
-                    title="校車超速",
-                    detail=f"{local_text(at)} 車速降至 {speed:.0f} km/h。",
+                    title="校车超速",
+                    detail=f"{local_text(at)} 车速降至 {speed:.0f} km/h。",
                     evidence=[event],
                     status="resolved",
                 )
@@ -55,8 +55,8 @@ class Overspeed:
                 severity="high",
                 occurred_at=episode.started_at,
                 detected_at=at,
-                title=f"校車超速 {episode.worst:.0f} km/h(限速 {limit:.0f} km/h)",
-                detail=f"自 {local_text(episode.started_at)} 起持續超速 {lasted:.0f} 秒,"
+                title=f"校车超速 {episode.worst:.0f} km/h(限速 {limit:.0f} km/h)",
+                detail=f"自 {local_text(episode.started_at)} 起持续超速 {lasted:.0f} 秒,"
                 f"最高 {episode.worst:.0f} km/h。",
                 evidence=episode.evidence,
             )

@@ -68,41 +68,41 @@ class RegistryChecks:
 
         if bus is None:
             terminal = self.alerts.terminal_id
-            detail = f"終端 {terminal} 不在校車登記冊中(疑似掛靠或未備案車輛)。"
-            return [alert("bus.unregistered", "high", "未登記的校車車載終端", detail)]
+            detail = f"终端 {terminal} 不在校车登记册中(疑似挂靠或未备案车辆)。"
+            return [alert("bus.unregistered", "high", "未登记的校车车载终端", detail)]
         alerts: list[Alert] = []
         operator = self.operators.get(bus.operator_id)
         if operator is None or operator.licence_expires_on < day:
             detail = (
-                f"運營企業 {bus.operator_id} 不在登記冊中。"
+                f"运营企业 {bus.operator_id} 不在登记册中。"
                 if operator is None
-                else f"{operator.name} 的經營許可已於 {operator.licence_expires_on} 到期。"
+                else f"{operator.name} 的经营许可已于 {operator.licence_expires_on} 到期。"
             )
             alerts.append(
-                alert("bus.operator_licence_expired", "high", "校車運營企業許可過期", f"車牌 {bus.plate}:{detail}")
+                alert("bus.operator_licence_expired", "high", "校车运营企业许可过期", f"车牌 {bus.plate}:{detail}")
             )
         problems = [reason for driver in self.drivers for reason in self.driver_problems(driver)]
         if not self.drivers:
-            problems.append("未登記駕駛員")
+            problems.append("未登记驾驶员")
         if problems:
-            alerts.append(alert("bus.driver_out_of_rules", "high", "校車駕駛員不符合資格", ";".join(problems) + "。"))
+            alerts.append(alert("bus.driver_out_of_rules", "high", "校车驾驶员不符合资格", ";".join(problems) + "。"))
         overdue = (day - bus.last_inspected_on).days
         if overdue > self.inspection_interval_days:
             detail = (
-                f"車牌 {bus.plate} 上次檢驗 {bus.last_inspected_on},已 {overdue} 天"
-                f"(應每 {self.inspection_interval_days} 天一次)。"
+                f"车牌 {bus.plate} 上次检验 {bus.last_inspected_on},已 {overdue} 天"
+                f"(应每 {self.inspection_interval_days} 天一次)。"
             )
-            alerts.append(alert("bus.inspection_overdue", "warning", "校車安全技術檢驗逾期", detail))
+            alerts.append(alert("bus.inspection_overdue", "warning", "校车安全技术检验逾期", detail))
         return alerts
 
     def driver_problems(self, driver: Driver) -> list[str]:
         """Order 617 Art. 23: age, years of driving, clean record."""
-        who, problems = f"駕駛員 {driver.driver_id}", []
+        who, problems = f"驾驶员 {driver.driver_id}", []
         low, high = self.driver_min_age, self.driver_max_age
         if not low <= driver.age <= high:
-            problems.append(f"{who} 年齡 {driver.age} 歲,不在 {low}–{high} 歲之間")
+            problems.append(f"{who} 年龄 {driver.age} 岁,不在 {low}–{high} 岁之间")
         if driver.years_licensed < self.driver_min_years_licensed:
-            problems.append(f"{who} 駕齡 {driver.years_licensed} 年,不足 {self.driver_min_years_licensed} 年")
+            problems.append(f"{who} 驾龄 {driver.years_licensed} 年,不足 {self.driver_min_years_licensed} 年")
         if not driver.clean_record:
-            problems.append(f"{who} 有違法或事故記錄")
+            problems.append(f"{who} 有违法或事故记录")
         return problems

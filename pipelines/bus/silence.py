@@ -11,7 +11,7 @@ from safecampus.schemas.bus import BusEvent
 from safecampus.schemas.common import local_text
 
 RULE = "bus.terminal_silent"
-TITLE = "校車車載終端失聯"
+TITLE = "校车车载终端失联"
 
 
 class TerminalSilence:
@@ -46,8 +46,8 @@ class TerminalSilence:
                 occurred_at=deadline,
                 detected_at=deadline,
                 title=TITLE,
-                detail=f"運行中超過 {self.stale.total_seconds():.0f} 秒未上報定位,"
-                f"最後定位 {local_text(last.occurred_at)}。",
+                detail=f"运行中超过 {self.stale.total_seconds():.0f} 秒未上报定位,"
+                f"最后定位 {local_text(last.occurred_at)}。",
                 evidence=[last],
             )
         ]
@@ -66,7 +66,7 @@ class TerminalSilence:
                 occurred_at=since + self.stale,
                 detected_at=event.occurred_at,
                 title=TITLE,
-                detail=f"{local_text(event.occurred_at)} 恢復上報定位。",
+                detail=f"{local_text(event.occurred_at)} 恢复上报定位。",
                 evidence=[event],
                 status="resolved",
             )

@@ -195,11 +195,11 @@ class Episodes:
         device = self.device
         title = TITLES[ep.event_type]
         detail = (
-            f"設備 {device.device_id} 通道 {ep.channel}：{title}，共 {ep.count} 次，"
+            f"设备 {device.device_id} 通道 {ep.channel}：{title}，共 {ep.count} 次，"
             f"首次 {local_text(ep.first_at)}，最近 {local_text(ep.last_at)}"
         )
         if ep.closed_at is not None:
-            detail += f"，{local_text(ep.closed_at)} 已恢復"
+            detail += f"，{local_text(ep.closed_at)} 已恢复"
         return new_alert(
             domain="security",
             rule=f"security.{ep.event_type}",

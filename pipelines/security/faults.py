@@ -50,8 +50,8 @@ class FaultEscalation:
         }
         device = self.device
         detail = (
-            f"設備 {device.device_id} 的{TITLES[ep.event_type]}自 {local_text(ep.first_at)} 起"
-            f"超過 {self.hours:g} 小時未修復（GB/T 29315：故障應在 24 小時內修復），請安排維修"
+            f"设备 {device.device_id} 的{TITLES[ep.event_type]}自 {local_text(ep.first_at)} 起"
+            f"超过 {self.hours:g} 小时未修复（GB/T 29315：故障应在 24 小时内修复），请安排维修"
         )
         return new_alert(
             domain="security",
@@ -62,7 +62,7 @@ class FaultEscalation:
             status=status,
             occurred_at=ep.first_at + self.limit,
             detected_at=at,
-            title="故障超時未修復",
+            title="故障超时未修复",
             detail=detail,
             evidence=[summary],
             school_id=device.school_id,

@@ -78,9 +78,9 @@ class Flapping:
         }
         device = self.device
         detail = (
-            f"設備 {device.device_id} 通道 {channel} 的{TITLES[event_type]}"
-            f"在 {self.window_s} 秒內狀態變化超過 {self.limit} 次，"
-            "已合併為一條告警；請檢查設備或偵測參數"
+            f"设备 {device.device_id} 通道 {channel} 的{TITLES[event_type]}"
+            f"在 {self.window_s} 秒内状态变化超过 {self.limit} 次，"
+            "已合并为一条告警；请检查设备或侦测参数"
         )
         return new_alert(
             domain="security",
@@ -91,7 +91,7 @@ class Flapping:
             status=status,
             occurred_at=state.since,
             detected_at=at,
-            title="告警頻繁抖動",
+            title="告警频繁抖动",
             detail=detail,
             evidence=[summary],
             school_id=device.school_id,

@@ -1,9 +1,9 @@
-"""Security KPIs: device online ratios, police linkage, the "4個100%" indicators, time to acknowledge.
+"""Security KPIs: device online ratios, police linkage, the "4个100%" indicators, time to acknowledge.
 
 Every ratio is given at three levels (school, district, city). Counts over events and alerts are
 additive partials (`chunk_partials`); `final_kpis` turns their sum into the exported KPIs, adding what
 the registry alone decides (computed once): police linkage by device kind and the four
-indicators of 4個100% (enough full-time guards, closed management, alarms linked to the police,
+indicators of 4个100% (enough full-time guards, closed management, alarms linked to the police,
 a guard post at the gate).
 """
 
@@ -74,7 +74,7 @@ def online_ratios(registry: RegistryView, reported: set[str]) -> KpiPartials:
 
 
 def registry_kpis(registry: RegistryView, rules: SecurityRules) -> KpiPartials:
-    """Police linkage and the "4個100%" indicators, from the registry alone (computed once)."""
+    """Police linkage and the "4个100%" indicators, from the registry alone (computed once)."""
     linked: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     unlinked_schools: set[str] = set()
     for device in registry.devices.values():

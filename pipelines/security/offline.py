@@ -64,9 +64,9 @@ class Offline:
             "opened": status == "firing",
         }
         device = self.device
-        detail = f"設備 {device.device_id} 自 {local_text(last_seen)} 起無任何上報（心跳超時）"
+        detail = f"设备 {device.device_id} 自 {local_text(last_seen)} 起无任何上报（心跳超时）"
         if returned_at is not None:
-            detail += f"，{local_text(returned_at)} 恢復上報"
+            detail += f"，{local_text(returned_at)} 恢复上报"
         return new_alert(
             domain="security",
             rule="security.device_offline",

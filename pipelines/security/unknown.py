@@ -26,8 +26,8 @@ class UnknownDevice:
         summary = {"kind": "unknown_device", "first_seen": event.occurred_at.isoformat(), "opened": True}
         device_id = self.device.device_id
         detail = (
-            f"設備 {device_id} 不在設備登記冊中，但已上報「{TITLES[event.event_type]}」；"
-            "請核實設備歸屬並登記（safecampus registry load）"
+            f"设备 {device_id} 不在设备登记册中，但已上报「{TITLES[event.event_type]}」；"
+            "请核实设备归属并登记（safecampus registry load）"
         )
         return [
             new_alert(
@@ -39,7 +39,7 @@ class UnknownDevice:
                 status="firing",
                 occurred_at=event.occurred_at,
                 detected_at=event.occurred_at,
-                title="未登記設備",
+                title="未登记设备",
                 detail=detail,
                 evidence=[summary, event.model_dump(mode="json")],
                 school_id=self.device.school_id,

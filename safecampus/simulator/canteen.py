@@ -11,7 +11,7 @@ from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.city import City
 from safecampus.simulator.clock import GroundTruth, local
 
-ITEMS = (("大米", 4.2), ("豬肉", 28.0), ("青菜", 5.5), ("雞蛋", 9.8), ("食用油", 16.0), ("牛奶", 3.6))
+ITEMS = (("大米", 4.2), ("猪肉", 28.0), ("青菜", 5.5), ("鸡蛋", 9.8), ("食用油", 16.0), ("牛奶", 3.6))
 
 
 class _Ledger:

@@ -85,7 +85,7 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
         short = i % 23 == 5
         school = School(
             school_id=f"S{i:04d}",
-            name=f"常州市第{i + 1}學校",
+            name=f"常州市第{i + 1}学校",
             district_id=district_ids[i % 7],
             stage=STAGES[i % len(STAGES)],
             enrolment=enrolment,
@@ -139,7 +139,7 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
         building = "basement" if i % 29 == 9 else "ordinary"
         inst = ChildcareInstitution(
             institution_id=f"T{i:03d}",
-            name=f"托育機構{i + 1}",
+            name=f"托育机构{i + 1}",
             district_id=district_ids[i % 7],
             floor=floor,
             building_type=building,
@@ -161,7 +161,7 @@ def _build_transport(city: City, rng: random.Random, on: date) -> None:
         city.operators.append(
             BusOperator(
                 operator_id=f"OP{k}",
-                name=f"常州校車運營公司{k + 1}",
+                name=f"常州校车运营公司{k + 1}",
                 licence_expires_on=on - timedelta(days=30) if expired else on + timedelta(days=400 + 50 * k),
             )
         )
@@ -186,8 +186,8 @@ def _build_transport(city: City, rng: random.Random, on: date) -> None:
             GtfsRoute(
                 route_id=route_id,
                 agency_id="CZEDU",
-                route_short_name=f"定製校車{r + 1}",
-                route_long_name=f"{school.name}定製專線",
+                route_short_name=f"定制校车{r + 1}",
+                route_long_name=f"{school.name}定制专线",
                 route_type=3,
             )
         )
@@ -219,7 +219,7 @@ def _build_transport(city: City, rng: random.Random, on: date) -> None:
             terminal = f"0138{bus_no:08d}"
             bus = Bus(
                 bus_id=f"B{bus_no:03d}",
-                plate=f"蘇D{bus_no:05d}",
+                plate=f"苏D{bus_no:05d}",
                 terminal_id=terminal,
                 operator_id=operator.operator_id,
                 school_id=school.school_id,

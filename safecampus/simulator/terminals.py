@@ -69,7 +69,7 @@ async def _terminal(
     reader, writer = await asyncio.open_connection(host, port)
     pending = bytearray()
     try:
-        registration = Registration(32, 400, "CZSIM", "SC-808", phone[-7:], 1, f"蘇D{phone[-5:]}")
+        registration = Registration(32, 400, "CZSIM", "SC-808", phone[-7:], 1, f"苏D{phone[-5:]}")
         writer.write(encode_frame(MSG_REGISTER, phone, 0, encode_registration_body(registration)))
         await writer.drain()
         reply = decode_frame(await _reply(reader, pending)).payload

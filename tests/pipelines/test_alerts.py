@@ -35,7 +35,7 @@ def alert(status: AlertStatus = "firing", at: datetime = T0, revision: int = 1, 
         status=status,
         occurred_at=at,
         detected_at=at + timedelta(seconds=10 * (revision - 1)),
-        title="區域入侵",
+        title="区域入侵",
         evidence=[{"kind": "episode", "revision": revision, "opened": revision == 1}],
         school_id=school,
     )

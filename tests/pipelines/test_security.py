@@ -43,7 +43,7 @@ def at(hour: float, day: date = DAY) -> datetime:
 @pytest.fixture(scope="module")
 def pipeline() -> SecurityPipeline:
     rows: list[Record] = [
-        District(district_id="tianning", name="天寧區"),
+        District(district_id="tianning", name="天宁区"),
         School(
             school_id="S1",
             name="一",

@@ -104,7 +104,7 @@ def test_inactive_closes_and_a_retrigger_soon_after_reopens_the_same_alert() -> 
     assert episode is not None and episode is track.episode and not track.active
     Episodes.close(episode, s(10), ev(10, state="inactive"))
     (resolved,) = rule.resolved(episode, s(10), muted=False)
-    assert resolved.status == "resolved" and "已恢復" in resolved.detail
+    assert resolved.status == "resolved" and "已恢复" in resolved.detail
     assert rule.inactive(track, s(11)) is None  # nothing open to close
     (again,) = rule.active(track, ev(50), momentary=False, muted=False)
     assert again.fingerprint == opened.fingerprint and again.status == "firing"
@@ -166,7 +166,7 @@ def test_flapping_starts_after_more_than_the_limit_of_changes_in_the_window() ->
         "warning",
     )
     assert began.occurred_at == s(0) and began.evidence[0]["changes_in_window"] == 4
-    assert began.evidence[0]["channel"] == 2 and "越界偵測" in began.detail
+    assert began.evidence[0]["channel"] == 2 and "越界侦测" in began.detail
     assert rule.change(state, s(40), episode) is None  # already flapping: one alert
     assert rule.end_at(state) == s(640)
     ended = rule.end(state, s(640), episode)
@@ -261,6 +261,6 @@ def test_an_unknown_device_is_reported_once() -> None:
         "GHOST",
         None,
     )
-    assert "一鍵報警" in alert.detail and alert.evidence[0]["first_seen"] == s(0).isoformat()
+    assert "一键报警" in alert.detail and alert.evidence[0]["first_seen"] == s(0).isoformat()
     assert rule.observe(ev(10)) == []
     assert UnknownDevice(HERE).observe(ev(0)) == []  # a registered device

@@ -25,7 +25,7 @@ def _fix(terminal: str, at: datetime, lat: float = 31.78, lon: float = 119.95, s
         lon_deg=lon,
         speed_kmh=speed,
         direction_deg=90,
-        plate="蘇D00001",
+        plate="苏D00001",
         bus_id="B001",
         route_id="CZ01",
         trip_id="CZ01-AM-1",
@@ -52,7 +52,7 @@ def test_build_feed_round_trips_vehicle_positions_and_trip_updates() -> None:
     updates = [e.trip_update for e in feed.entity if e.HasField("trip_update")]
     assert len(vehicles) == 1 and len(updates) == 1  # a heartbeat has no position: not a vehicle
     vehicle = vehicles[0]
-    assert vehicle.vehicle.id == "B001" and vehicle.vehicle.license_plate == "蘇D00001"
+    assert vehicle.vehicle.id == "B001" and vehicle.vehicle.license_plate == "苏D00001"
     assert vehicle.trip.trip_id == "CZ01-AM-1" and vehicle.trip.route_id == "CZ01"
     assert vehicle.position.latitude == pytest.approx(31.78) and vehicle.position.longitude == pytest.approx(119.95)
     assert vehicle.position.speed == pytest.approx(10.0)  # 36 km/h in m/s
@@ -97,7 +97,7 @@ def _late_alert(visit: StopVisit) -> Alert:
         subject="013800000001",
         occurred_at=NOW,
         detected_at=NOW,
-        title="校車到站晚點",
+        title="校车到站晚点",
         evidence=[{"event_id": "fix", "terminal_id": "013800000001"}, visit.model_dump(mode="json", exclude_none=True)],
     )
 

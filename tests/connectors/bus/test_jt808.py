@@ -99,7 +99,7 @@ def _fix(**changes: object) -> LocationReport:
 
 REGISTRATION = Registration(
     province_id=32, city_id=100, maker_id="70111", model="BSJ-A6", terminal_id="T123456", plate_color=2,
-    plate="蘇A12345",
+    plate="苏A12345",
 )  # fmt: skip
 
 
@@ -192,7 +192,7 @@ def test_2019_location_frame_from_a_terminal() -> None:
 
 
 def test_2011_registration_layout_under_a_2013_header() -> None:
-    body = bytes.fromhex("00200064") + b"70111" + b"BSJ-A6\0\0" + b"T123456" + b"\x02" + "蘇A12345".encode("gbk")
+    body = bytes.fromhex("00200064") + b"70111" + b"BSJ-A6\0\0" + b"T123456" + b"\x02" + "苏A12345".encode("gbk")
     msg = decode_frame(encode_frame(MSG_REGISTER, PHONE["2013"], 1, body))
     assert msg.payload == REGISTRATION
 

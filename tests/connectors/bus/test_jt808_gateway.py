@@ -113,7 +113,7 @@ async def _run_terminal(i: int, port: int, gateway: Jt808Gateway) -> Terminal:
     def frame(message_id: int, serial: int, body: bytes) -> bytes:
         return encode_frame(message_id, phone, serial, body, version)
 
-    registration = Registration(32, 100, "70111", "BSJ-A6", f"T{i:06d}", 2, f"蘇A{i:05d}")
+    registration = Registration(32, 100, "70111", "BSJ-A6", f"T{i:06d}", 2, f"苏A{i:05d}")
     await t.send(frame(MSG_REGISTER, 0, encode_registration_body(registration, version)), chunk=7)
     reply = await t.reply()
     assert (reply.message_id, reply.version, reply.phone, reply.serial) == (

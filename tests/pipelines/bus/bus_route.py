@@ -52,10 +52,10 @@ STOPS = tuple(zip((0.0, 2000.0, 4000.0), STOP_SECONDS, strict=True))  # (metres 
 def route_registry(stops: Sequence[tuple[float, int]] = STOPS) -> RegistryView:
     """Two buses on route R1 (B002's registry is bad), two trips half an hour apart over `stops`."""
     rows: list[SQLModel] = [
-        District(district_id="tianning", name="天寧區"),
+        District(district_id="tianning", name="天宁区"),
         School(
             school_id="S0001",
-            name="測試學校",
+            name="测试学校",
             district_id="tianning",
             stage="primary",
             enrolment=500,
@@ -64,10 +64,10 @@ def route_registry(stops: Sequence[tuple[float, int]] = STOPS) -> RegistryView:
             lon=ORIGIN[1],
         ),
         BusOperator(operator_id="OP0", name="好公司", licence_expires_on=date(2027, 1, 1)),
-        BusOperator(operator_id="OP9", name="過期公司", licence_expires_on=date(2026, 8, 1)),
+        BusOperator(operator_id="OP9", name="过期公司", licence_expires_on=date(2026, 8, 1)),
         Bus(
             bus_id="B001",
-            plate="蘇D00001",
+            plate="苏D00001",
             terminal_id=TERMINAL,
             operator_id="OP0",
             school_id="S0001",
@@ -77,7 +77,7 @@ def route_registry(stops: Sequence[tuple[float, int]] = STOPS) -> RegistryView:
         ),
         Bus(
             bus_id="B002",
-            plate="蘇D00002",
+            plate="苏D00002",
             terminal_id=BAD_TERMINAL,
             operator_id="OP9",
             school_id="S0001",
@@ -87,7 +87,7 @@ def route_registry(stops: Sequence[tuple[float, int]] = STOPS) -> RegistryView:
         ),
         Driver(driver_id="D001", bus_id="B001", age=40, years_licensed=10),
         Driver(driver_id="D002", bus_id="B002", age=62, years_licensed=10),
-        GtfsRoute(route_id="R1", route_short_name="定製校車1"),
+        GtfsRoute(route_id="R1", route_short_name="定制校车1"),
         GtfsTrip(trip_id="R1-AM-0", route_id="R1", service_id="SCHOOLDAYS", shape_id="SH1"),
         GtfsTrip(trip_id="R1-AM-1", route_id="R1", service_id="SCHOOLDAYS", shape_id="SH1"),
     ]

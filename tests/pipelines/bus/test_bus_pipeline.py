@@ -63,7 +63,7 @@ def test_a_fix_becomes_an_enriched_event_with_named_flags(pipeline: BusPipeline)
     assert (event.alarm_emergency, event.alarm_illegal_door_opening, event.alarm_overspeed) == (True, True, False)
     assert (event.bus_id, event.plate, event.route_id, event.school_id, event.district) == (
         "B001",
-        "蘇D00001",
+        "苏D00001",
         "R1",
         "S0001",
         "tianning",

@@ -30,7 +30,7 @@ def pipeline() -> BusPipeline:
 
 @pytest.fixture
 def alerts() -> TerminalAlerts:
-    return TerminalAlerts(TERMINAL, "蘇D00001")
+    return TerminalAlerts(TERMINAL, "苏D00001")
 
 
 def _run(pipeline: BusPipeline, trip: str = "R1-AM-0", started: float = T0 - 60) -> Run:
@@ -48,7 +48,7 @@ def test_terminal_alerts_prefix_the_plate_and_take_school_from_the_latest_event(
         rule="bus.x", window="w", severity="info", occurred_at=at(T0), detected_at=at(T0), title="t", detail="d"
     )
     assert (alert.detail, alert.subject, alert.school_id, alert.district) == (
-        "[蘇D00001] d",
+        "[苏D00001] d",
         TERMINAL,
         "S0001",
         "tianning",
@@ -79,7 +79,7 @@ def test_overspeed_alerts_once_after_the_sustained_time_and_resolves(
         "bus.overspeed",
         "high",
         at(T0),
-        "校車超速 80 km/h(限速 60 km/h)",
+        "校车超速 80 km/h(限速 60 km/h)",
     )
     assert len(firing.evidence) == 3
     assert rule.observe(fix(pipeline, T0 + 15, 0, speed=90)) == []  # still the same episode
@@ -99,7 +99,7 @@ def test_off_route_alerts_on_the_nth_bad_fix(pipeline: BusPipeline, alerts: Term
     assert rule.observe(fix(pipeline, T0, 1000, north_m=100), plan) == []
     assert rule.observe(fix(pipeline, T0 + 15, 1100, north_m=100), plan) == []
     [firing] = rule.observe(fix(pipeline, T0 + 30, 1200, north_m=150), plan)
-    assert firing.severity == "warning" and "最遠 150 米" in firing.detail and firing.occurred_at == at(T0)
+    assert firing.severity == "warning" and "最远 150 米" in firing.detail and firing.occurred_at == at(T0)
     [resolved] = rule.observe(fix(pipeline, T0 + 45, 1300, north_m=10), plan)
     assert resolved.status == "resolved" and resolved.fingerprint == firing.fingerprint
     # Two bad fixes, then back on the line: nothing.
@@ -111,7 +111,7 @@ def test_terminal_alarms_are_keyed_by_field_and_edge_triggered(pipeline: BusPipe
     rule = TerminalAlarms(alerts)
     assert rule.observe(fix(pipeline, T0, 0)) == []
     [sos] = rule.observe(fix(pipeline, T0 + 15, 0, alarm_emergency=True, alarm_route_deviation=False))
-    assert (sos.rule, sos.severity, sos.title) == ("bus.terminal_alarm.emergency", "critical", "終端緊急報警")
+    assert (sos.rule, sos.severity, sos.title) == ("bus.terminal_alarm.emergency", "critical", "终端紧急报警")
     both = rule.observe(fix(pipeline, T0 + 30, 0, alarm_emergency=True, alarm_overspeed=True))
     assert [(a.rule, a.status) for a in both] == [("bus.terminal_alarm.overspeed", "firing")]
     cleared = rule.observe(fix(pipeline, T0 + 45, 0))
@@ -163,14 +163,14 @@ def test_registry_checks_once_a_day_with_every_driver_problem(pipeline: BusPipel
         "bus.inspection_overdue",
     ]
     assert first[1].detail.endswith(
-        "駕駛員 D7 年齡 22 歲,不在 25–60 歲之間;駕駛員 D7 駕齡 2 年,不足 3 年;駕駛員 D7 有違法或事故記錄。"
+        "驾驶员 D7 年龄 22 岁,不在 25–60 岁之间;驾驶员 D7 驾龄 2 年,不足 3 年;驾驶员 D7 有违法或事故记录。"
     )
     assert rule.observe(fix(pipeline, 9 * 3600, 0, terminal=BAD_TERMINAL)) == []
     assert len(rule.observe(fix(pipeline, 6 * 3600, 0, terminal=BAD_TERMINAL, day=DAY + timedelta(days=1)))) == 3
     no_one = RegistryChecks(bus, registry.operators, [], inspection_interval_days=9999, driver_min_age=25,
                             driver_max_age=60, driver_min_years_licensed=3, alerts=alerts)  # fmt: skip
     assert [a.detail.split("] ")[1] for a in no_one.checks(fix(pipeline, T0, 0), date(2026, 1, 1))] == [
-        "未登記駕駛員。"
+        "未登记驾驶员。"
     ]
 
 
