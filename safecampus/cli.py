@@ -282,11 +282,12 @@ def _count_lines(path: Path) -> int:
 def demo(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("out"),
     days: Annotated[int, typer.Option(min=1, max=31)] = 1,
+    full_day: Annotated[bool, typer.Option("--full-day", help="the whole day, not only the morning peak")] = False,
 ) -> None:
-    """Simulate a school day and run every pipeline over it on the embedded default (no services)."""
+    """Simulate a school morning (or --full-day) and run every pipeline over it on the embedded default."""
     from safecampus.demo import run_demo
 
-    run_demo(out, days, console)
+    run_demo(out, days, console, full_day)
 
 
 @registry_app.command("load")
@@ -404,14 +405,23 @@ def gateway_jt808(
 @gateway_app.command("http")
 def gateway_http(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8080,
-    kafka: Annotated[str | None, typer.Option(help="write posts to raw.security on this broker")] = None,
+    kafka: Annotated[
+        str | None, typer.Option(help="write posts to raw.security (escort confirmations: raw.bus) on this broker")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
 ) -> None:
-    """Receive camera (ISAPI, GB/T 28181) and alarm-box posts; store every body unchanged."""
+    """Receive camera (ISAPI, GB/T 28181), alarm-box and escort-app (POST /escort) posts; store every body unchanged.
+
+    /escort takes the escort app's "all students off" confirmation:
+    {"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}
+    """
     from safecampus.gateways import serve_http
 
     sink = _raw_sink(kafka, out)
-    console.print(f"camera gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → {kafka or out}")
+    console.print(
+        f"HTTP gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → security; "
+        f"/escort (escort app) → bus; → {kafka or out}"
+    )
     try:
         serve_http(port, sink)
     except OSError as exc:

@@ -1,111 +1,186 @@
-"""`safecampus demo`: a simulated school day through every pipeline, and the summary people read.
+"""`safecampus demo`: a simulated school morning through every pipeline, and the summary people read.
 
-Runs on the embedded default: files in, files out, a SQLite store, Beam's in-process runner.
+Runs on the embedded default, as a user would: simulate → `registry load` → `replay` per domain,
+files in, files out, a SQLite store, Beam's in-process runner. By default it shows the morning
+peak (06:00–09:00, when students arrive and the buses run); `--full-day` runs the whole day.
+Beam's own logging goes to `OUT/demo.log`, not into the progress bar.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import logging
+import os
+import platform
+import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import Session, select
 
 from safecampus.config import Settings
 from safecampus.connectors.registry import load_dir, load_view
 from safecampus.connectors.store import engine_for
-from safecampus.schemas.common import DOMAINS
+from safecampus.schemas.alert import rule_name
+from safecampus.schemas.common import DOMAINS, SEVERITIES
 from safecampus.schemas.store import AlertRow
 from safecampus.simulator.run import simulate
 
+MORNING_PEAK = (6.0, 9.0)  # local hours: arrivals at school and the morning bus runs
+DOMAIN_NAMES = {"security": "安防 security", "bus": "校车 bus", "canteen": "食堂 canteen", "fire": "消防 fire"}
+SEVERITY_NAMES = {"critical": "紧急 critical", "high": "高 high", "warning": "警告 warning", "info": "提示 info"}
+COLOUR = {"critical": "red", "high": "dark_orange", "warning": "yellow", "info": "blue"}
 
-def run_demo(out: Path, days: int, console: Console) -> None:
+
+def run_demo(out: Path, days: int, console: Console, full_day: bool = False) -> None:
     started = time.monotonic()
-    db_path = out / "safecampus.db"
-    store_url = f"sqlite:///{db_path}"
-    sim_dir = out / "sim"
+    out.mkdir(parents=True, exist_ok=True)
+    store_url = f"sqlite:///{out / 'safecampus.db'}"
+    (out / "safecampus.db").unlink(missing_ok=True)  # a demo shows this run, not the last one's alerts
     settings = Settings()
     columns = (
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description:<30}"),
+        BarColumn(bar_width=24),
+        TextColumn("{task.fields[count]:>16}"),
+        TextColumn("{task.fields[rate]:>14}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console) as progress:
-        steps = progress.add_task("simulating the city", total=len(DOMAINS) + 2 + len(DOMAINS))
-        sim = simulate(sim_dir, days=days, on_domain=lambda d, n: progress.advance(steps))
-        progress.update(steps, description="loading the registry")
-        load_dir(sim_dir / "registry", engine_for(store_url))
-        progress.advance(steps)
+    with _runner_logs_to(out / "demo.log"), Progress(*columns, console=console) as progress:
+        what = "the whole day" if full_day else "the morning peak 06:00–09:00"
+        task = _step(progress, f"模拟 simulating {what}", None)
+        sim = simulate(out / "sim", days=days, hours=None if full_day else MORNING_PEAK)
+        _done(progress, task, sum(sim.counts.values()), "records")
+        task = _step(progress, "登记 registry load", None)
+        rows = load_dir(out / "sim" / "registry", engine_for(store_url))
+        _done(progress, task, rows, "rows")
         from safecampus.pipelines.replay import run_replay
 
         for domain in DOMAINS:
-            progress.update(steps, description=f"running the {domain} pipeline")
+            task = _step(progress, f"回放 replay {domain}", sim.counts[domain])
             run_replay([(domain, sim.raw_file(domain), out / domain)], settings, store_url, store_url)
-            progress.advance(steps)
-        progress.update(steps, description="done", completed=len(DOMAINS) * 2 + 2)
-    _summary(out, store_url, sim.counts, console, time.monotonic() - started)
+            _done(progress, task, sim.counts[domain], "records")
+    _summary(out, store_url, sim.counts, console, time.monotonic() - started, full_day)
 
 
-def _lines(path: Path) -> list[dict[str, object]]:
+def _step(progress: Progress, description: str, total: int | None) -> TaskID:
+    count = f"{total:,} records" if total is not None else ""
+    return progress.add_task(description, total=None, count=count, rate="", started=True)
+
+
+def _done(progress: Progress, task: TaskID, n: int, unit: str) -> None:
+    elapsed = progress.tasks[task].elapsed or 0.0
+    rate = f"{n / elapsed:,.0f}/s" if elapsed > 0 else ""
+    progress.update(task, total=1, completed=1, count=f"{n:,} {unit}", rate=rate)
+    progress.stop_task(task)
+
+
+@contextlib.contextmanager
+def _runner_logs_to(path: Path) -> Iterator[None]:
+    """Beam's logging (and its worker processes' stderr) into a file: the terminal is for people."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers, root.level = [handler], logging.INFO
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with path.open("a", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            root.handlers, root.level = saved_handlers, saved_level
+            handler.close()
+
+
+def _count(path: Path) -> int:
     if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        return 0
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
 
 
-def _summary(out: Path, store_url: str, raw: dict[str, int], console: Console, seconds: float) -> None:
-    records = Table(title="Records by domain", title_justify="left")
-    for column in ("domain", "raw", "events", "alerts", "DLQ"):
-        records.add_column(column, justify="right" if column != "domain" else "left")
-    dlq_total = 0
+def _summary(out: Path, store_url: str, raw: dict[str, int], console: Console, seconds: float, full_day: bool) -> None:
+    records = Table(title="各领域记录 Records by domain", title_justify="left")
+    for column in ("领域 domain", "原始 raw", "事件 events", "告警更新 alert updates", "无法使用 could not use"):
+        records.add_column(column, justify="left" if column.endswith("domain") else "right")
+    unusable = 0
     for name in DOMAINS:
-        counts = {n: len(_lines(out / name / f"{n}.jsonl")) for n in ("events", "alerts", "dlq")}
-        dlq_total += counts["dlq"]
+        counts = {n: _count(out / name / f"{n}.jsonl") for n in ("events", "alerts", "dlq")}
+        unusable += counts["dlq"]
         records.add_row(
-            name, f"{raw.get(name, 0):,}", f"{counts['events']:,}", f"{counts['alerts']:,}", f"{counts['dlq']:,}"
+            DOMAIN_NAMES[name],
+            f"{raw.get(name, 0):,}",
+            f"{counts['events']:,}",
+            f"{counts['alerts']:,}",
+            f"{counts['dlq']:,}",
         )
     console.print(records)
-    engine = engine_for(store_url)
-    with Session(engine) as session:
+    with Session(engine_for(store_url)) as session:
         alerts = session.exec(select(AlertRow)).all()
-    by_rule = Counter((a.domain, a.rule, a.severity) for a in alerts)
-    rules = Table(title="Alerts by rule and severity (deduplicated by fingerprint)", title_justify="left")
-    for column in ("domain", "rule", "severity", "alerts"):
-        rules.add_column(column, justify="right" if column == "alerts" else "left")
+    shown = [a for a in alerts if a.severity != "info"]  # info records are not alerts
+    by_rule = Counter((a.severity, a.domain, a.rule) for a in shown)
+    rules = Table(title="告警（按指纹去重，按严重程度排序）Alerts by severity and rule", title_justify="left")
+    for column in ("严重程度 severity", "领域 domain", "规则 rule", "告警 alerts"):
+        rules.add_column(column, justify="right" if column.endswith("alerts") else "left")
     rules.add_column("")
     widest = max(by_rule.values(), default=1)
-    colour = {"critical": "red", "high": "dark_orange", "warning": "yellow", "info": "blue"}
-    for (domain, rule, severity), n in sorted(by_rule.items()):
+    ordered = sorted(by_rule.items(), key=lambda item: (SEVERITIES.index(item[0][0]), -item[1], item[0][2]))  # type: ignore[arg-type]
+    for (severity, domain, rule), n in ordered:
         bar = "█" * max(1, round(20 * n / widest))  # a picture of the counts, scaled to the largest
-        rules.add_row(domain, rule, severity, str(n), f"[{colour.get(severity, 'white')}]{bar}[/]")
+        rules.add_row(
+            SEVERITY_NAMES[severity],
+            DOMAIN_NAMES[domain],
+            f"{rule_name(rule)} {rule}",
+            str(n),
+            f"[{COLOUR[severity]}]{bar}[/]",
+        )
     console.print(rules)
     _control_room(alerts, store_url, console)
     console.print(
-        f"[bold]DLQ:[/] {dlq_total} records we could not use, each with its bytes and a reason → "
-        f"{out}/<domain>/dlq.jsonl"
+        f"[bold]无法使用的记录 Records we could not use:[/] {unusable}, each kept with its original bytes and the "
+        f"reason in plain words → {out}/<domain>/dlq.jsonl"
     )
+    span = "whole day" if full_day else "morning peak 06:00–09:00 (safecampus demo --full-day runs the whole day)"
+    console.print(f"用时 Finished in {seconds:.0f} s on {machine()}; simulated the {span}.")
     console.print(
-        f"Finished in {seconds:.0f} s. Look next at: {out}/<domain>/alerts.jsonl · {out}/<domain>/kpis.jsonl"
-        f" · the SQLite store {out}/safecampus.db · {out}/sim/ground_truth.jsonl (what was injected)"
+        f"Look next at: {out}/<domain>/alerts.jsonl · {out}/<domain>/kpis.jsonl · the store {out}/safecampus.db "
+        f"(safecampus alerts list --store sqlite:///{out}/safecampus.db) · {out}/sim/ground_truth.jsonl · "
+        f"runner log {out}/demo.log"
     )
+
+
+def machine() -> str:
+    """Cores and CPU model: machines differ up to 4× per core, so a time means little without them."""
+    cpu = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {cpu}"
 
 
 def _control_room(alerts: Sequence[AlertRow], store_url: str, console: Console) -> None:
     registry = load_view(engine_for(store_url))
-    security = [a for a in alerts if a.domain == "security"]
+    security = [a for a in alerts if a.domain == "security" and a.severity != "info"]
     open_by_severity = Counter(a.severity for a in security if a.status in ("firing", "acknowledged"))
     offline = sum(1 for a in security if a.rule == "security.device_offline" and a.status == "firing")
     linkable = [d for d in registry.devices.values() if d.kind in ("alarm_box", "camera")]
     linked = sum(d.linked_to_police for d in linkable)
     rate = linked / len(linkable) if linkable else 0.0
-    view = " · ".join(f"{sev} {open_by_severity.get(sev, 0)}" for sev in ("critical", "high", "warning", "info"))
+    view = " · ".join(
+        f"{SEVERITY_NAMES[sev]} {open_by_severity.get(sev, 0)}" for sev in ("critical", "high", "warning")
+    )
     console.print(
-        f"[bold]Control room:[/] open security alerts: {view} · devices offline now: {offline} · "
-        f"one-key alarms and video linked to police: {rate:.1%} ({linked:,}/{len(linkable):,})"
+        f"[bold]监控中心 Control room:[/] 未处理安防告警 open security alerts: {view} · "
+        f"当前离线设备 devices offline now: {offline} · "
+        f"一键报警和视频联网公安 linked to police: {rate:.1%} ({linked:,}/{len(linkable):,})"
     )

@@ -61,6 +61,8 @@ RULE_NAMES: dict[str, str] = {
     "security.fault_unfixed": "故障超时未修复",
     "security.flapping": "告警频繁抖动",
     "security.unknown_device": "未登记设备",
+    "security.guards_short": "专职保安不足",
+    "security.not_linked_to_police": "未与公安联网",
     "security.one_key_alarm": "一键报警",
     "security.intrusion": "区域入侵",
     "security.tripwire": "越界侦测",

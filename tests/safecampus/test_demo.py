@@ -20,16 +20,24 @@ def test_demo_runs_every_pipeline_and_prints_the_summary(tmp_path: Path) -> None
     out = result.stdout
     for text in (
         "Records by domain",
-        "Alerts by rule and severity",
+        "Alerts by severity and rule",
         "Control room:",
         "devices offline now",
         "linked to police",
-        "DLQ:",
+        "Records we could not use",
+        "morning peak",
+        "Finished in",
     ):
         assert text in out, text
     assert "Traceback" not in out + result.stderr
+    assert "INFO" not in out and "apache_beam" not in out  # the runner's logging went to the log file
+    assert (tmp_path / "demo.log").stat().st_size > 0
     for domain in ("security", "bus", "canteen", "fire"):
         for name in ("events", "alerts", "kpis", "dlq"):
             assert (tmp_path / domain / f"{name}.jsonl").exists()
     assert (tmp_path / "safecampus.db").stat().st_size > 0
-    assert "security.device_offline" in out and "bus.overspeed" in out and "canteen.red_flag" in out
+    assert "security.one_key_alarm" in out and "bus.overspeed" in out and "canteen.single_person_acceptance" in out
+    assert "一键报警" in out and "校车超速" in out  # rules by their Chinese names
+    assert "提示 info" not in out and "trip_completed" not in out  # info records are not alerts
+    rows = [line for line in out.splitlines() if "security.one_key_alarm" in line or "fire.hazard.video" in line]
+    assert "critical" in rows[0] and "warning" in rows[-1]  # most severe first
