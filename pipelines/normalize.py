@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from safecampus.connectors.store import event_row
 from safecampus.pipelines.domain import DecodeError, DomainPipeline
-from safecampus.schemas.alert import Alert
+from safecampus.schemas.alert import Alert, SourceOffset
 from safecampus.schemas.common import Record, describe_validation_error
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.envelope import RawEnvelope
@@ -27,6 +27,7 @@ class ChunkOutcome:
     """What one chunk became: events (with subject), DLQ records, stateless alerts, time span."""
 
     events: list[tuple[str, Record]] = field(default_factory=list)
+    origins: dict[str, int] = field(default_factory=dict)  # event id → input line or Kafka offset
     dlq: list[DlqRecord] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     earliest: datetime | None = None
@@ -89,7 +90,11 @@ def normalize_lines(
             out.earliest = occurred if out.earliest is None or occurred < out.earliest else out.earliest
             out.latest = occurred if out.latest is None or occurred > out.latest else out.latest
             out.events.append((pipeline.subject(event), event))
-            out.alerts.extend(pipeline.alerts_of(event))
+            out.origins[pipeline.event_id(event)] = offset
+            raised = pipeline.alerts_of(event)
+            if raised:
+                where = [SourceOffset(topic=source, partition=partition, offset=offset)]
+                out.alerts.extend(a.model_copy(update={"source_offsets": where}) for a in raised)
     return out
 
 

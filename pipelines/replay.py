@@ -26,6 +26,7 @@ from safecampus.connectors.store import StoreSink
 from safecampus.pipelines.alerts import read_operator_actions, triage_log
 from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import (
+    attach_offsets,
     detect_shard,
     is_stateful,
     kpis_of,
@@ -98,8 +99,10 @@ class NormalizeChunk(_DomainDoFn):
                 groups: dict[int, list[tuple[str, Record]]] = {}
                 for subject, event in out.events:
                     groups.setdefault(shard_of(subject), []).append((subject, event))
+                event_id = self.pipeline.event_id
                 for shard, pairs in groups.items():
-                    yield beam.pvalue.TaggedOutput("shards", (shard, pack_events(pairs)))
+                    origins = {event_id(e): out.origins[event_id(e)] for _, e in pairs}
+                    yield beam.pvalue.TaggedOutput("shards", (shard, pack_events(pairs, origins)))
             if self.with_rows:
                 yield beam.pvalue.TaggedOutput("event_rows", event_rows(self.pipeline, out.events, bodies))
         if out.dlq:
@@ -112,14 +115,25 @@ class NormalizeChunk(_DomainDoFn):
 
 
 class DetectShard(_DomainDoFn):
-    """One shard's events (grouped) → alerts and derived records, expiring timers at the end of the input."""
+    """One shard's events (grouped) → alerts and derived records, expiring timers at the end of the input.
+
+    `source` is the input file's name: the lines in the alerts' `source_offsets` are its lines."""
+
+    def __init__(self, domain: Domain, settings: Settings, registry_url: str, source: str) -> None:
+        super().__init__(domain, settings, registry_url)
+        self.source = source
 
     def process(self, item: tuple[int, Any], span: tuple[datetime, datetime] | None) -> Iterator[Any]:
         _, blobs = item
-        events = [pair for blob in blobs for pair in unpack_events(self.pipeline.event_type, blob)]
+        events: list[tuple[str, Record]] = []
+        origins: dict[str, int] = {}
+        for blob in blobs:
+            pairs, where = unpack_events(self.pipeline.event_type, blob)
+            events += pairs
+            origins.update(where)
         detected = detect_shard(self.pipeline, events, span[1] if span else None)
         if detected.alerts:
-            yield detected.alerts
+            yield attach_offsets(detected.alerts, origins, self.source, None)
         if detected.records:
             yield beam.pvalue.TaggedOutput("derived", detected.records)
 
@@ -182,7 +196,9 @@ def build_replay(
         parts.shards
         | f"{name}GroupShards" >> beam.GroupByKey()
         | f"{name}Detect"
-        >> beam.ParDo(DetectShard(domain, settings, registry_url), span).with_outputs("derived", main="alerts")
+        >> beam.ParDo(DetectShard(domain, settings, registry_url, input_path.name), span).with_outputs(
+            "derived", main="alerts"
+        )
     )
     alerts = (parts.alerts, detected.alerts) | f"{name}Alerts" >> beam.Flatten()
     if operations is not None:

@@ -52,7 +52,7 @@ from safecampus.connectors.kafka import (
 from safecampus.connectors.registry import registry_at
 from safecampus.connectors.store import StoreSink, engine_for
 from safecampus.pipelines.catalog import pipeline_class, pipeline_for
-from safecampus.pipelines.detection import is_stateful, kpis_of
+from safecampus.pipelines.detection import attach_offsets, is_stateful, kpis_of
 from safecampus.pipelines.domain import Detector, DomainPipeline
 from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
@@ -98,7 +98,8 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         alerts, derived = list(out.alerts), []
         if self.stateful:
             clock = datetime.fromtimestamp(max(m.timestamp_ms for m in batch) / 1000, UTC)
-            alerts += self._detect(first.topic, first.partition, first.offset, batch[-1].offset, out.events, clock)
+            detected = self._detect(first.topic, first.partition, first.offset, batch[-1].offset, out.events, clock)
+            alerts += attach_offsets(detected, out.origins, first.topic, first.partition)
             derived = [r for detector in self._touched for r in detector.take_records()]
         bodies = [e.model_dump_json() for _, e in out.events]  # once: the topic and the store share it
         if self.sink is not None:

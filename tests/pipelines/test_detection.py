@@ -91,8 +91,9 @@ def test_shards_are_stable_and_in_range() -> None:
 
 def test_packed_events_come_back_equal() -> None:
     pairs = [(f"d{i}", Reading(subject=f"d{i}", occurred_at=T0 + timedelta(seconds=i), value=i)) for i in range(50)]
-    back = unpack_events(Reading, pack_events(pairs))  # type: ignore[arg-type]
-    assert back == pairs
+    origins = {f"d{i}": i + 1 for i in range(50)}
+    back, where = unpack_events(Reading, pack_events(pairs, origins))  # type: ignore[arg-type]
+    assert back == pairs and where == origins
 
 
 def test_each_subject_sees_its_events_in_event_time_order_then_expires() -> None:
