@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from safecampus.connectors.bus.gtfs_check import check_feed
 from safecampus.connectors.store import open_store, upsert_all
 from safecampus.schemas.common import describe_validation_error
 from safecampus.schemas.registry import (
@@ -32,6 +33,8 @@ from safecampus.schemas.registry import (
     ChildcareInstitution,
     District,
     Driver,
+    GtfsAgency,
+    GtfsFeedInfo,
     GtfsCalendar,
     GtfsRoute,
     GtfsShapePoint,
@@ -54,6 +57,8 @@ CSV_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
     ("childcare_institutions.csv", ChildcareInstitution),
 )
 GTFS_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
+    ("agency.txt", GtfsAgency),
+    ("feed_info.txt", GtfsFeedInfo),
     ("routes.txt", GtfsRoute),
     ("stops.txt", GtfsStop),
     ("trips.txt", GtfsTrip),
@@ -187,11 +192,18 @@ def _read_csv(path: Path, model: type[SQLModel]) -> list[SQLModel]:
     return rows
 
 
-def load_dir(directory: Path, engine: Engine, progress: Callable[[str, int], None] | None = None) -> int:
-    """Load every known CSV and GTFS file found in `directory` (and `directory/gtfs`)."""
+def load_dir(
+    directory: Path,
+    engine: Engine,
+    progress: Callable[[str, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> int:
+    """Load every known CSV and GTFS file found in `directory` (and `directory/gtfs`), all or nothing.
+
+    A GTFS feed is first checked against the canonical GTFS rules: errors refuse the whole load
+    (`RegistryLoadError` naming what is wrong), warnings go to `warn`."""
     if not directory.is_dir():
         raise RegistryLoadError(f"{directory} is not a directory")
-    total = 0
     gtfs_dir = directory / "gtfs" if (directory / "gtfs").is_dir() else directory
     found = [(directory / name, model) for name, model in CSV_TABLES] + [
         (gtfs_dir / name, model) for name, model in GTFS_TABLES
@@ -199,14 +211,23 @@ def load_dir(directory: Path, engine: Engine, progress: Callable[[str, int], Non
     found = [(path, model) for path, model in found if path.is_file()]
     if not found:
         raise RegistryLoadError(f"{directory} holds no registry CSV files and no GTFS feed (routes.txt, …)")
+    if any(path.parent == gtfs_dir and path.suffix == ".txt" for path, _ in found):
+        check = check_feed(gtfs_dir)
+        if check.errors:
+            shown = "; ".join(check.errors[:5]) + (
+                f"; and {len(check.errors) - 5} more" if len(check.errors) > 5 else ""
+            )
+            raise RegistryLoadError(f"the GTFS feed in {gtfs_dir} breaks the GTFS rules, nothing was loaded: {shown}")
+        for line in check.warnings:
+            if warn:
+                warn(f"GTFS feed: {line}")
     rows: list[SQLModel] = []
     for path, model in found:  # every file read and checked before anything is written: all or nothing
         read = _read_csv(path, model)
         rows += read
         if progress:
             progress(path.name, len(read))
-    total = save_rows(engine, rows)
-    return total
+    return save_rows(engine, rows)
 
 
 def write_csv_dir(directory: Path, rows: Sequence[SQLModel], gtfs_subdir: bool = True) -> None:

@@ -95,6 +95,29 @@ class ChildcareInstitution(SQLModel, table=True):
 
 
 # GTFS tables keep the standard's field names so any feed loads, not only ours.
+class GtfsAgency(SQLModel, table=True):
+    """GTFS agency.txt: who runs the routes (required by GTFS; the bureau for the custom campus routes)."""
+
+    agency_id: str = Field(primary_key=True)
+    agency_name: str
+    agency_url: str
+    agency_timezone: str = "Asia/Shanghai"
+    agency_lang: str | None = "zh"
+    agency_phone: str | None = None
+
+
+class GtfsFeedInfo(SQLModel, table=True):
+    """GTFS feed_info.txt: who publishes the feed, in which language, for which dates (recommended by GTFS)."""
+
+    feed_publisher_name: str = Field(primary_key=True)
+    feed_publisher_url: str
+    feed_lang: str = "zh"
+    feed_start_date: str | None = None  # YYYYMMDD
+    feed_end_date: str | None = None
+    feed_version: str | None = None
+    feed_contact_url: str | None = None
+
+
 class GtfsRoute(SQLModel, table=True):
     route_id: str = Field(primary_key=True)
     agency_id: str | None = None

@@ -21,6 +21,8 @@ from safecampus.schemas.registry import (
     Canteen,
     ChildcareInstitution,
     District,
+    GtfsAgency,
+    GtfsFeedInfo,
     Driver,
     GtfsCalendar,
     GtfsRoute,
@@ -165,6 +167,19 @@ def _build_transport(city: City, rng: random.Random, on: date) -> None:
                 licence_expires_on=on - timedelta(days=30) if expired else on + timedelta(days=400 + 50 * k),
             )
         )
+    city.gtfs.append(
+        GtfsAgency(agency_id="CZEDU", agency_name="常州市教育局定制校车", agency_url="https://jyj.changzhou.gov.cn/")
+    )
+    city.gtfs.append(
+        GtfsFeedInfo(
+            feed_publisher_name="常州市教育局",
+            feed_publisher_url="https://jyj.changzhou.gov.cn/",
+            feed_start_date=f"{on.year}0901",
+            feed_end_date=f"{on.year + 1}0131",
+            feed_version=on.isoformat(),
+            feed_contact_url="https://jyj.changzhou.gov.cn/",
+        )
+    )
     city.gtfs.append(
         GtfsCalendar(
             service_id="SCHOOLDAYS",

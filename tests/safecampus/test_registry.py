@@ -31,7 +31,7 @@ def test_a_standard_gtfs_feed_loads_on_its_own(tmp_path: Path) -> None:
     for name, text in GTFS.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     engine = engine_for(f"sqlite:///{tmp_path / 'store.db'}")
-    assert load_dir(tmp_path, engine) == 9
+    assert load_dir(tmp_path, engine) == 10  # agency, route, 2 stops, trip, 2 stop times, 2 shape points, calendar
     view = load_view(engine)
     assert view.shapes["SH1"] == [(31.80, 119.95), (31.78, 119.95)]
     assert [t.arrival_time for t in view.stop_times["T1"]] == ["07:00:00", "24:10:00"]
@@ -65,3 +65,24 @@ def test_a_bad_row_names_file_row_and_field(tmp_path: Path) -> None:
 def test_an_empty_directory_says_what_it_expected(tmp_path: Path) -> None:
     with pytest.raises(RegistryLoadError, match="no registry CSV files and no GTFS feed"):
         load_dir(tmp_path, engine_for(f"sqlite:///{tmp_path / 'store.db'}"))
+
+
+def test_a_feed_that_breaks_the_gtfs_rules_is_refused_and_nothing_is_loaded(tmp_path: Path) -> None:
+    city = build_city()
+    write_csv_dir(tmp_path / "registry", city.rows())
+    (tmp_path / "registry" / "gtfs" / "stops.txt").unlink()  # off-route, lateness and all-off would go silent
+    engine = engine_for(f"sqlite:///{tmp_path / 'store.db'}")
+    with pytest.raises(RegistryLoadError, match="missing_required_file: filename stops.txt") as info:
+        load_dir(tmp_path / "registry", engine)
+    assert "nothing was loaded" in str(info.value)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(School)).one() == 0  # not even the schools
+
+
+def test_the_simulated_feed_passes_the_gtfs_rules(tmp_path: Path) -> None:
+    write_csv_dir(tmp_path / "registry", build_city().rows())
+    from safecampus.connectors.bus.gtfs_check import check_feed
+
+    check = check_feed(tmp_path / "registry" / "gtfs")
+    assert check.errors == [] and check.warnings == []  # agency.txt is there, as GTFS requires
+    assert (tmp_path / "registry" / "gtfs" / "agency.txt").is_file()
