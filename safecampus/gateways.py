@@ -2,7 +2,8 @@
 
 Each payload is stored unchanged, as a raw envelope, before the device gets its answer:
 `safecampus gateway jt808 --port 7808 --kafka 127.0.0.1:9092` for bus terminals and
-`safecampus gateway http --port 8080 --kafka 127.0.0.1:9092` for cameras and alarm boxes.
+`safecampus gateway http --port 8080 --kafka 127.0.0.1:9092` for cameras, alarm boxes and the
+escort app's "all students off" confirmations (POST /escort, to raw.bus).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def serve_jt808(port: int, sink: RawSink, gateway_id: str = "jt808-gw-1") -> Non
 
 
 def serve_http(port: int, sink: RawSink, gateway_id: str = "http-gw-1") -> None:
-    """Serve camera and alarm-box posts on 127.0.0.1:`port` until interrupted."""
+    """Serve camera, alarm-box and escort-app posts on 127.0.0.1:`port` until interrupted."""
     gateway = SecurityHttpGateway(sink, port=port, gateway_id=gateway_id)
     try:
         gateway.serve_forever()

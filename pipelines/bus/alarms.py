@@ -1,11 +1,14 @@
 """bus.terminal_alarm.<name>: the terminal's own alarms, passed through edge-triggered.
 
 Keyed by the BusEvent field the decoder set (`alarm_emergency`, …): one alert when a flag
-appears, resolved when it clears.
+appears, resolved when it clears. A flag another rule's open incident holds (`held`: the
+overspeed flag during our own overspeed episode, see overspeed.py) is evidence there and raises
+nothing here; one that incident gives back unalerted (`released`) alerts here from when it came on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,26 +44,26 @@ class TerminalAlarms:
         self.rules = rules
         self._since: dict[str, str] = {}  # rule name → window of its firing alert, while the flag is on
 
-    def observe(self, event: BusEvent) -> list[Alert]:
-        """One fix, newer than every fix before it."""
+    def observe(
+        self, event: BusEvent, held: Collection[str] = (), released: Mapping[str, datetime] | None = None
+    ) -> list[Alert]:
+        """One fix, newer than every fix before it.
+
+        `held`: names of flags whose state on this fix belongs to another rule's incident (unless
+        their own alert is already firing); `released`: flags such an incident gives back, with
+        the time each came on.
+        """
         alerts: list[Alert] = []
         at = event.occurred_at
         for rule in self.rules:
-            now_on, was_on = getattr(event, rule.field), rule.name in self._since
+            was_on = rule.name in self._since
+            since = released.get(rule.name) if released else None
+            if since is not None and not was_on:
+                alerts.append(self._firing(rule, since, at, event))
+                was_on = True
+            now_on = getattr(event, rule.field) and (was_on or rule.name not in held)
             if now_on and not was_on:
-                window = self._since[rule.name] = at.isoformat()
-                alerts.append(
-                    self.alerts(
-                        rule=f"bus.terminal_alarm.{rule.name}",
-                        window=window,
-                        severity=rule.severity,
-                        occurred_at=at,
-                        detected_at=at,
-                        title=rule.title,
-                        detail=f"车载终端于 {local_text(at)} 上报{rule.title}。",
-                        evidence=[event],
-                    )
-                )
+                alerts.append(self._firing(rule, at, at, event))
             elif was_on and not now_on:
                 window = self._since.pop(rule.name)
                 alerts.append(
@@ -77,3 +80,16 @@ class TerminalAlarms:
                     )
                 )
         return alerts
+
+    def _firing(self, rule: AlarmRule, since: datetime, at: datetime, event: BusEvent) -> Alert:
+        window = self._since[rule.name] = since.isoformat()
+        return self.alerts(
+            rule=f"bus.terminal_alarm.{rule.name}",
+            window=window,
+            severity=rule.severity,
+            occurred_at=since,
+            detected_at=at,
+            title=rule.title,
+            detail=f"车载终端于 {local_text(since)} 上报{rule.title}。",
+            evidence=[event],
+        )

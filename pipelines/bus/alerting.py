@@ -4,6 +4,7 @@ alerts = TerminalAlerts("013800000001", plate="苏D00001")
 alerts.see(event)                        # school and district come from the latest event
 alerts(rule="bus.overspeed", window=..., severity="high", occurred_at=..., detected_at=...,
        title="校车超速", detail="…", evidence=[event])       # detail becomes "[苏D00001] …"
+alerts.about("OP3", school_id=None, district=None, rule=..., ...)   # about the operator, not this terminal
 """
 
 from __future__ import annotations
@@ -59,4 +60,39 @@ class TerminalAlerts:
             status=status,
             school_id=context.school_id if context else None,
             district=context.district if context else None,
+        )
+
+    def about(
+        self,
+        subject: str,
+        *,
+        school_id: str | None,
+        district: str | None,
+        rule: str,
+        window: str,
+        severity: Severity,
+        occurred_at: datetime,
+        detected_at: datetime,
+        title: str,
+        detail: str,
+        evidence: Iterable[Evidence] = (),
+    ) -> Alert:
+        """An alert about something bigger than this terminal (an operator and its fleet).
+
+        Nothing in it comes from this terminal's events, so every terminal of the fleet builds the
+        same alert (same fingerprint, same content) and the copies collapse into one.
+        """
+        return new_alert(
+            domain="bus",
+            rule=rule,
+            subject=subject,
+            window=window,
+            severity=severity,
+            occurred_at=occurred_at,
+            detected_at=detected_at,
+            title=title,
+            detail=detail,
+            evidence=evidence,
+            school_id=school_id,
+            district=district,
         )

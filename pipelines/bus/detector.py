@@ -20,7 +20,7 @@ from safecampus.pipelines.bus.alerting import TerminalAlerts
 from safecampus.pipelines.bus.all_off import AllOffConfirmation
 from safecampus.pipelines.bus.geometry import TripPlan
 from safecampus.pipelines.bus.off_route import OffRoute
-from safecampus.pipelines.bus.overspeed import Overspeed
+from safecampus.pipelines.bus.overspeed import TERMINAL_FLAG, Overspeed
 from safecampus.pipelines.bus.registry_checks import RegistryChecks
 from safecampus.pipelines.bus.run import Run
 from safecampus.pipelines.bus.runs import RunTracker
@@ -40,7 +40,16 @@ class BusDetector(Detector[BusEvent]):
     that ends becomes a `BusRun` record (`take_records`), not an alert.
     """
 
-    def __init__(self, terminal_id: str, rules: BusRules, registry: RegistryView, plans: Sequence[TripPlan]) -> None:
+    def __init__(
+        self,
+        terminal_id: str,
+        rules: BusRules,
+        registry: RegistryView,
+        plans: Sequence[TripPlan],
+        fleet_once: AlertOnce | None = None,
+    ) -> None:
+        """`fleet_once`: shared by the detectors of one pipeline, so an alert about more than this
+        terminal (an operator's expired licence), made alike by each of its terminals, goes out once."""
         self.terminal_id = terminal_id
         bus = registry.buses_by_terminal.get(terminal_id)
         interval = bus.report_interval_s if bus else rules.default_report_interval_s
@@ -54,6 +63,8 @@ class BusDetector(Detector[BusEvent]):
             driver_max_age=rules.driver_max_age,
             driver_min_years_licensed=rules.driver_min_years_licensed,
             alerts=alerts,
+            fleet=registry.buses_by_terminal,
+            district_of=registry.district_of_school,
         )
         self.alarms = TerminalAlarms(alerts)
         self.overspeed = Overspeed(rules.overspeed_other_kmh, rules.overspeed_sustained_s, alerts)
@@ -65,6 +76,7 @@ class BusDetector(Detector[BusEvent]):
             plans, adherence, service_margin_s=rules.service_margin_s, alerts=alerts, on_end=self._run_ended
         )
         self.once = AlertOnce()
+        self.fleet_once = fleet_once
         self._last: BusEvent | None = None  # the newest fix processed
         self._records: list[Record] = []
 
@@ -79,7 +91,11 @@ class BusDetector(Detector[BusEvent]):
         alerts += self.registry_checks.observe(event)
         if event.kind == "fix" and (self._last is None or event.occurred_at > self._last.occurred_at):
             alerts += self._fix(event)
-        return self.once(alerts)
+        fresh = self.once(alerts)
+        if self.fleet_once is None or all(a.subject == self.terminal_id for a in fresh):
+            return fresh
+        fleet = set(map(id, self.fleet_once([a for a in fresh if a.subject != self.terminal_id])))
+        return [a for a in fresh if a.subject == self.terminal_id or id(a) in fleet]
 
     def expire(self, now: datetime) -> list[Alert]:
         return self.once(self._due(now))
@@ -108,8 +124,10 @@ class BusDetector(Detector[BusEvent]):
     def _fix(self, event: BusEvent) -> list[Alert]:
         self._last = event
         alerts = self.silence.resumed(event)
-        alerts += self.alarms.observe(event)
-        alerts += self.overspeed.observe(event)
+        alerts += self.overspeed.observe(event)  # first: it may hold the terminal's own overspeed flag
+        speeding = self.overspeed
+        released = {TERMINAL_FLAG: speeding.released} if speeding.released else None
+        alerts += self.alarms.observe(event, (TERMINAL_FLAG,) if speeding.holds_terminal_flag else (), released)
         if not event.positioned or event.lat_deg is None or event.lon_deg is None:
             return alerts  # an unpositioned fix proves the terminal is alive, nothing about where it is
         alerts += self.runs.roll(event)

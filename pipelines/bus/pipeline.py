@@ -22,6 +22,7 @@ from safecampus.connectors.bus.jt808_decode import decode_frame, location_fields
 from safecampus.connectors.bus.jt808_frame import MSG_AUTH, MSG_HEARTBEAT, MSG_REGISTER, Jt808Error
 from safecampus.connectors.bus.jt808_messages import LocationBatch, LocationReport
 from safecampus.connectors.registry import RegistryView
+from safecampus.pipelines.alerts import AlertOnce
 from safecampus.pipelines.bus.detector import BusDetector
 from safecampus.pipelines.bus.geometry import TripPlan
 from safecampus.pipelines.bus.kpis import bus_partials, finish_bus_kpis
@@ -44,6 +45,7 @@ class BusPipeline(DomainPipeline[BusEvent]):
     def __init__(self, settings: Settings, registry: RegistryView) -> None:
         super().__init__(settings, registry)
         self.plans = TripPlans(registry)
+        self.fleet_once = AlertOnce()  # alerts about an operator's fleet: once, whichever terminal made them
 
     def decode(self, envelope: RawEnvelope) -> list[BusEvent]:
         raw = payload_of(envelope)
@@ -106,7 +108,7 @@ class BusPipeline(DomainPipeline[BusEvent]):
 
     def new_detector(self, subject: str) -> BusDetector:
         plans = self.trip_plans(self.registry.buses_by_terminal.get(subject))
-        return BusDetector(subject, self.settings.bus, self.registry, plans)
+        return BusDetector(subject, self.settings.bus, self.registry, plans, self.fleet_once)
 
     def trip_plans(self, bus: Bus | None) -> list[TripPlan]:
         """The trips a bus may be running (its assignment, else every trip of its route)."""

@@ -109,3 +109,26 @@ def test_chunked_body(gateway: tuple[SecurityHttpGateway, list[RawEnvelope]]) ->
         answer = sock.recv(1024)
     assert answer.startswith(b"HTTP/1.1 200")
     assert received[0].payload_bytes() == body
+
+
+def test_escort_confirmations_are_bus_records_keyed_by_terminal(
+    gateway: tuple[SecurityHttpGateway, list[RawEnvelope]],
+) -> None:
+    from safecampus.connectors.bus.escort import EscortEvent
+    from safecampus.connectors.security.http import ESCORT_MAX_BODY_BYTES
+
+    gw, received = gateway
+    body = b'{"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}'
+    assert post(gw.bound_port, "/escort", body, "application/json")[0] == 200
+    assert post(gw.bound_port, "/escort/", b"not json", "application/json")[0] == 200  # stored; the DLQ decides
+    assert post(gw.bound_port, "/escort", b" " * (ESCORT_MAX_BODY_BYTES + 1), "application/json")[0] == 413
+    assert gw.rejected == 1
+    first, broken = received
+    assert (first.domain, first.source, first.key, first.content_type) == (
+        "bus",
+        "bus-json",
+        "013800000001",
+        "application/json",
+    )
+    assert first.payload_bytes() == body and EscortEvent.model_validate_json(first.payload_bytes()).kind == "all_off"
+    assert (broken.domain, broken.key, broken.payload_bytes()) == ("bus", None, b"not json")

@@ -142,3 +142,61 @@ def test_simulated_buses_drive_the_gateway(simulated_day, tmp_path: Path, city_s
         check=False,
     )
     assert replay.returncode == 0 and (tmp_path / "out" / "dlq.jsonl").read_text() == ""
+
+
+# The buses of the simulated day's injected incidents (overspeed 3, off-route 8, late 12, silent 20, no
+# all-off 30, door 35, tunnel 44; OP5's expired licence 5, 11, 17, 23, 35, 41; drivers 23, 41; inspection
+# 17), an ordinary one (1) and the unregistered terminal.
+LIVE_BUSES = (1, 3, 5, 8, 11, 12, 17, 20, 23, 30, 35, 41, 44)
+LIVE_TERMINALS = {f"0138{n:08d}" for n in LIVE_BUSES} | {"013899999999"}
+
+
+def _alert_set(out: Path) -> list[tuple[str, str, str, str]]:
+    import json
+
+    lines = (out / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    return sorted((a["rule"], a["subject"], a["fingerprint"], a["status"]) for a in map(json.loads, lines))
+
+
+def test_a_day_through_the_gateways_gives_the_alerts_of_its_replay(  # type: ignore[no-untyped-def]
+    simulated_day, tmp_path: Path, city_store: str
+) -> None:
+    """The live path: positions over JT/T 808 (with registration frames stamped by the gateway's clock,
+    today, while the positions carry the simulated day), the escort app's confirmations over HTTP."""
+    import json
+
+    from safecampus.config import Settings
+    from safecampus.pipelines.replay import run_replay
+    from safecampus.simulator.terminals import drive_gateway
+
+    own = tmp_path / "own.jsonl"
+    with simulated_day.raw_file("bus").open(encoding="utf-8") as source, own.open("w", encoding="utf-8") as sink:
+        sink.writelines(line for line in source if json.loads(line)["key"] in LIVE_TERMINALS)
+    escort = [json.loads(line)["payload"] for line in own.open(encoding="utf-8") if '"bus-json"' in line]
+    assert escort  # the escort app confirmed the runs
+    frames_at, posts_at = free_port(), free_port()
+    frames, posts = tmp_path / "frames.jsonl", tmp_path / "posts.jsonl"
+    tcp = start("gateway", "jt808", "--port", str(frames_at), "--out", str(frames))
+    web = start("gateway", "http", "--port", str(posts_at), "--out", str(posts))
+    try:
+        until(lambda: socket.create_connection(("127.0.0.1", frames_at), timeout=2).close())
+        until(lambda: socket.create_connection(("127.0.0.1", posts_at), timeout=2).close())
+        drive_gateway(own, "127.0.0.1", frames_at)
+        for body in escort:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{posts_at}/escort", data=body.encode(), headers={"Content-Type": "application/json"}
+            )
+            assert urllib.request.urlopen(request, timeout=10).status == 200
+    finally:
+        for proc in (tcp, web):
+            proc.terminate()
+            proc.wait(timeout=10)
+    live = tmp_path / "live.jsonl"
+    live.write_text(frames.read_text(encoding="utf-8") + posts.read_text(encoding="utf-8"), encoding="utf-8")
+    for path in (own, live):
+        run_replay([("bus", path, tmp_path / path.stem)], Settings(), city_store)
+    expected = _alert_set(tmp_path / "own")
+    rules = {rule for rule, *_ in expected}
+    assert {"bus.no_all_off", "bus.operator_licence_expired", "bus.inspection_overdue", "bus.unregistered"} <= rules
+    assert _alert_set(tmp_path / "live") == expected
+    assert (tmp_path / "live" / "dlq.jsonl").read_text() == ""

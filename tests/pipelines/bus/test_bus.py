@@ -254,6 +254,11 @@ def test_end_to_end_simulated_morning_finds_every_injected_bus_anomaly(tmp_path:
         "driver_out_of_rules",
         "inspection_overdue",
     } <= kinds
+    # An expired operator licence is one alert per operator, listing its buses (truth names each bus).
+    licence = [a for a in alerts if a["rule"] == "bus.operator_licence_expired"]
+    listed = {e["terminal_id"]: a["subject"] for a in licence for e in a["evidence"] if e.get("kind") == "bus"}
+    firing |= {("bus.operator_licence_expired", terminal) for terminal in listed}
+    assert len(licence) == len({(a["subject"], a["fingerprint"]) for a in licence}) == len(set(listed.values()))
     missing = [t for t in truth if (GROUND_TRUTH_RULES.get(t["kind"], f"bus.{t['kind']}"), t["subject"]) not in firing]
     assert missing == []
     # No false positives of the episode rules: each fires only on the bus it was injected on.
