@@ -11,16 +11,18 @@ the control room's acknowledgements and suppression windows to alerts of any dom
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from safecampus.schemas.alert import Alert, AlertStatus, alert_fingerprint
-from safecampus.schemas.common import Domain, Severity, describe_validation_error
+from safecampus.schemas.common import Domain, Severity
 from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
 
 Evidence = BaseModel | dict[str, Any]
@@ -167,18 +169,21 @@ def acknowledge(alert: Alert, ack: Acknowledgement, new: bool = True) -> Alert:
 
 
 def suppress(alert: Alert, windows: Iterable[SuppressionWindow]) -> Alert:
-    """A firing alert inside a school's maintenance window or fire drill becomes suppressed.
+    """A firing alert inside a school's maintenance window or fire drill becomes suppressed, when
+    the window covers its rule (`SuppressionWindow.covered_rules`: those the window names, else those
+    its reason implies; a drill never hides a one-key alarm or a device going offline).
 
     Only `firing` changes: a resolve is never hidden, and an acknowledged alert stays acknowledged.
     """
     if alert.status != "firing":
         return alert
     for window in windows:
-        if window.covers(alert.school_id, alert.occurred_at):
+        if window.covers(alert.school_id, alert.occurred_at, alert.rule):
             record = {
                 "kind": "suppression",
                 "reason": window.reason,
                 "note": window.note,
+                "rules": list(window.covered_rules),
                 "window_start": window.start.isoformat(),
                 "window_end": window.end.isoformat(),
             }
@@ -231,19 +236,78 @@ class AlertTriage:
 
 
 OperatorAction = Acknowledgement | SuppressionWindow
-_ACTIONS: TypeAdapter[OperatorAction] = TypeAdapter(OperatorAction)
+_ACK_KEYS = frozenset({"fingerprint", "operator_id", "acknowledged_at", "comment"})
+_WINDOW_KEYS = frozenset({"school_id", "start", "end", "reason", "note", "rules"})
+_WHAT: dict[type[OperatorAction], str] = {
+    Acknowledgement: "an acknowledgement needs fingerprint, operator_id, acknowledged_at (comment is optional)",
+    SuppressionWindow: "a suppression window needs school_id, start, end (reason, note and rules are optional)",
+}
 
 
 def read_operator_actions(path: Path) -> list[OperatorAction]:
-    """Acknowledgements and suppression windows, one JSON object per line (the operations log)."""
+    """Acknowledgements and suppression windows, one JSON object per line (the operations log).
+
+    A line that is neither raises ValueError with one plain line: the file and line, what that kind
+    of line needs (told by the keys it has), and the first field that is wrong, e.g.
+    "ops.jsonl line 3: an acknowledgement needs …; field 'acknowledged_at' is missing".
+    """
     actions: list[OperatorAction] = []
     for n, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
             try:
-                actions.append(_ACTIONS.validate_json(line))
-            except ValidationError as exc:
-                raise ValueError(f"{path.name} line {n}: {describe_validation_error(exc)}") from None
+                actions.append(_operator_action(line))
+            except ValueError as exc:
+                raise ValueError(f"{path.name} line {n}: {exc}") from None
     return actions
+
+
+def _operator_action(line: bytes) -> OperatorAction:
+    try:
+        fields = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    if not isinstance(fields, dict):
+        raise ValueError("not a JSON object; a line is an acknowledgement or a suppression window")
+    keys = set(fields)
+    kind: type[OperatorAction]
+    if keys & {"fingerprint", "operator_id", "acknowledged_at"}:
+        kind = Acknowledgement
+    elif keys & {"school_id", "start", "end", "reason", "rules"}:
+        kind = SuppressionWindow
+    else:
+        raise ValueError(
+            "neither an acknowledgement (fingerprint, operator_id, acknowledged_at) nor a suppression window "
+            f"(school_id, start, end); it has {', '.join(sorted(keys)) or 'no fields'}"
+        )
+    try:
+        return kind.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        if not err.get("loc"):  # the model's own checks (end after start): their message is already plain
+            raise ValueError(str(err["msg"]).removeprefix("Value error, ")) from None
+        raise ValueError(f"{_WHAT[kind]}; {_plain_problem(err, kind)}") from None
+
+
+def _plain_problem(err: ErrorDetails, kind: type[OperatorAction]) -> str:
+    """One field's problem in plain words (pydantic's own messages are for programmers)."""
+    where = ".".join(str(p) for p in err["loc"])
+    kind_of, got = err["type"], err.get("input")
+    shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:37] + "..."
+    field = f"field {where!r}"
+    if kind_of == "missing":
+        return f"{field} is missing"
+    if kind_of == "extra_forbidden":
+        allowed = _ACK_KEYS if kind is Acknowledgement else _WINDOW_KEYS
+        return f"{field} is not one of its fields ({', '.join(sorted(allowed))})"
+    if kind_of == "timezone_aware":
+        return f"{field} needs a UTC offset, e.g. 2026-09-01T08:02:00+08:00 (got {shown})"
+    if kind_of.startswith(("datetime", "date")):
+        return f"{field} is not a date and time such as 2026-09-01T08:02:00+08:00 (got {shown})"
+    if kind_of == "literal_error":
+        return f"{field} must be one of {err.get('ctx', {}).get('expected', '')} (got {shown})"
+    if kind_of.startswith("string_too"):
+        return f"{field} {err['msg'].removeprefix('String ').lower()} (got {shown})"
+    return f"{field}: {err['msg']} (got {shown})"
 
 
 def triage_log(alerts: Iterable[Alert], actions: Iterable[OperatorAction]) -> list[Alert]:

@@ -24,11 +24,17 @@ DRILL = SuppressionWindow(
 )
 
 
-def alert(status: AlertStatus = "firing", at: datetime = T0, revision: int = 1, school: str = "S1") -> Alert:
+def alert(
+    status: AlertStatus = "firing",
+    at: datetime = T0,
+    revision: int = 1,
+    school: str = "S1",
+    rule: str = "security.intrusion",
+) -> Alert:
     """One update of one alert, as a rule emits it (the summary says whether it is the opening one)."""
     return new_alert(
         domain="security",
-        rule="security.intrusion",
+        rule=rule,
         subject="32040000001310000001",
         window="ch1@" + at.isoformat(),
         severity="high",
@@ -65,6 +71,45 @@ def test_a_firing_alert_inside_a_drill_is_suppressed_but_a_resolve_never_is() ->
     assert suppress(alert(school="S2"), [DRILL]).status == "firing"  # another school's drill
     later = T0 + timedelta(hours=2)
     assert AlertTriage([DRILL]).apply(alert(at=later)).status == "firing"  # outside the window
+
+
+def test_a_window_covers_the_rules_its_reason_implies_or_names() -> None:
+    drilled = {
+        rule: suppress(alert(rule=rule), [DRILL]).status
+        for rule in (
+            "security.intrusion",
+            "security.fence",
+            "security.forced_door",
+            "security.tripwire",
+            "security.one_key_alarm",
+            "security.device_offline",
+            "security.video_loss",
+        )
+    }
+    assert drilled == {
+        "security.intrusion": "suppressed",
+        "security.fence": "suppressed",
+        "security.forced_door": "suppressed",
+        "security.tripwire": "suppressed",
+        "security.one_key_alarm": "firing",  # a real emergency during a drill gets through
+        "security.device_offline": "firing",
+        "security.video_loss": "firing",
+    }
+    works = DRILL.model_copy(update={"reason": "maintenance"})
+    assert suppress(alert(rule="security.device_offline"), [works]).status == "suppressed"
+    assert suppress(alert(rule="security.intrusion"), [works]).status == "firing"
+    named = SuppressionWindow.model_validate(
+        {**DRILL.model_dump(), "reason": "other", "rules": ["security.one_key_alarm", "bus."]}
+    )
+    assert suppress(alert(rule="security.one_key_alarm"), [named]).status == "suppressed"
+    assert suppress(alert(rule="security.fence"), [named]).status == "firing"  # named rules replace the reason's
+    assert suppress(alert(rule="security.fence"), [named]).evidence == alert(rule="security.fence").evidence
+    family = SuppressionWindow.model_validate({**DRILL.model_dump(), "rules": ["security."]})
+    assert suppress(alert(rule="security.device_offline"), [family]).evidence[-1]["rules"] == ["security."]
+    with pytest.raises(ValueError, match="reason 'other' must name the rules"):
+        SuppressionWindow.model_validate({**DRILL.model_dump(), "reason": "other"})
+    with pytest.raises(ValueError, match="'security.intrustion' is not a rule we raise"):
+        SuppressionWindow.model_validate({**DRILL.model_dump(), "rules": ["security.intrustion"]})
 
 
 def test_an_acknowledgement_sticks_to_its_fingerprint() -> None:
@@ -126,3 +171,43 @@ def test_read_operator_actions(tmp_path: Path) -> None:
     ops.write_text('{"fingerprint": "x"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="ops.jsonl line 1"):
         read_operator_actions(ops)
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        (
+            '{"fingerprint": "x", "operator_id": "op-017"}',
+            "an acknowledgement needs fingerprint, operator_id, acknowledged_at (comment is optional); "
+            "field 'acknowledged_at' is missing",
+        ),
+        (
+            '{"fingerprint": "x", "operator_id": "op-017", "acknowledged_at": "2026-09-01T08:02:00"}',
+            "field 'acknowledged_at' needs a UTC offset, e.g. 2026-09-01T08:02:00+08:00",
+        ),
+        (
+            '{"fingerprint": "x", "operator_id": "op-017", "acknowledged_at": "soon"}',
+            "field 'acknowledged_at' is not a date and time such as 2026-09-01T08:02:00+08:00 (got 'soon')",
+        ),
+        (
+            '{"school_id": "S1", "start": "2026-09-01T10:00:00+08:00", "end": "2026-09-01T09:00:00+08:00"}',
+            "a suppression window's end must be after its start",
+        ),
+        (
+            '{"school_id": "S1", "start": "2026-09-01T09:00:00+08:00", "end": "2026-09-01T10:00:00+08:00", '
+            '"reason": "drill"}',
+            "field 'reason' must be one of 'maintenance', 'fire_drill' or 'other' (got 'drill')",
+        ),
+        ('{"operator": "op-017"}', "neither an acknowledgement (fingerprint, operator_id, acknowledged_at)"),
+        ("[1, 2]", "not a JSON object"),
+        ("{oops", "not valid JSON"),
+    ],
+)
+def test_a_bad_operations_line_says_what_it_needs(tmp_path: Path, line: str, says: str) -> None:
+    ops = tmp_path / "ops.jsonl"
+    ops.write_text(DRILL.model_dump_json() + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        read_operator_actions(ops)
+    message = str(caught.value)
+    assert message.startswith("ops.jsonl line 2: ") and says in message
+    assert "\n" not in message and "validation error" not in message and "union" not in message.lower()

@@ -1,4 +1,5 @@
-"""Operators' feedback in replay: acknowledgements set status, drills suppress without hiding resolves."""
+"""Operators' feedback in replay: acknowledgements set status, drills suppress the alarms a drill sets off
+without hiding resolves, and a bad operations line is one plain error."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def at(minutes: int) -> datetime:
     return EIGHT.replace(minute=minutes) if minutes < 60 else EIGHT.replace(hour=minutes // 60, minute=minutes % 60)
 
 
-def press(device: str, state: str, minutes: int) -> str:
-    body = alarmbox_json(device, "one_key", state, at(minutes))  # type: ignore[arg-type]
+def press(device: str, state: str, minutes: int, kind: str = "one_key") -> str:
+    body = alarmbox_json(device, kind, state, at(minutes))  # type: ignore[arg-type]
     return RawEnvelope.of_bytes(
         body, domain="security", source="alarmbox", received_at=at(minutes), key=device
     ).model_dump_json()
@@ -49,6 +50,8 @@ def test_ack_and_fire_drill(tmp_path: Path, city_store: str) -> None:
         press("CZ-0004-00", "inactive", 10),
         press("CZ-0005-00", "active", 60),
         press("CZ-0005-00", "inactive", 70),
+        press("CZ-0005-02", "active", 61, "door_forced"),  # S0005's access control, during its drill
+        press("CZ-0005-02", "inactive", 71, "door_forced"),
     ]
     plain = replay(tmp_path / "plain", city_store, lines, None)
     fingerprint = next(a.fingerprint for a in plain if a.subject == "CZ-0004-00")
@@ -63,10 +66,12 @@ def test_ack_and_fire_drill(tmp_path: Path, city_store: str) -> None:
     ]
     shown = replay(tmp_path / "ops", city_store, lines, operations)
     first = [a.status for a in shown if a.subject == "CZ-0004-00"]
-    second = [a.status for a in shown if a.subject == "CZ-0005-00"]
+    door = [a.status for a in shown if a.subject == "CZ-0005-02"]
+    one_key = [a.status for a in shown if a.subject == "CZ-0005-00"]
     assert "acknowledged" in first and first[-1] == "resolved"
-    assert second[0] == "suppressed" and second[-1] == "resolved"
-    assert [a.status for a in plain if a.subject == "CZ-0005-00"][0] == "firing"
+    assert door[0] == "suppressed" and door[-1] == "resolved"  # a drill forces doors
+    assert one_key == ["firing", "resolved"]  # a one-key alarm during a drill is never hidden
+    assert [a.status for a in plain if a.subject == "CZ-0005-02"][0] == "firing"
 
 
 def test_a_bad_operations_log_is_a_plain_error(tmp_path: Path, city_store: str) -> None:
@@ -94,5 +99,11 @@ def test_a_bad_operations_log_is_a_plain_error(tmp_path: Path, city_store: str) 
         text=True,
         check=False,
     )
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "ops.jsonl line 1" in result.stderr and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    said = " ".join(result.stderr.split())  # the console may wrap the one line
+    assert "an acknowledgement needs fingerprint, operator_id, acknowledged_at" in said
+    assert "field 'operator_id' is missing" in said
+    assert "union" not in said.lower() and "validation error" not in said
