@@ -11,6 +11,7 @@ The detector only coordinates; each rule is its own module, with its slice of `S
     offline.py   silent past the heartbeat interval × `offline_interval_factor`
     faults.py    a fault open longer than `fault_unfixed_h`
     unknown.py   a device not in the registry, once
+    school_checks.py  the school's guards and police linkage, once per service day (its anchor device only)
 Deadlines (offline, a GB alarm's self-close, unfixed fault, calm after flapping) fire earliest
 first, before the event that passes them; at one instant in the order auto-close, unfixed fault,
 end of flapping, offline.
@@ -29,6 +30,7 @@ from safecampus.pipelines.security.episodes import Episode, Episodes, EpisodeTra
 from safecampus.pipelines.security.faults import FaultEscalation
 from safecampus.pipelines.security.flapping import Flapping, FlapState
 from safecampus.pipelines.security.offline import Offline
+from safecampus.pipelines.security.school_checks import SchoolChecks, SchoolFacts
 from safecampus.pipelines.security.unknown import UnknownDevice
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.registry import SecurityDevice
@@ -50,8 +52,14 @@ class SecurityDetector(Detector[SecurityEvent]):
     """Detection state of one device. Example: `SecurityPipeline(settings, view).new_detector(device_id)`."""
 
     def __init__(
-        self, device_id: str, device: SecurityDevice | None, rules: SecurityRules, district: str | None = None
+        self,
+        device_id: str,
+        device: SecurityDevice | None,
+        rules: SecurityRules,
+        district: str | None = None,
+        school: SchoolFacts | None = None,
     ) -> None:
+        """`school` is given to the detector of the device that speaks for its school (school_checks.py)."""
         context = DeviceContext.of(device_id, device, district)
         self.device_id, self.device = device_id, device
         self.episodes = Episodes(context, rules.dedup_window_s)
@@ -59,6 +67,7 @@ class SecurityDetector(Detector[SecurityEvent]):
         self.faults = FaultEscalation(context, rules.fault_unfixed_h)
         self.offline = Offline(context, rules.offline_interval_factor)
         self.unknown = UnknownDevice(context)
+        self.school = SchoolChecks(school) if school is not None else None
         self.types: dict[TypeKey, TypeSlot] = {}
 
     # -- the Detector interface -------------------------------------------------------------
@@ -67,6 +76,8 @@ class SecurityDetector(Detector[SecurityEvent]):
         at = event.occurred_at
         alerts = self._advance(at, inclusive=False)  # a gap before this event may have opened timers
         alerts.extend(self.unknown.observe(event))
+        if self.school is not None:
+            alerts.extend(self.school.observe(event))
         alerts.extend(self.offline.seen(at))
         if event.event_type == "heartbeat":
             for slot in self.types.values():  # an OK GB Keepalive resolves faults error Keepalives reported

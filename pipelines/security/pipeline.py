@@ -3,13 +3,15 @@
 Severity comes from the event type, the time of day (intrusion at night is critical) and the
 device's location role (tripwire or loitering at a gate or dormitory is high). A device not in
 the registry still becomes an event, without school or district, so a person can be told about it.
-Detection is per device (`SecurityDetector`, detector.py); KPIs are in kpis.py.
+Detection is per device (`SecurityDetector`, detector.py); KPIs are in kpis.py. The registry rules
+of a school (guards, police linkage) ride on its anchor device's detector (school_checks.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 
 from safecampus.connectors.security.alarmbox import decode_alarmbox
 from safecampus.connectors.security.gb28181 import decode_gb28181
@@ -18,10 +20,12 @@ from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy
 from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, payload_of
 from safecampus.pipelines.security.detector import SecurityDetector
-from safecampus.pipelines.security.kpis import chunk_partials, final_kpis
+from safecampus.pipelines.security.kpis import POLICE_KINDS, chunk_partials, final_kpis, required_guards
+from safecampus.pipelines.security.school_checks import SchoolFacts, anchor_device
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import SHANGHAI, Record, Severity
 from safecampus.schemas.envelope import RawEnvelope
+from safecampus.schemas.registry import SecurityDevice
 from safecampus.schemas.security import SecurityEvent, SecurityEventType
 
 BASE_SEVERITY: dict[SecurityEventType, Severity] = {
@@ -114,7 +118,39 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
     def new_detector(self, subject: str) -> SecurityDetector:
         device = self.registry.devices.get(subject)
         district = self.registry.district_of_school(device.school_id) if device else None
-        return SecurityDetector(subject, device, self.settings.security, district)
+        anchor = device is not None and self.anchors.get(device.school_id) == subject
+        facts = self.school_facts(device.school_id) if device is not None and anchor else None
+        return SecurityDetector(subject, device, self.settings.security, district, facts)
+
+    @cached_property
+    def devices_by_school(self) -> dict[str, list[SecurityDevice]]:
+        """The registry's devices of each school, by id (computed once per pipeline)."""
+        found: dict[str, list[SecurityDevice]] = {}
+        for device in sorted(self.registry.devices.values(), key=lambda d: d.device_id):
+            found.setdefault(device.school_id, []).append(device)
+        return found
+
+    @cached_property
+    def anchors(self) -> dict[str, str]:
+        """School → the device whose detector runs the school's registry rules (school_checks.py)."""
+        found: dict[str, str] = {}
+        for school_id, devices in self.devices_by_school.items():
+            anchor = anchor_device(devices)
+            if anchor is not None:
+                found[school_id] = anchor.device_id
+        return found
+
+    def school_facts(self, school_id: str) -> SchoolFacts | None:
+        """What the registry says about a school's guards and police linkage; None for an unknown school."""
+        school = self.registry.schools.get(school_id)
+        if school is None:
+            return None
+        unlinked = sorted(
+            (d for d in self.devices_by_school.get(school_id, []) if d.kind in POLICE_KINDS and not d.linked_to_police),
+            key=lambda d: (d.kind != "alarm_box", d.device_id),
+        )
+        required = required_guards(school.enrolment, self.settings.security)
+        return SchoolFacts(school, self.registry.district_of_school(school_id), required, tuple(unlinked))
 
     def kpi_partials(
         self, events: Sequence[SecurityEvent], alerts: Sequence[Alert], derived: Sequence[Record] = ()

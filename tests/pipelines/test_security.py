@@ -28,7 +28,7 @@ from safecampus.schemas.registry import District, School, SecurityDevice
 from safecampus.schemas.security import EventState, SecurityEvent, SecurityEventType
 from safecampus.simulator.city import build_city
 from safecampus.simulator.clock import local
-from safecampus.simulator.run import simulate
+from safecampus.simulator.run import Simulation, simulate
 
 DAY = date(2026, 9, 1)
 CAM, GB_CAM, BOX = "32040000001310000001", "32040000001320000002", "CZ-0000-00"
@@ -454,3 +454,65 @@ def test_simulated_day_finds_the_injected_incidents(tmp_path: Path) -> None:
     assert {
         s: kpis[("security_four_100_ratio", (("indicator", "police_linkage"), ("school", s)))] for s in unlinked
     } == (dict.fromkeys(unlinked, 0))
+
+
+# -- the school's registry rules: guards and police linkage, once per school per service day ---------
+
+
+def test_a_school_short_of_guards_and_not_linked_to_the_police_is_told_once_a_day(pipeline: SecurityPipeline) -> None:
+    s2_box = "CZ-0001-00"  # S2: 1,600 students, 3 guards (GB/T 29315-2022 asks 4), its alarm box not linked
+    day = [event(pipeline, s2_box, "heartbeat", "active", at(h)) for h in (7, 9, 12)]
+    alerts = run(pipeline, [*day, event(pipeline, s2_box, "heartbeat", "active", at(7, DAY + timedelta(days=1)))])
+    by_rule: dict[str, list[Alert]] = defaultdict(list)
+    for alert in alerts:
+        by_rule[alert.rule].append(alert)
+    guards, police = by_rule["security.guards_short"], by_rule["security.not_linked_to_police"]
+    assert len(guards) == 2 and len(police) == 2  # the gaps also raise device_offline
+    assert guards[0].fingerprint != guards[1].fingerprint  # one per service day
+    first = guards[0]
+    assert (first.subject, first.school_id, first.district, first.severity) == ("S2", "S2", "tianning", "high")
+    assert first.occurred_at == at(7) and first.title == "专职保安人数不足"
+    assert "1600" in first.detail and "应配专职保安 4 名" in first.detail and "在岗 3 名" in first.detail
+    assert first.evidence[1] == {"kind": "guards", "enrolment": 1600, "guards_required": 4, "guards_present": 3}
+    linked = police[0]
+    assert (linked.subject, linked.severity, linked.title) == ("S2", "high", "报警设备未与公安联网")
+    assert s2_box in linked.detail and "一键报警" in linked.detail and "110" in linked.detail
+    partials = pipeline.kpi_partials((), alerts)
+    assert (
+        partials[
+            (
+                "security_alerts_total",
+                (("district", "tianning"), ("rule", first.rule), ("school", "S2"), ("severity", "high")),
+            )
+        ]
+        == 2
+    )
+    # a school that meets both, and a device that does not speak for its school, raise nothing of the kind
+    assert run(pipeline, [event(pipeline, BOX, "heartbeat", "active", at(7))]) == []
+    assert run(pipeline, [event(pipeline, CAM, "heartbeat", "active", at(7))]) == []
+
+
+def test_the_simulated_day_raises_the_injected_registry_anomalies(simulated_day: Simulation) -> None:
+    truth = [
+        json.loads(line)
+        for line in (simulated_day.out_dir / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    city = build_city()
+    pipeline = SecurityPipeline(Settings(), RegistryView.of_rows(city.rows()))
+    anchors = set(pipeline.anchors.values())
+    assert len(anchors) == len(city.schools)
+    lines = [
+        (n, line)
+        for n, line in enumerate(simulated_day.raw_file("security").read_bytes().split(b"\n"), 1)
+        if (m := KEY.search(line)) and m.group(1).decode() in anchors
+    ]
+    out = normalize_lines(pipeline, lines, "security.jsonl")  # type: ignore[arg-type]
+    alerts = latest(detect_shard(pipeline, out.events, out.latest).alerts)  # type: ignore[arg-type]
+    short = sorted(a.subject for a in alerts.values() if a.rule == "security.guards_short")
+    assert short == sorted(t["subject"] for t in truth if t["kind"] == "guards_short")
+    police = [a for a in alerts.values() if a.rule == "security.not_linked_to_police"]
+    listed = sorted(e["device_id"] for a in police for e in a.evidence if e.get("kind") == "unlinked_device")
+    assert listed == sorted(t["subject"] for t in truth if t["kind"] == "not_linked_to_police")
+    assert len(police) == len(
+        {city_device.school_id for city_device in city.devices if city_device.device_id in listed}
+    )
