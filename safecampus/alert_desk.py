@@ -23,9 +23,9 @@ from safecampus.config import Settings
 from safecampus.connectors.store import StoreError, alert_row, open_store, upsert_all
 from safecampus.pipelines.alerts import acknowledge
 from safecampus.schemas.alert import Alert, rule_name
-from safecampus.schemas.common import DOMAINS, SEVERITIES, local_text
+from safecampus.schemas.common import DOMAINS, SEVERITIES, SEVERITY_NAMES, local_text
 from safecampus.schemas.operations import Acknowledgement
-from safecampus.schemas.registry import District, School, SecurityDevice
+from safecampus.schemas.registry import LOCATION_ROLE_NAMES, District, School, SecurityDevice
 from safecampus.schemas.store import AcknowledgementRow, AlertRow
 
 alerts_app = typer.Typer(help="Open alerts and acknowledgements (the control room's desk).", no_args_is_help=True)
@@ -33,17 +33,7 @@ console = Console()
 errors = Console(stderr=True)
 StoreOption = Annotated[str | None, typer.Option(help="store URL (default: the configured database_url)")]
 SHORT = 12  # fingerprint characters shown; any unique prefix is accepted by `alerts ack`
-SEVERITY_NAMES = {"critical": "紧急 critical", "high": "高 high", "warning": "警告 warning", "info": "提示 info"}
 STATUS_NAMES = {"firing": "告警中", "acknowledged": "已确认", "resolved": "已恢复", "suppressed": "已抑制"}
-ROLE_NAMES = {
-    "gate": "校门",
-    "dormitory": "宿舍",
-    "canteen": "食堂",
-    "classroom": "教学楼",
-    "perimeter": "周界",
-    "playground": "操场",
-    "office": "办公区",
-}
 
 
 def _fail(message: str) -> None:
@@ -103,7 +93,10 @@ def list_alerts(
     table.add_column("发生时间 since (Asia/Shanghai)")
     table.add_column("指纹 fingerprint")
     for row in shown:
-        place = [districts.get(row.district or "", row.district or ""), ROLE_NAMES.get(roles.get(row.subject, ""), "")]
+        place = [
+            districts.get(row.district or "", row.district or ""),
+            LOCATION_ROLE_NAMES.get(roles.get(row.subject, ""), ""),
+        ]
         status = STATUS_NAMES.get(row.status, row.status)
         latest = acks.get(row.fingerprint)
         if latest is not None:

@@ -27,13 +27,12 @@ from safecampus.config import Settings
 from safecampus.connectors.registry import load_dir, load_view
 from safecampus.connectors.store import engine_for
 from safecampus.schemas.alert import rule_name
-from safecampus.schemas.common import DOMAINS, SEVERITIES
+from safecampus.schemas.common import DOMAINS, SEVERITIES, SEVERITY_NAMES
 from safecampus.schemas.store import AlertRow
 from safecampus.simulator.run import simulate
 
 MORNING_PEAK = (6.0, 9.0)  # local hours: arrivals at school and the morning bus runs
 DOMAIN_NAMES = {"security": "安防 security", "bus": "校车 bus", "canteen": "食堂 canteen", "fire": "消防 fire"}
-SEVERITY_NAMES = {"critical": "紧急 critical", "high": "高 high", "warning": "警告 warning", "info": "提示 info"}
 COLOUR = {"critical": "red", "high": "dark_orange", "warning": "yellow", "info": "blue"}
 
 

@@ -17,6 +17,12 @@ Domain = Literal["security", "bus", "canteen", "fire"]
 DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
 Severity = Literal["critical", "high", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "warning", "info")
+SEVERITY_NAMES: dict[str, str] = {
+    "critical": "紧急 critical",
+    "high": "高 high",
+    "warning": "警告 warning",
+    "info": "提示 info",
+}
 
 # The one time zone: what people see, device clocks (JT/T 808, ISAPI, GB/T 28181 are UTC+8 by standard
 # or practice) and the GTFS service day. Everything stored is UTC.

@@ -11,6 +11,17 @@ from datetime import date
 from sqlmodel import Field, SQLModel
 
 # Changzhou's districts as the bureau names them (天宁区 … 常州经开区).
+# What a person calls a device's place on campus (SecurityDevice.location_role).
+LOCATION_ROLE_NAMES: dict[str, str] = {
+    "gate": "校门",
+    "dormitory": "宿舍",
+    "canteen": "食堂",
+    "classroom": "教学楼",
+    "perimeter": "周界",
+    "playground": "操场",
+    "office": "办公区",
+}
+
 CHANGZHOU_DISTRICTS: tuple[tuple[str, str], ...] = (
     ("tianning", "天宁区"),
     ("zhonglou", "钟楼区"),

@@ -24,19 +24,10 @@ from datetime import date
 from safecampus.pipelines.alerts import new_alert
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import SHANGHAI, Severity
-from safecampus.schemas.registry import School, SecurityDevice
+from safecampus.schemas.registry import LOCATION_ROLE_NAMES, School, SecurityDevice
 from safecampus.schemas.security import SecurityEvent
 
 KIND_NAMES: dict[str, str] = {"alarm_box": "一键报警装置", "camera": "视频监控"}
-ROLE_NAMES: dict[str, str] = {
-    "gate": "校门",
-    "dormitory": "宿舍",
-    "canteen": "食堂",
-    "classroom": "教学楼",
-    "perimeter": "周界",
-    "playground": "操场",
-    "office": "办公区",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +100,7 @@ class SchoolChecks:
             alerts.append(alert("security.guards_short", "high", "专职保安人数不足", detail, [numbers]))
         if facts.unlinked:
             listed = "；".join(
-                f"{ROLE_NAMES.get(d.location_role, d.location_role)}{KIND_NAMES.get(d.kind, d.kind)} {d.device_id}"
+                f"{LOCATION_ROLE_NAMES.get(d.location_role, d.location_role)}{KIND_NAMES.get(d.kind, d.kind)} {d.device_id}"
                 for d in facts.unlinked
             )
             boxes = any(d.kind == "alarm_box" for d in facts.unlinked)
