@@ -99,8 +99,9 @@ class SchoolChecks:
             }
             alerts.append(alert("security.guards_short", "high", "专职保安人数不足", detail, [numbers]))
         if facts.unlinked:
+            place = LOCATION_ROLE_NAMES.get
             listed = "；".join(
-                f"{LOCATION_ROLE_NAMES.get(d.location_role, d.location_role)}{KIND_NAMES.get(d.kind, d.kind)} {d.device_id}"
+                f"{place(d.location_role, d.location_role)}{KIND_NAMES.get(d.kind, d.kind)} {d.device_id}"
                 for d in facts.unlinked
             )
             boxes = any(d.kind == "alarm_box" for d in facts.unlinked)
