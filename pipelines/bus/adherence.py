@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from safecampus.pipelines.bus.alerting import TerminalAlerts
-from safecampus.pipelines.bus.geometry import closest_approach, service_time
+from safecampus.pipelines.bus.geometry import closest_approach
 from safecampus.pipelines.bus.run import Run
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent, StopVisit, VisitStatus
-from safecampus.schemas.common import local_text
+from safecampus.schemas.common import local_text, service_time
 
 RULE = "bus.late_arrival"
 # A missed stop geofence must not let the run jump to a far stop the route happens to pass near.

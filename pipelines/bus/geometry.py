@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from shapely.geometry import LineString, Point
 
@@ -33,12 +33,6 @@ def gtfs_seconds(hhmmss: str) -> int:
     """Seconds after the service day's start of a GTFS time; may pass 24:00:00 (`25:10:00`)."""
     hours, minutes, seconds = (int(part) for part in hhmmss.strip().split(":"))
     return hours * 3600 + minutes * 60 + seconds
-
-
-def service_time(day: date, seconds: int) -> datetime:
-    """A GTFS time on `day` as an aware UTC instant. GTFS counts from "noon minus 12 h"; Shanghai has
-    no daylight saving, so that is local midnight."""
-    return datetime.combine(day, time(0), SHANGHAI) + timedelta(seconds=seconds)
 
 
 def service_day(moment: datetime) -> date:

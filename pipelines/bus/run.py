@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from safecampus.pipelines.bus.geometry import XY, TripPlan, service_time
+from safecampus.pipelines.bus.geometry import XY, TripPlan
 from safecampus.schemas.bus import StopVisit
+from safecampus.schemas.common import service_time
 
 
 @dataclass

@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 
 from safecampus.pipelines.bus.adherence import StopAdherence
 from safecampus.pipelines.bus.alerting import TerminalAlerts
-from safecampus.pipelines.bus.geometry import TripPlan, service_day, service_time
+from safecampus.pipelines.bus.geometry import TripPlan, service_day
 from safecampus.pipelines.bus.run import Run
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent, BusRun
+from safecampus.schemas.common import service_time
 
 
 class RunTracker:

@@ -7,7 +7,7 @@ timed for 07:00, 07:05 and 07:10 (Asia/Shanghai). The bus reports every 15 s.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlmodel import SQLModel
 
@@ -16,7 +16,7 @@ from safecampus.pipelines.bus import BusPipeline
 from safecampus.pipelines.detection import Detected, detect_shard
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent, BusRun
-from safecampus.schemas.common import SHANGHAI
+from safecampus.schemas.common import service_time
 from safecampus.schemas.registry import (
     Bus,
     BusOperator,
@@ -43,7 +43,7 @@ def point(east_m: float, north_m: float = 0.0) -> tuple[float, float]:
 
 
 def at(seconds: float, day: date = DAY) -> datetime:
-    return (datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(seconds=seconds)).astimezone(UTC)
+    return service_time(day, seconds)
 
 
 STOPS = tuple(zip((0.0, 2000.0, 4000.0), STOP_SECONDS, strict=True))  # (metres east, scheduled seconds)

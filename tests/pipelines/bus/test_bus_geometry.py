@@ -14,8 +14,8 @@ from safecampus.pipelines.bus.geometry import (
     gtfs_seconds,
     metres_between,
     service_day,
-    service_time,
 )
+from safecampus.schemas.common import service_time
 
 
 def test_gtfs_times_may_pass_midnight_and_are_local_time() -> None:
