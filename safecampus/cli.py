@@ -11,6 +11,7 @@ import logging
 # Beam logs import-time warnings on the root logger; keep the terminal for people.
 logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
+import errno  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -81,6 +82,8 @@ def simulate(
     kafka = kafka or Settings().kafka
     if to == "kafka":
         _check_kafka(kafka)
+    if to == "jt808":
+        _check_gateway(gateway)
     with console.status("simulating Changzhou…"):
         result = run_simulation(out, days=days, seed=seed)
     for domain, count in result.counts.items():
@@ -90,6 +93,22 @@ def simulate(
         _publish(result.counts, {d: result.raw_file(d) for d in result.counts}, kafka, speed, topic_prefix)
     if to == "jt808":
         _drive(result.raw_file("bus"), gateway, speed)
+
+
+def _check_gateway(gateway: str) -> None:
+    """Fail before simulating when the JT/T 808 gateway does not answer."""
+    import socket
+
+    host, _, port = gateway.rpartition(":")
+    if not port.isdigit():
+        fail(f"--gateway must be HOST:PORT, not {gateway!r}", 2)
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except OSError as exc:
+        fail(
+            f"the JT/T 808 gateway at {gateway} is not reachable ({exc.strerror or exc}); "
+            "start it with safecampus gateway jt808"
+        )
 
 
 def _drive(bus_file: Path, gateway: str, speed: float) -> None:
@@ -383,6 +402,12 @@ def _raw_sink(kafka: str | None, out: Path | None) -> Any:
     return FileRawSink(out)  # type: ignore[arg-type]
 
 
+def _listen_error(port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on 127.0.0.1 is taken (another gateway?); stop it or choose another with --port"
+    return f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}"
+
+
 @gateway_app.command("jt808")
 def gateway_jt808(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 7808,
@@ -393,11 +418,14 @@ def gateway_jt808(
     from safecampus.gateways import serve_jt808
 
     sink = _raw_sink(kafka, out)
-    console.print(f"JT/T 808 gateway on 127.0.0.1:{port} → {kafka or out} (Ctrl-C stops)")
     try:
-        serve_jt808(port, sink)
+        serve_jt808(
+            port,
+            sink,
+            on_ready=lambda: console.print(f"JT/T 808 gateway on 127.0.0.1:{port} → {kafka or out} (Ctrl-C stops)"),
+        )
     except OSError as exc:
-        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+        fail(_listen_error(port, exc))
     finally:
         sink.close()
 
@@ -418,14 +446,14 @@ def gateway_http(
     from safecampus.gateways import serve_http
 
     sink = _raw_sink(kafka, out)
-    console.print(
+    banner = (
         f"HTTP gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → security; "
         f"/escort (escort app) → bus; → {kafka or out}"
     )
     try:
-        serve_http(port, sink)
+        serve_http(port, sink, on_ready=lambda: console.print(banner))
     except OSError as exc:
-        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
+        fail(_listen_error(port, exc))
     finally:
         sink.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -87,7 +88,9 @@ def jt808_envelope(frame: bytes, gateway_id: str) -> RawEnvelope:
     )
 
 
-def serve_jt808(port: int, sink: RawSink, gateway_id: str = "jt808-gw-1") -> None:
+def serve_jt808(
+    port: int, sink: RawSink, gateway_id: str = "jt808-gw-1", on_ready: Callable[[], None] = lambda: None
+) -> None:
     """Serve JT/T 808 terminals on 127.0.0.1:`port` until interrupted."""
 
     async def store(frame: bytes, peer: str) -> None:
@@ -95,7 +98,8 @@ def serve_jt808(port: int, sink: RawSink, gateway_id: str = "jt808-gw-1") -> Non
 
     async def main() -> None:
         gateway = Jt808Gateway(store, port=port, gateway_id=gateway_id)
-        await gateway.start()
+        await gateway.start()  # binds: a taken port fails here, before anyone is told it listens
+        on_ready()
         try:
             await asyncio.Event().wait()
         finally:
@@ -104,9 +108,12 @@ def serve_jt808(port: int, sink: RawSink, gateway_id: str = "jt808-gw-1") -> Non
     asyncio.run(main())
 
 
-def serve_http(port: int, sink: RawSink, gateway_id: str = "http-gw-1") -> None:
+def serve_http(
+    port: int, sink: RawSink, gateway_id: str = "http-gw-1", on_ready: Callable[[], None] = lambda: None
+) -> None:
     """Serve camera, alarm-box and escort-app posts on 127.0.0.1:`port` until interrupted."""
-    gateway = SecurityHttpGateway(sink, port=port, gateway_id=gateway_id)
+    gateway = SecurityHttpGateway(sink, port=port, gateway_id=gateway_id)  # binds: a taken port fails here
+    on_ready()
     try:
         gateway.serve_forever()
     finally:

@@ -200,3 +200,56 @@ def test_a_day_through_the_gateways_gives_the_alerts_of_its_replay(  # type: ign
     assert {"bus.no_all_off", "bus.operator_licence_expired", "bus.inspection_overdue", "bus.unregistered"} <= rules
     assert _alert_set(tmp_path / "live") == expected
     assert (tmp_path / "live" / "dlq.jsonl").read_text() == ""
+
+
+def test_a_taken_port_is_said_before_any_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("jt808", "http"):
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "safecampus.cli",
+                    "gateway",
+                    command,
+                    "--port",
+                    str(port),
+                    "--out",
+                    str(tmp_path / "raw.jsonl"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode != 0
+            assert f"port {port} on 127.0.0.1 is taken" in result.stderr
+            assert "gateway on" not in result.stdout  # no banner claiming it listens
+            assert "Traceback" not in result.stderr
+
+
+def test_simulate_to_jt808_checks_the_gateway_before_simulating(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safecampus.cli",
+            "simulate",
+            "--out",
+            str(tmp_path / "sim"),
+            "--to",
+            "jt808",
+            "--gateway",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0 and "is not reachable" in result.stderr and "gateway jt808" in result.stderr
+    assert not (tmp_path / "sim").exists()  # it said so before simulating
