@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, and_, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -108,6 +108,8 @@ def upsert_all(engine: Engine, batches: Sequence[tuple[type[SQLModel], Sequence[
             for start in range(0, len(rows), step):
                 stmt = dialect.insert(table).values(list(rows[start : start + step]))
                 updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+                if model is AlertRow:
+                    updates["status"] = _status_kept(table, stmt)
                 stmt = (
                     stmt.on_conflict_do_update(index_elements=keys, set_=updates)
                     if updates
@@ -116,6 +118,15 @@ def upsert_all(engine: Engine, batches: Sequence[tuple[type[SQLModel], Sequence[
                 conn.execute(stmt)
             total += len(rows)
     return total
+
+
+def _status_kept(table: Table, stmt: Any) -> Any:
+    """An operator's acknowledgement outlives the pipeline's next update of the alert: a firing update
+    of an acknowledged alert stays acknowledged (a resolve still resolves; the body is the update's)."""
+    return case(
+        (and_(table.c.status == "acknowledged", stmt.excluded.status == "firing"), table.c.status),
+        else_=stmt.excluded.status,
+    )
 
 
 def event_row(domain: str, event_id: str, subject: str, occurred_at: Any, body: str) -> dict[str, Any]:

@@ -50,3 +50,30 @@ def test_sqlite_upserts_are_idempotent(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_postgresql_upserts_are_idempotent(postgres_url: str) -> None:
     _exercise(postgres_url)
+
+
+def test_an_acknowledged_alert_stays_acknowledged_through_the_next_firing_update(tmp_path: Path) -> None:
+    from safecampus.connectors.store import StoreSink
+    from safecampus.pipelines.alerts import new_alert
+    from safecampus.schemas.store import AlertRow
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    at = datetime(2026, 9, 1, tzinfo=UTC)
+    alert = new_alert(
+        domain="security",
+        rule="security.intrusion",
+        subject="D1",
+        window="w",
+        severity="high",
+        occurred_at=at,
+        detected_at=at,
+        title="区域入侵",
+    )
+    sink = StoreSink(url)
+    sink.write(alerts=[alert.model_copy(update={"status": "acknowledged"})])
+    sink.write(alerts=[alert])  # the detector's next update: a repeat, still firing
+    with Session(engine_for(url)) as session:
+        assert session.get(AlertRow, alert.fingerprint).status == "acknowledged"  # type: ignore[union-attr]
+    sink.write(alerts=[alert.model_copy(update={"status": "resolved"})])
+    with Session(engine_for(url)) as session:
+        assert session.get(AlertRow, alert.fingerprint).status == "resolved"  # type: ignore[union-attr]
