@@ -22,6 +22,7 @@ keepalive; it decodes like any other alert (video_loss, inactive = video present
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from xml.etree.ElementTree import Element
 
 from safecampus.connectors.security.record import (
@@ -40,6 +41,7 @@ from safecampus.connectors.security.xml import (
 # Snapshots make a post far larger than its XML; a few high-resolution JPEGs fit in this.
 MAX_ISAPI_POST_BYTES = 16 * 1024 * 1024
 ISAPI_ROOT = "EventNotificationAlert"
+MAX_MULTIPART_PARTS = 64  # an alert is one XML part and a few JPEG snapshots
 
 _BOUNDARY_PARAM = re.compile(r"""boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))""", re.IGNORECASE)
 _XML_CONTENT_TYPES = ("application/xml", "text/xml")
@@ -107,13 +109,27 @@ def _boundary(data: bytes, content_type: str | None) -> bytes | None:
     return None
 
 
-def _multipart_parts(data: bytes, boundary: bytes) -> list[tuple[dict[str, str], bytes]]:
-    """(headers, body) of each part between '--boundary' lines; the preamble is skipped."""
-    parts: list[tuple[dict[str, str], bytes]] = []
+def _multipart_parts(data: bytes, boundary: bytes) -> Iterator[tuple[dict[str, str], bytes]]:
+    """(headers, body) of each part between '--boundary' lines; the preamble is skipped.
+
+    Lazy and linear: each delimiter is found once from where the last one ended, so a caller that
+    stops at the XML part reads no further; more than `MAX_MULTIPART_PARTS` parts is refused.
+    """
     delimiter = b"--" + boundary
-    for chunk in data.split(delimiter)[1:]:
+    at = data.find(delimiter)
+    count = 0
+    while at >= 0:
+        start = at + len(delimiter)
+        at = data.find(delimiter, start)
+        chunk = data[start:] if at < 0 else data[start:at]
         if chunk.startswith(b"--"):
-            break  # the closing delimiter
+            return  # the closing delimiter
+        count += 1
+        if count > MAX_MULTIPART_PARTS:
+            raise SecurityDecodeError(
+                f"refused: the multipart ISAPI post has more than {MAX_MULTIPART_PARTS} parts"
+                " (an alert is one XML part and a few pictures)"
+            )
         chunk = chunk.removeprefix(b"\r\n").removeprefix(b"\n")
         split = _split_headers(chunk)
         if split is None:
@@ -125,8 +141,7 @@ def _multipart_parts(data: bytes, boundary: bytes) -> list[tuple[dict[str, str],
             if colon:
                 headers[name.strip().lower()] = value.strip()
         # The line break before the next delimiter belongs to the delimiter, not the body.
-        parts.append((headers, body.removesuffix(b"\r\n").removesuffix(b"\n")))
-    return parts
+        yield headers, body.removesuffix(b"\r\n").removesuffix(b"\n")
 
 
 def _split_headers(chunk: bytes) -> tuple[bytes, bytes] | None:
