@@ -9,13 +9,14 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import NamedTuple
 
 from safecampus.pipelines.domain import DomainPipeline, KpiPartials
 from safecampus.schemas.alert import Alert, SourceOffset
 from safecampus.schemas.common import Record
+from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.kpi import Kpi
 
 SHARDS = 64  # detection state is keyed by shard, not by subject: fewer, bigger elements
@@ -75,10 +76,19 @@ def attach_offsets(alerts: list[Alert], origins: dict[str, int], source: str, pa
 
 
 class Detected(NamedTuple):
-    """What detection made of some events: alerts, and records the rules derived (KPI inputs)."""
+    """What detection made of some events: alerts, records the rules derived (KPI inputs), and the
+    events a rule failed on, with why (they go to the DLQ; the run goes on)."""
 
     alerts: list[Alert]
     records: list[Record]
+    refused: list[tuple[str, Record | None, str]] = []  # (subject, event or None for a timer, reason)
+
+
+def detection_failed(exc: Exception) -> str:
+    """Plain words for a rule that failed on a record: a bug or an input no check caught."""
+    return (
+        f"a detection rule failed on this record ({type(exc).__name__}: {str(exc)[:200]}); the run went on without it"
+    )
 
 
 def detect_shard(
@@ -88,17 +98,42 @@ def detect_shard(
     by_subject: dict[str, list[Record]] = defaultdict(list)
     for subject, event in events:
         by_subject[subject].append(event)
-    out = Detected([], [])
+    out = Detected([], [], [])
     for subject in sorted(by_subject):
         detector = pipeline.new_detector(subject)
         if detector is None:
             continue
-        for event in sorted(by_subject[subject], key=pipeline.occurred_at):
-            out.alerts.extend(detector.observe(event))
+        ordered = sorted(by_subject[subject], key=pipeline.occurred_at)
+        for event in ordered:
+            try:
+                out.alerts.extend(detector.observe(event))
+            except Exception as exc:  # one record must never stop a run: it goes to the DLQ
+                out.refused.append((subject, event, detection_failed(exc)))
         if until is not None:
-            out.alerts.extend(detector.expire(until))
+            try:
+                out.alerts.extend(detector.expire(until))
+            except Exception as exc:  # a deadline this subject's latest record set: that record is named
+                out.refused.append((subject, ordered[-1], detection_failed(exc)))
         out.records.extend(detector.take_records())
     return out
+
+
+def refused_dlq(
+    domain: str,
+    refused: Iterable[tuple[str, Record | None, str]],
+    event_id: Callable[[Record], str],
+    origins: dict[str, int],
+    source: str,
+    partition: int | None,
+) -> list[DlqRecord]:
+    """DLQ records of events detection failed on: the normalized event as the payload, its input line or
+    offset as the coordinate (the original bytes are there)."""
+    dlq = []
+    for subject, event, reason in refused:
+        payload = event.model_dump_json().encode() if event is not None else subject.encode()
+        offset = origins.get(event_id(event)) if event is not None else None
+        dlq.append(DlqRecord.of(domain, "detect", reason, payload, source, offset, partition))
+    return dlq
 
 
 def kpis_of(domain: str, totals: KpiPartials, start: datetime, end: datetime) -> list[Kpi]:

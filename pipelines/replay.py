@@ -31,6 +31,7 @@ from safecampus.pipelines.detection import (
     is_stateful,
     kpis_of,
     pack_events,
+    refused_dlq,
     shard_of,
     unpack_events,
 )
@@ -134,6 +135,9 @@ class DetectShard(_DomainDoFn):
         detected = detect_shard(self.pipeline, events, span[1] if span else None)
         if detected.alerts:
             yield attach_offsets(detected.alerts, origins, self.source, None)
+        if detected.refused:
+            refused = refused_dlq(self.domain, detected.refused, self.pipeline.event_id, origins, self.source, None)
+            yield beam.pvalue.TaggedOutput("dlq", refused)
         if detected.records:
             yield beam.pvalue.TaggedOutput("derived", detected.records)
 
@@ -197,10 +201,11 @@ def build_replay(
         | f"{name}GroupShards" >> beam.GroupByKey()
         | f"{name}Detect"
         >> beam.ParDo(DetectShard(domain, settings, registry_url, input_path.name), span).with_outputs(
-            "derived", main="alerts"
+            "derived", "dlq", main="alerts"
         )
     )
     alerts = (parts.alerts, detected.alerts) | f"{name}Alerts" >> beam.Flatten()
+    dlq = (parts.dlq, detected.dlq) | f"{name}Dlq" >> beam.Flatten()
     if operations is not None:
         actions = read_operator_actions(operations)  # read now: a bad log fails before the run starts
         alerts = (
@@ -222,7 +227,7 @@ def build_replay(
         "events": parts.events,
         "alerts": alerts | f"{name}AlertText" >> beam.Map(_lines),
         "kpis": kpis | f"{name}KpiText" >> beam.Map(_lines),
-        "dlq": parts.dlq | f"{name}DlqText" >> beam.Map(_lines),
+        "dlq": dlq | f"{name}DlqText" >> beam.Map(_lines),
     }
     derived = pipeline_class(domain).derived
     if derived is not None:
@@ -234,7 +239,7 @@ def build_replay(
         )
     if store_url:
         sink = StoreSink(store_url)
-        batches = {"events": parts.event_rows, "alerts": alerts, "kpis": kpis, "dlq": parts.dlq}
+        batches = {"events": parts.event_rows, "alerts": alerts, "kpis": kpis, "dlq": dlq}
         for kind, pcoll in batches.items():
             _ = pcoll | f"{name}Store{kind}" >> beam.ParDo(WriteStore(sink, kind))
 

@@ -27,6 +27,7 @@ issue with event-time timers and split bundles (apache/beam #35771).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import time
@@ -52,7 +53,7 @@ from safecampus.connectors.kafka import (
 from safecampus.connectors.registry import registry_at
 from safecampus.connectors.store import StoreSink, engine_for
 from safecampus.pipelines.catalog import pipeline_class, pipeline_for
-from safecampus.pipelines.detection import attach_offsets, is_stateful, kpis_of
+from safecampus.pipelines.detection import attach_offsets, detection_failed, is_stateful, kpis_of, refused_dlq
 from safecampus.pipelines.domain import Detector, DomainPipeline
 from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
@@ -100,6 +101,9 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             clock = datetime.fromtimestamp(max(m.timestamp_ms for m in batch) / 1000, UTC)
             detected = self._detect(first.topic, first.partition, first.offset, batch[-1].offset, out.events, clock)
             alerts += attach_offsets(detected, out.origins, first.topic, first.partition)
+            out.dlq += refused_dlq(
+                self.domain, self._refused, self.pipeline.event_id, out.origins, first.topic, first.partition
+            )
             derived = [r for detector in self._touched for r in detector.take_records()]
         bodies = [e.model_dump_json() for _, e in out.events]  # once: the topic and the store share it
         if self.sink is not None:
@@ -148,6 +152,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         state.next_offset = last_offset + 1
         pipeline, alerts = self.pipeline, []
         self._touched: list[Detector[Record]] = []  # whose derived records this batch may have made
+        self._refused: list[tuple[str, Record | None, str]] = []  # events a rule failed on: to the DLQ
         by_subject: dict[str, list[Record]] = {}
         for subject, event in events:
             by_subject.setdefault(subject, []).append(event)
@@ -160,20 +165,30 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
                     continue
                 state.detectors[subject] = detector
             for event in mine:
-                alerts.extend(detector.observe(event))
+                try:
+                    alerts.extend(detector.observe(event))
+                except Exception as exc:  # one record must never stop a run: it goes to the DLQ
+                    self._refused.append((subject, event, detection_failed(exc)))
             self._touched.append(detector)
             self._schedule(state, subject, detector)
         state.clock = clock if state.clock is None or clock > state.clock else state.clock
         while state.deadlines and state.deadlines[0][0] <= state.clock:
             _, subject = heapq.heappop(state.deadlines)
             detector = state.detectors[subject]
-            alerts.extend(detector.expire(state.clock))
+            try:
+                alerts.extend(detector.expire(state.clock))
+            except Exception as exc:
+                self._refused.append((subject, None, detection_failed(exc)))
             self._touched.append(detector)
             self._schedule(state, subject, detector)
         return alerts
 
     def _schedule(self, state: PartitionState, subject: str, detector: Detector[Record]) -> None:
-        deadline = detector.next_deadline()
+        try:
+            deadline = detector.next_deadline()
+        except Exception as exc:  # e.g. a deadline past the calendar's end: no timer, said in the DLQ
+            self._refused.append((subject, None, detection_failed(exc)))
+            return
         # Only future deadlines: one the clock has passed was just expired (no busy loop on it).
         if deadline is not None and (state.clock is None or deadline > state.clock):
             heapq.heappush(state.deadlines, (deadline, subject))
@@ -196,7 +211,8 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             rows = conn.execute(query).all()
         for event_id, body in rows:
             if event_id not in in_batch:  # a replayed batch: its events are observed below, once
-                detector.observe(pipeline.event_type.model_validate_json(body))
+                with contextlib.suppress(Exception):  # one that failed was sent to the DLQ when first read
+                    detector.observe(pipeline.event_type.model_validate_json(body))
         detector.take_records()  # records of the history were published when it was first read
         return detector
 

@@ -115,3 +115,33 @@ def test_kpis_of_summed_partials() -> None:
         ("fire_events_total", {}, 3.0),
         ("x", {"district": "D1"}, 0.123457),
     ]
+
+
+class Fragile(Rising):
+    """A rule with a bug: it fails on one value (as a date at the calendar's end once did)."""
+
+    def observe(self, event: Reading) -> list[Alert]:
+        if event.value == 13:
+            raise OverflowError("date value out of range")
+        return super().observe(event)
+
+
+class FragileReadings(Readings):
+    def new_detector(self, subject: str) -> Fragile:
+        return Fragile(subject)
+
+
+def test_a_rule_that_fails_on_one_record_costs_that_record_not_the_run() -> None:
+    from safecampus.pipelines.detection import refused_dlq
+
+    pipeline = FragileReadings(Settings(), RegistryView())
+    events = [
+        Reading(subject="a", occurred_at=T0 + timedelta(minutes=m), value=v) for m, v in ((0, 5), (1, 13), (2, 4))
+    ]
+    detected = detect_shard(pipeline, [(e.subject, e) for e in events], until=None)  # type: ignore[arg-type]
+    assert [a.rule for a in detected.alerts] == ["test.drop"]  # 5 → 4 still seen: the run went on
+    ((subject, event, reason),) = detected.refused
+    assert subject == "a" and event == events[1] and "OverflowError" in reason
+    origins = {pipeline.event_id(e): n for n, e in enumerate(events, start=1)}
+    (dlq,) = refused_dlq("fire", detected.refused, pipeline.event_id, origins, "day.jsonl", None)  # type: ignore[arg-type]
+    assert (dlq.step, dlq.source_topic, dlq.source_offset) == ("detect", "day.jsonl", 2)

@@ -201,3 +201,58 @@ def test_alerts_name_the_input_lines_of_their_evidence(
             assert where["topic"] == raw.name
             envelope = json.loads(lines[int(where["offset"]) - 1])  # file lines count from 1
             assert envelope["key"] in keys
+
+
+CALENDAR_EDGES = {  # issue 10's reproducers: one record each used to stop the whole run with a traceback
+    "bus": [
+        (
+            "bus-json",
+            '{"terminal_id":"013800000036","kind":"all_off","time":"9999-12-31T23:59:59+00:00"}',
+            "text",
+            "2026-09-01T08:00:00+08:00",
+        ),
+        ("jt808", "7e0002000001380000003600010c7e", "hex", "9999-12-31T23:59:59+00:00"),
+    ],
+    "security": [
+        (
+            "alarmbox",
+            '{"device_id":"CZ-0090-00","kind":"fault","time":"9999-12-31T15:00:00+00:00"}',
+            "text",
+            "2026-09-01T08:00:00+08:00",
+        ),
+        (
+            "isapi",
+            "<EventNotificationAlert><channelID>1</channelID><dateTime>0001-01-01T00:00:00</dateTime>"
+            "<eventType>VMD</eventType><eventState>active</eventState><ipAddress>10.0.0.1</ipAddress>"
+            "</EventNotificationAlert>",
+            "text",
+            "2026-09-01T08:00:00+08:00",
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("domain", ["bus", "security"])
+def test_a_record_at_the_calendars_edge_does_not_stop_the_run(
+    domain: str, sample_lines: dict[str, bytes], tmp_path: Path, city_store: str
+) -> None:
+    lines = [sample_lines[domain]]
+    for source, payload, encoding, received in CALENDAR_EDGES[domain]:
+        envelope = {
+            "domain": domain,
+            "source": source,
+            "payload": payload,
+            "encoding": encoding,
+            "received_at": received,
+        }
+        lines.append(json.dumps(envelope).encode())
+    lines.append(sample_lines[domain])  # a good record after them is still read
+    raw = tmp_path / "edges.jsonl"
+    raw.write_bytes(b"\n".join(lines) + b"\n")
+    result = run_cli("replay", domain, "--input", str(raw), "--out", str(tmp_path / "out"), "--store", city_store)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(read(tmp_path / "out" / "events.jsonl")) >= 1
+    dlq = read(tmp_path / "out" / "dlq.jsonl")
+    assert {d["source_offset"] for d in dlq} >= {2, 3}  # each edge record is in the DLQ, with why
+    assert all(str(d["reason"]) for d in dlq)
