@@ -11,6 +11,7 @@ Prints figures and ratios; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -28,17 +29,25 @@ logging.basicConfig(level=logging.ERROR)
 DOMAINS = ("security", "bus", "canteen", "fire")
 
 
+@functools.lru_cache(maxsize=1)
 def city_store() -> str:
-    """A SQLite store holding the seeded synthetic city's registry, made once and cached (setup, not work)."""
+    """A SQLite store holding the seeded synthetic city's registry, made once and cached (setup, not work).
+
+    The cache file is named by a digest of the rows, so a changed registry schema or city makes a new one."""
+    import hashlib
+
     from safecampus.connectors.registry import save_rows
     from safecampus.connectors.store import engine_for
     from safecampus.simulator.city import build_city
 
-    path = Path.home() / ".cache" / "safecampus" / "bench-city.db"
+    rows = build_city().rows()
+    digest = hashlib.sha1(repr([(type(r).__name__, r.model_dump()) for r in rows]).encode()).hexdigest()[:12]
+    path = Path.home() / ".cache" / "safecampus" / f"bench-city-{digest}.db"
     if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
-        save_rows(engine_for(f"sqlite:///{partial}"), build_city().rows())
+        save_rows(engine_for(f"sqlite:///{partial}"), rows)
         partial.rename(path)
     return f"sqlite:///{path}"
 
