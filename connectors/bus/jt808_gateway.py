@@ -3,6 +3,17 @@
 Each frame is passed to the sink unchanged (even when it cannot be decoded), then decoded
 and answered the way terminals expect: 0x8100 to a registration, 0x8001 to everything else.
 
+The gateway holds against bad clients (`Jt808Limits`): a connection that has not authenticated
+(0x0102) within `auth_timeout_s`, that sends no whole frame for `idle_timeout_s`, or that keeps a
+frame open for `frame_timeout_s` (a 1 byte/s sender) is closed; connections are capped in all and
+per address; frames are rate-limited per terminal and per address, bytes per connection; a frame
+longer than any legal one is never stored, and a connection stores at most `max_bad_frames`
+undecodable frames. With `known_terminals` (e.g. the registry's `buses_by_terminal`) a terminal
+it does not hold is refused as JT/T 808 says (0x8100 result 4, "terminal not in the database";
+0x8001 result 1 to anything else), nothing of it stored; without, every terminal is accepted and
+counted as unverified. Every refusal is one log line (INFO, no traceback; repeats of a reason
+from one address are folded for `LOG_REPEAT_S`) and one count in `gateway.counts`.
+
     async def store(frame: bytes, peer: str) -> None: ...  # e.g. produce to raw.bus
 
     gateway = Jt808Gateway(store, port=0)
@@ -18,7 +29,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Container
+from dataclasses import dataclass
 
 from safecampus.connectors.bus.jt808_decode import decode_frame
 from safecampus.connectors.bus.jt808_encode import general_reply, registration_reply
@@ -29,10 +43,12 @@ from safecampus.connectors.bus.jt808_frame import (
     MSG_LOCATION_BATCH,
     MSG_REGISTER,
     MSG_UNREGISTER,
+    RESULT_FAILURE,
     RESULT_MESSAGE_ERROR,
     RESULT_SUCCESS,
     RESULT_UNSUPPORTED,
     Jt808Error,
+    Jt808Header,
     SerialCounter,
     split_frames,
 )
@@ -42,16 +58,80 @@ log = logging.getLogger(__name__)
 
 FrameSink = Callable[[bytes, str], Awaitable[None]]
 
-MAX_BUFFER_BYTES = 64 * 1024  # a legal frame is under 2.1 KiB even fully escaped; more is not JT/T 808
+# The longest legal frame: 2019 header with package fields (21) + body (1023) + checksum, every byte
+# escaped, plus the two delimiters. Anything longer is not JT/T 808 and is never stored.
+MAX_FRAME_BYTES = 2 * (21 + 0x3FF + 1) + 2
+MAX_BUFFER_BYTES = MAX_FRAME_BYTES  # an unfinished frame longer than this drops the connection
+REGISTER_TERMINAL_UNKNOWN = 4  # 0x8100 result: no such terminal in the database (JT/T 808 §8.6)
+LOG_REPEAT_S = 10.0  # one line per refusal reason and address in this window; the rest are counted
 _GENERAL_REPLY_TO = frozenset({MSG_AUTH, MSG_HEARTBEAT, MSG_LOCATION, MSG_LOCATION_BATCH, MSG_UNREGISTER})
+_MAX_TRACKED = 50_000  # rate-limit buckets kept per terminal / address before the idle ones are forgotten
+
+
+@dataclass(frozen=True)
+class Jt808Limits:
+    """What one terminal, one address and the whole gateway may use; the defaults suit a city fleet.
+
+    Terminals authenticate right after connecting and heartbeat every 30-60 s (parameter 0x0001);
+    a whole fleet behind one carrier NAT shares an address, hence the generous per-address limits.
+    """
+
+    auth_timeout_s: float = 60.0
+    idle_timeout_s: float = 180.0  # three missed 60 s heartbeats
+    frame_timeout_s: float = 10.0  # a frame once started must end within this
+    max_connections: int = 20_000
+    max_connections_per_address: int = 2_000
+    terminal_frames_per_s: float = 20.0  # a terminal reports every few seconds; a backlog comes in bursts
+    terminal_burst: int = 400
+    address_frames_per_s: float = 2_000.0
+    address_burst: int = 10_000
+    connection_bytes_per_s: float = 64 * 1024.0
+    connection_burst_bytes: int = 256 * 1024
+    max_bad_frames: int = 16  # undecodable frames stored per connection (for the DLQ); then it is closed
+
+
+class TokenBucket:
+    """`rate` per second, at most `burst` at once."""
+
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), time.monotonic()
+
+    def take(self, n: float = 1.0) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < n:
+            return False
+        self.tokens -= n
+        return True
+
+
+class Refused(Exception):
+    """A connection the gateway ends: `reason` is the count's name."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class _Connection:
+    """One terminal connection's state."""
+
+    def __init__(self, peer: str, address: str, limits: Jt808Limits) -> None:
+        self.peer, self.address = peer, address
+        self.serials = SerialCounter()  # the platform's serial numbers are per connection
+        self.opened = self.last_frame = time.monotonic()
+        self.partial_since: float | None = None
+        self.authenticated = False
+        self.bad_frames = 0
+        self.phones: set[str] = set()
+        self.bytes = TokenBucket(limits.connection_bytes_per_s, limits.connection_burst_bytes)
 
 
 class Jt808Gateway:
-    """An asyncio TCP server for JT/T 808 terminals; counters feed the gateway's metrics.
-
-    The gateway accepts every registration and authentication: whether a bus is allowed on the
-    road is checked downstream against the operator registry, where the raw frames end up.
-    """
+    """An asyncio TCP server for JT/T 808 terminals; `counts` feed the gateway's metrics."""
 
     def __init__(
         self,
@@ -60,12 +140,17 @@ class Jt808Gateway:
         port: int = 7808,
         gateway_id: str = "jt808-gw",
         max_buffer_bytes: int = MAX_BUFFER_BYTES,
+        limits: Jt808Limits | None = None,
+        known_terminals: Container[str] | None = None,
     ) -> None:
         self.sink = sink
         self.host = host
         self.port = port
         self.gateway_id = gateway_id
         self.max_buffer_bytes = max_buffer_bytes
+        self.limits = limits or Jt808Limits()
+        self.known_terminals = known_terminals
+        self.counts: Counter[str] = Counter()  # refusals and leniencies by reason, for the metrics exporter
         self.frames_received = 0
         self.bad_frames = 0
         self.sink_failures = 0
@@ -73,6 +158,10 @@ class Jt808Gateway:
         self.connections_dropped = 0
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._per_address: Counter[str] = Counter()
+        self._terminal_rates: dict[str, TokenBucket] = {}
+        self._address_rates: dict[str, TokenBucket] = {}
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}
 
     @property
     def bound_port(self) -> int:
@@ -88,7 +177,14 @@ class Jt808Gateway:
     async def start(self) -> None:
         # a large backlog: after a network blip a whole fleet reconnects at once
         self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=1024)
-        log.info("%s listening for JT/T 808 terminals on %s:%d", self.gateway_id, self.host, self.bound_port)
+        registry = (
+            "terminals checked against the registry"
+            if self.known_terminals is not None
+            else ("no registry: every terminal accepted, counted as unverified")
+        )
+        log.info(
+            "%s listening for JT/T 808 terminals on %s:%d (%s)", self.gateway_id, self.host, self.bound_port, registry
+        )
 
     async def stop(self) -> None:
         if self._server is None:
@@ -105,15 +201,43 @@ class Jt808Gateway:
         """The auth code given at registration: stable per terminal, so a re-registration gets the same."""
         return hashlib.sha256(f"{self.gateway_id}:{phone}".encode()).hexdigest()[:16]
 
+    def refuse(self, reason: str, peer: str, detail: str) -> None:
+        """Count a refusal and log it: one INFO line, repeats from one address folded into the next line."""
+        self.counts[reason] += 1
+        address = peer.rsplit(":", 1)[0]
+        now = time.monotonic()
+        last, folded = self._logged.get((reason, address), (-LOG_REPEAT_S, 0))
+        if now - last < LOG_REPEAT_S:
+            self._logged[(reason, address)] = (last, folded + 1)
+            return
+        if len(self._logged) > _MAX_TRACKED:
+            self._logged.clear()
+        self._logged[(reason, address)] = (now, 0)
+        more = f" (and {folded} more from {address} since the last line)" if folded else ""
+        log.info("%s refused %s: %s [%s]%s", self.gateway_id, peer, detail, reason, more)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None  # start_server runs each connection in its own task
-        self._connections.add(task)
         self.connections_total += 1
         peername = writer.get_extra_info("peername")
         peer = f"{peername[0]}:{peername[1]}" if peername else "unknown"
+        address = str(peername[0]) if peername else "unknown"
+        if len(self._connections) >= self.limits.max_connections:
+            self.refuse("connection_cap", peer, f"{len(self._connections)} connections open, the gateway's cap")
+            writer.close()
+            return
+        if self._per_address[address] >= self.limits.max_connections_per_address:
+            self.refuse("address_connection_cap", peer, f"{self._per_address[address]} connections from {address}")
+            writer.close()
+            return
+        self._connections.add(task)
+        self._per_address[address] += 1
         try:
-            await self._connection(reader, writer, peer)
+            await self._connection(reader, writer, _Connection(peer, address, self.limits))
+        except Refused as exc:
+            self.connections_dropped += 1
+            self.refuse(exc.reason, peer, str(exc))
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             log.info("terminal %s disconnected: %s", peer, exc)
         except asyncio.CancelledError:
@@ -124,54 +248,153 @@ class Jt808Gateway:
             log.exception("unexpected error serving terminal %s; closing its connection", peer)
         finally:
             self._connections.discard(task)
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
-        serials = SerialCounter()  # the platform's serial numbers are per connection
+    def _deadline(self, conn: _Connection) -> tuple[float, str, str]:
+        """The earliest moment this connection must have progressed by, and what it is refused for then."""
+        limits = self.limits
+        candidates = [
+            (conn.last_frame + limits.idle_timeout_s, "idle_timeout", f"no frame for {limits.idle_timeout_s:g} s")
+        ]
+        if not conn.authenticated:
+            candidates.append(
+                (
+                    conn.opened + limits.auth_timeout_s,
+                    "auth_timeout",
+                    f"not authenticated within {limits.auth_timeout_s:g} s",
+                )
+            )
+        if conn.partial_since is not None:
+            candidates.append(
+                (
+                    conn.partial_since + limits.frame_timeout_s,
+                    "frame_timeout",
+                    f"a frame still open after {limits.frame_timeout_s:g} s",
+                )
+            )
+        return min(candidates)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection) -> None:
         buffer = b""
-        while data := await reader.read(4096):
+        while True:
+            deadline, reason, detail = self._deadline(conn)
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    data = await reader.read(4096)
+            except TimeoutError:
+                raise Refused(reason, detail) from None
+            if not data:
+                return
+            if not conn.bytes.take(len(data)):
+                raise Refused("read_rate", f"over {self.limits.connection_bytes_per_s:g} bytes/s")
             frames, buffer = split_frames(buffer + data)
             if len(buffer) > self.max_buffer_bytes:
-                self.connections_dropped += 1
-                log.warning("terminal %s sent %d bytes without a frame end; dropping it", peer, len(buffer))
-                return
+                raise Refused("frame_too_long", f"{len(buffer)} bytes without a frame end")
+            now = time.monotonic()
+            conn.partial_since = (conn.partial_since or now) if buffer else None
             for frame in frames:
-                self.frames_received += 1
-                try:
-                    await self.sink(frame, peer)
-                except Exception:
-                    # unstored data must not be acknowledged: the terminal resends after we hang up
-                    self.sink_failures += 1
-                    self.connections_dropped += 1
-                    log.exception("could not store a frame from %s; closing so the terminal resends", peer)
-                    return
-                reply = self._reply(frame, peer, serials)
+                reply = await self._frame(frame, conn)
                 if reply:
                     writer.write(reply)
             await writer.drain()
 
-    def _reply(self, frame: bytes, peer: str, serials: SerialCounter) -> bytes | None:
-        """The answer to one frame, or None when the terminal expects none."""
+    async def _frame(self, frame: bytes, conn: _Connection) -> bytes | None:
+        """Check, store and answer one frame; raises Refused to end the connection."""
+        self.frames_received += 1
+        conn.last_frame = time.monotonic()
+        if len(frame) > MAX_FRAME_BYTES:
+            raise Refused("frame_too_long", f"a {len(frame)}-byte frame; the longest legal one is {MAX_FRAME_BYTES}")
+        address_rate = self._bucket(
+            self._address_rates, conn.address, self.limits.address_frames_per_s, self.limits.address_burst
+        )
+        if not address_rate.take():
+            raise Refused("address_rate", f"over {self.limits.address_frames_per_s:g} frames/s from {conn.address}")
+        msg: Jt808Message | None = None
+        error: Jt808Error | None = None
         try:
             msg = decode_frame(frame)
+            header: Jt808Header | None = msg.header
         except Jt808Error as exc:
+            error, header = exc, exc.header
+        if header is not None:
+            if not self._bucket(
+                self._terminal_rates, header.phone, self.limits.terminal_frames_per_s, self.limits.terminal_burst
+            ).take():
+                raise Refused(
+                    "terminal_rate", f"terminal {header.phone} over {self.limits.terminal_frames_per_s:g} frames/s"
+                )
+            refusal = self._check_terminal(header, conn)
+            if refusal is not None:
+                return refusal
+        if error is not None:
+            conn.bad_frames += 1
+            if conn.bad_frames > self.limits.max_bad_frames:
+                raise Refused("bad_frame_limit", f"more than {self.limits.max_bad_frames} undecodable frames")
+        try:
+            await self.sink(frame, conn.peer)
+        except Exception:
+            # unstored data must not be acknowledged: the terminal resends after we hang up
+            self.sink_failures += 1
+            self.connections_dropped += 1
+            self.counts["sink_failed"] += 1
+            log.exception("could not store a frame from %s; closing so the terminal resends", conn.peer)
+            raise ConnectionAbortedError("sink failed") from None
+        if error is not None:
             self.bad_frames += 1
-            log.warning("bad JT/T 808 frame from %s: %s", peer, exc)
-            if exc.header is None:
+            self.counts[f"bad_frame_{error.kind}"] += 1
+            log.warning("bad JT/T 808 frame from %s: %s", conn.peer, error)
+            if error.header is None:
                 return None  # no readable header: nobody to address an answer to
-            result = RESULT_UNSUPPORTED if exc.kind == "unknown_message" else RESULT_MESSAGE_ERROR
-            return general_reply(exc.header, result, serials)
+            result = RESULT_UNSUPPORTED if error.kind == "unknown_message" else RESULT_MESSAGE_ERROR
+            return general_reply(error.header, result, conn.serials)
+        assert msg is not None
+        return self._reply(msg, conn)
+
+    def _check_terminal(self, header: Jt808Header, conn: _Connection) -> bytes | None:
+        """None when the terminal may be served; else the refusal to send (nothing is stored)."""
+        if header.phone in conn.phones:
+            return None
+        if self.known_terminals is None:
+            self.counts["unverified_terminal"] += 1  # no registry to check against: accepted, counted
+            conn.phones.add(header.phone)
+            return None
+        if header.phone in self.known_terminals:
+            conn.phones.add(header.phone)
+            return None
+        conn.bad_frames += 1  # a refused frame costs the connection as a bad one does
+        if conn.bad_frames > self.limits.max_bad_frames:
+            raise Refused("unknown_terminal", f"terminal {header.phone} is not in the registry; closing")
+        self.refuse("unknown_terminal", conn.peer, f"terminal {header.phone} is not in the registry")
+        if header.message_id == MSG_REGISTER:
+            return registration_reply(header, "", REGISTER_TERMINAL_UNKNOWN, conn.serials)
+        return general_reply(header, RESULT_FAILURE, conn.serials)
+
+    def _bucket(self, buckets: dict[str, TokenBucket], key: str, rate: float, burst: int) -> TokenBucket:
+        bucket = buckets.get(key)
+        if bucket is None:
+            if len(buckets) > _MAX_TRACKED:
+                buckets.clear()  # bounded memory under a flood of invented ids; limits restart from full
+            bucket = buckets[key] = TokenBucket(rate, burst)
+        return bucket
+
+    def _reply(self, msg: Jt808Message, conn: _Connection) -> bytes | None:
+        """The answer to one decoded frame, or None when the terminal expects none."""
         if msg.message_id == MSG_REGISTER:
-            return registration_reply(msg, self.auth_code(msg.phone), serials=serials)
+            return registration_reply(msg, self.auth_code(msg.phone), serials=conn.serials)
         if msg.message_id == MSG_AUTH:
-            self._check_auth(msg, peer)
+            self._check_auth(msg, conn.peer)
+            conn.authenticated = True
         if msg.message_id in _GENERAL_REPLY_TO:
-            return general_reply(msg, RESULT_SUCCESS, serials)
+            return general_reply(msg, RESULT_SUCCESS, conn.serials)
         return None
 
     def _check_auth(self, msg: Jt808Message, peer: str) -> None:
         if isinstance(msg.payload, Authentication) and msg.payload.token != self.auth_code(msg.phone):
             # accepted anyway: terminals keep old codes across platform moves; the registry check flags them
+            self.counts["auth_code_foreign"] += 1
             log.info("terminal %s (%s) authenticated with a code this gateway did not issue", msg.phone, peer)
