@@ -413,16 +413,36 @@ def gateway_jt808(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 7808,
     kafka: Annotated[str | None, typer.Option(help="write frames to raw.bus on this broker")] = None,
     out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="store URL whose registry says which terminals may connect (default: settings)"),
+    ] = None,
 ) -> None:
-    """Serve JT/T 808 bus terminals: reply as the protocol requires, store every frame unchanged."""
+    """Serve JT/T 808 bus terminals: reply as the protocol requires, store every frame unchanged.
+
+    Terminals not in the registry are refused (0x8100 result 4); with no registry in the store
+    every terminal is accepted and counted as unverified. Refusals are logged to stderr.
+    """
+    from safecampus.connectors.registry import EmptyRegistryError, registry_at
+    from safecampus.connectors.store import StoreError
     from safecampus.gateways import serve_jt808
 
+    logging.getLogger("safecampus.connectors.bus.jt808_gateway").setLevel(logging.INFO)
+    url = store or Settings().database_url
+    try:
+        known: Any = registry_at(url).buses_by_terminal
+        checked = f"{len(known)} registered terminals"
+    except (EmptyRegistryError, StoreError):
+        known, checked = None, "no registry in the store: every terminal accepted, counted as unverified"
     sink = _raw_sink(kafka, out)
     try:
         serve_jt808(
             port,
             sink,
-            on_ready=lambda: console.print(f"JT/T 808 gateway on 127.0.0.1:{port} → {kafka or out} (Ctrl-C stops)"),
+            known_terminals=known,
+            on_ready=lambda: console.print(
+                f"JT/T 808 gateway on 127.0.0.1:{port} → {kafka or out}; {checked} (Ctrl-C stops)"
+            ),
         )
     except OSError as exc:
         fail(_listen_error(port, exc))
@@ -437,21 +457,41 @@ def gateway_http(
         str | None, typer.Option(help="write posts to raw.security (escort confirmations: raw.bus) on this broker")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(help="device token file (name sha256$salt$digest per line); without it the gateway runs open"),
+    ] = None,
 ) -> None:
     """Receive camera (ISAPI, GB/T 28181), alarm-box and escort-app (POST /escort) posts; store every body unchanged.
 
     /escort takes the escort app's "all students off" confirmation:
     {"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}
+
+    Devices authenticate with `Authorization: Bearer TOKEN` or `?token=TOKEN`; make tokens with
+    `python -m safecampus.connectors.security.tokens NAME…`. Refusals are logged to stderr.
     """
+    from safecampus.connectors.security.tokens import TokenFileError, TokenStore
     from safecampus.gateways import serve_http
 
+    logging.getLogger("safecampus.connectors.security.http").setLevel(logging.INFO)
+    store_of_tokens = None
+    if tokens is not None:
+        try:
+            store_of_tokens = TokenStore.from_file(tokens)
+        except (OSError, TokenFileError) as exc:
+            fail(f"cannot read the token file: {exc}", 2)
+    mode = (
+        f"{len(store_of_tokens)} device tokens required"
+        if store_of_tokens
+        else "OPEN: no device tokens configured (--tokens FILE), every post accepted"
+    )
     sink = _raw_sink(kafka, out)
     banner = (
         f"HTTP gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → security; "
-        f"/escort (escort app) → bus; → {kafka or out}"
+        f"/escort (escort app) → bus; → {kafka or out}; {mode}"
     )
     try:
-        serve_http(port, sink, on_ready=lambda: console.print(banner))
+        serve_http(port, sink, tokens=store_of_tokens, on_ready=lambda: console.print(banner))
     except OSError as exc:
         fail(_listen_error(port, exc))
     finally:

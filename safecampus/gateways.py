@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +20,7 @@ from safecampus.connectors.bus.jt808_frame import Jt808Error
 from safecampus.connectors.bus.jt808_gateway import Jt808Gateway
 from safecampus.connectors.kafka import Topics
 from safecampus.connectors.security.http import SecurityHttpGateway
+from safecampus.connectors.security.tokens import TokenStore
 from safecampus.publisher import raw_producer, raw_record
 from safecampus.schemas.envelope import RawEnvelope
 
@@ -89,15 +90,23 @@ def jt808_envelope(frame: bytes, gateway_id: str) -> RawEnvelope:
 
 
 def serve_jt808(
-    port: int, sink: RawSink, gateway_id: str = "jt808-gw-1", on_ready: Callable[[], None] = lambda: None
+    port: int,
+    sink: RawSink,
+    gateway_id: str = "jt808-gw-1",
+    on_ready: Callable[[], None] = lambda: None,
+    known_terminals: Container[str] | None = None,
 ) -> None:
-    """Serve JT/T 808 terminals on 127.0.0.1:`port` until interrupted."""
+    """Serve JT/T 808 terminals on 127.0.0.1:`port` until interrupted.
+
+    `known_terminals` (e.g. the registry's `buses_by_terminal`): terminals not in it are refused;
+    None accepts every terminal and counts it as unverified.
+    """
 
     async def store(frame: bytes, peer: str) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sink, jt808_envelope(frame, gateway_id))
 
     async def main() -> None:
-        gateway = Jt808Gateway(store, port=port, gateway_id=gateway_id)
+        gateway = Jt808Gateway(store, port=port, gateway_id=gateway_id, known_terminals=known_terminals)
         await gateway.start()  # binds: a taken port fails here, before anyone is told it listens
         on_ready()
         try:
@@ -109,10 +118,17 @@ def serve_jt808(
 
 
 def serve_http(
-    port: int, sink: RawSink, gateway_id: str = "http-gw-1", on_ready: Callable[[], None] = lambda: None
+    port: int,
+    sink: RawSink,
+    gateway_id: str = "http-gw-1",
+    on_ready: Callable[[], None] = lambda: None,
+    tokens: TokenStore | None = None,
 ) -> None:
-    """Serve camera, alarm-box and escort-app posts on 127.0.0.1:`port` until interrupted."""
-    gateway = SecurityHttpGateway(sink, port=port, gateway_id=gateway_id)  # binds: a taken port fails here
+    """Serve camera, alarm-box and escort-app posts on 127.0.0.1:`port` until interrupted.
+
+    With `tokens` every post needs its device's token; without, the gateway runs open.
+    """
+    gateway = SecurityHttpGateway(sink, port=port, gateway_id=gateway_id, tokens=tokens)  # binds: a taken port fails
     on_ready()
     try:
         gateway.serve_forever()

@@ -12,7 +12,7 @@ undecodable frames. With `known_terminals` (e.g. the registry's `buses_by_termin
 it does not hold is refused as JT/T 808 says (0x8100 result 4, "terminal not in the database";
 0x8001 result 1 to anything else), nothing of it stored; without, every terminal is accepted and
 counted as unverified. Every refusal is one log line (INFO, no traceback; repeats of a reason
-from one address are folded for `LOG_REPEAT_S`) and one count in `gateway.counts`.
+from one address are folded, connectors/guard.py) and one count in `gateway.counts`.
 
     async def store(frame: bytes, peer: str) -> None: ...  # e.g. produce to raw.bus
 
@@ -53,6 +53,7 @@ from safecampus.connectors.bus.jt808_frame import (
     split_frames,
 )
 from safecampus.connectors.bus.jt808_messages import Authentication, Jt808Message
+from safecampus.connectors.guard import RateTable, RefusalLog, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ FrameSink = Callable[[bytes, str], Awaitable[None]]
 MAX_FRAME_BYTES = 2 * (21 + 0x3FF + 1) + 2
 MAX_BUFFER_BYTES = MAX_FRAME_BYTES  # an unfinished frame longer than this drops the connection
 REGISTER_TERMINAL_UNKNOWN = 4  # 0x8100 result: no such terminal in the database (JT/T 808 §8.6)
-LOG_REPEAT_S = 10.0  # one line per refusal reason and address in this window; the rest are counted
 _GENERAL_REPLY_TO = frozenset({MSG_AUTH, MSG_HEARTBEAT, MSG_LOCATION, MSG_LOCATION_BATCH, MSG_UNREGISTER})
-_MAX_TRACKED = 50_000  # rate-limit buckets kept per terminal / address before the idle ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -90,24 +89,6 @@ class Jt808Limits:
     max_bad_frames: int = 16  # undecodable frames stored per connection (for the DLQ); then it is closed
 
 
-class TokenBucket:
-    """`rate` per second, at most `burst` at once."""
-
-    __slots__ = ("rate", "burst", "tokens", "stamp")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), time.monotonic()
-
-    def take(self, n: float = 1.0) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < n:
-            return False
-        self.tokens -= n
-        return True
-
-
 class Refused(Exception):
     """A connection the gateway ends: `reason` is the count's name."""
 
@@ -128,6 +109,29 @@ class _Connection:
         self.bad_frames = 0
         self.phones: set[str] = set()
         self.bytes = TokenBucket(limits.connection_bytes_per_s, limits.connection_burst_bytes)
+
+    def deadline(self, limits: Jt808Limits) -> tuple[float, str, str]:
+        """The earliest moment this connection must have progressed by, and what it is refused for then."""
+        candidates = [
+            (self.last_frame + limits.idle_timeout_s, "idle_timeout", f"no frame for {limits.idle_timeout_s:g} s")
+        ]
+        if not self.authenticated:
+            candidates.append(
+                (
+                    self.opened + limits.auth_timeout_s,
+                    "auth_timeout",
+                    f"not authenticated within {limits.auth_timeout_s:g} s",
+                )
+            )
+        if self.partial_since is not None:
+            candidates.append(
+                (
+                    self.partial_since + limits.frame_timeout_s,
+                    "frame_timeout",
+                    f"a frame still open after {limits.frame_timeout_s:g} s",
+                )
+            )
+        return min(candidates)
 
 
 class Jt808Gateway:
@@ -150,7 +154,8 @@ class Jt808Gateway:
         self.max_buffer_bytes = max_buffer_bytes
         self.limits = limits or Jt808Limits()
         self.known_terminals = known_terminals
-        self.counts: Counter[str] = Counter()  # refusals and leniencies by reason, for the metrics exporter
+        self._refusals = RefusalLog(gateway_id, log)
+        self.counts: Counter[str] = self._refusals.counts  # refusals and leniencies by reason, for metrics
         self.frames_received = 0
         self.bad_frames = 0
         self.sink_failures = 0
@@ -159,9 +164,8 @@ class Jt808Gateway:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._per_address: Counter[str] = Counter()
-        self._terminal_rates: dict[str, TokenBucket] = {}
-        self._address_rates: dict[str, TokenBucket] = {}
-        self._logged: dict[tuple[str, str], tuple[float, int]] = {}
+        self._terminal_rates = RateTable(self.limits.terminal_frames_per_s, self.limits.terminal_burst)
+        self._address_rates = RateTable(self.limits.address_frames_per_s, self.limits.address_burst)
 
     @property
     def bound_port(self) -> int:
@@ -177,13 +181,9 @@ class Jt808Gateway:
     async def start(self) -> None:
         # a large backlog: after a network blip a whole fleet reconnects at once
         self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=1024)
-        registry = (
-            "terminals checked against the registry"
-            if self.known_terminals is not None
-            else ("no registry: every terminal accepted, counted as unverified")
-        )
+        checked = "registry" if self.known_terminals is not None else "no registry: terminals unverified"
         log.info(
-            "%s listening for JT/T 808 terminals on %s:%d (%s)", self.gateway_id, self.host, self.bound_port, registry
+            "%s listening for JT/T 808 terminals on %s:%d (%s)", self.gateway_id, self.host, self.bound_port, checked
         )
 
     async def stop(self) -> None:
@@ -202,19 +202,8 @@ class Jt808Gateway:
         return hashlib.sha256(f"{self.gateway_id}:{phone}".encode()).hexdigest()[:16]
 
     def refuse(self, reason: str, peer: str, detail: str) -> None:
-        """Count a refusal and log it: one INFO line, repeats from one address folded into the next line."""
-        self.counts[reason] += 1
-        address = peer.rsplit(":", 1)[0]
-        now = time.monotonic()
-        last, folded = self._logged.get((reason, address), (-LOG_REPEAT_S, 0))
-        if now - last < LOG_REPEAT_S:
-            self._logged[(reason, address)] = (last, folded + 1)
-            return
-        if len(self._logged) > _MAX_TRACKED:
-            self._logged.clear()
-        self._logged[(reason, address)] = (now, 0)
-        more = f" (and {folded} more from {address} since the last line)" if folded else ""
-        log.info("%s refused %s: %s [%s]%s", self.gateway_id, peer, detail, reason, more)
+        """Count a refusal and log it once (connectors/guard.py)."""
+        self._refusals.refuse(reason, peer, detail)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -239,7 +228,7 @@ class Jt808Gateway:
             self.connections_dropped += 1
             self.refuse(exc.reason, peer, str(exc))
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            log.info("terminal %s disconnected: %s", peer, exc)
+            log.debug("terminal %s disconnected: %s", peer, exc)
         except asyncio.CancelledError:
             # stop() cancels us; ending quietly avoids Python 3.11's stream callback logging an error
             log.debug("closing terminal %s: gateway stopping", peer)
@@ -248,41 +237,16 @@ class Jt808Gateway:
             log.exception("unexpected error serving terminal %s; closing its connection", peer)
         finally:
             self._connections.discard(task)
-            self._per_address[address] -= 1
-            if self._per_address[address] <= 0:
-                del self._per_address[address]
+            if (left := self._per_address.pop(address) - 1) > 0:
+                self._per_address[address] = left
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    def _deadline(self, conn: _Connection) -> tuple[float, str, str]:
-        """The earliest moment this connection must have progressed by, and what it is refused for then."""
-        limits = self.limits
-        candidates = [
-            (conn.last_frame + limits.idle_timeout_s, "idle_timeout", f"no frame for {limits.idle_timeout_s:g} s")
-        ]
-        if not conn.authenticated:
-            candidates.append(
-                (
-                    conn.opened + limits.auth_timeout_s,
-                    "auth_timeout",
-                    f"not authenticated within {limits.auth_timeout_s:g} s",
-                )
-            )
-        if conn.partial_since is not None:
-            candidates.append(
-                (
-                    conn.partial_since + limits.frame_timeout_s,
-                    "frame_timeout",
-                    f"a frame still open after {limits.frame_timeout_s:g} s",
-                )
-            )
-        return min(candidates)
-
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection) -> None:
         buffer = b""
         while True:
-            deadline, reason, detail = self._deadline(conn)
+            deadline, reason, detail = conn.deadline(self.limits)
             try:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     data = await reader.read(4096)
@@ -309,10 +273,7 @@ class Jt808Gateway:
         conn.last_frame = time.monotonic()
         if len(frame) > MAX_FRAME_BYTES:
             raise Refused("frame_too_long", f"a {len(frame)}-byte frame; the longest legal one is {MAX_FRAME_BYTES}")
-        address_rate = self._bucket(
-            self._address_rates, conn.address, self.limits.address_frames_per_s, self.limits.address_burst
-        )
-        if not address_rate.take():
+        if not self._address_rates.take(conn.address):
             raise Refused("address_rate", f"over {self.limits.address_frames_per_s:g} frames/s from {conn.address}")
         msg: Jt808Message | None = None
         error: Jt808Error | None = None
@@ -322,9 +283,7 @@ class Jt808Gateway:
         except Jt808Error as exc:
             error, header = exc, exc.header
         if header is not None:
-            if not self._bucket(
-                self._terminal_rates, header.phone, self.limits.terminal_frames_per_s, self.limits.terminal_burst
-            ).take():
+            if not self._terminal_rates.take(header.phone):
                 raise Refused(
                     "terminal_rate", f"terminal {header.phone} over {self.limits.terminal_frames_per_s:g} frames/s"
                 )
@@ -347,23 +306,23 @@ class Jt808Gateway:
         if error is not None:
             self.bad_frames += 1
             self.counts[f"bad_frame_{error.kind}"] += 1
-            log.warning("bad JT/T 808 frame from %s: %s", conn.peer, error)
-            if error.header is None:
-                return None  # no readable header: nobody to address an answer to
-            result = RESULT_UNSUPPORTED if error.kind == "unknown_message" else RESULT_MESSAGE_ERROR
-            return general_reply(error.header, result, conn.serials)
+            log.debug("bad JT/T 808 frame from %s: %s", conn.peer, error)
+            return _bad_frame_reply(error, conn.serials)
         assert msg is not None
-        return self._reply(msg, conn)
+        if msg.message_id == MSG_AUTH:
+            if isinstance(msg.payload, Authentication) and msg.payload.token != self.auth_code(msg.phone):
+                # accepted anyway: terminals keep old codes across platform moves; the registry check flags them
+                self.counts["auth_code_foreign"] += 1
+                log.info("terminal %s (%s) authenticated with a code this gateway did not issue", msg.phone, conn.peer)
+            conn.authenticated = True
+        return _reply(msg, self.auth_code(msg.phone), conn.serials)
 
     def _check_terminal(self, header: Jt808Header, conn: _Connection) -> bytes | None:
         """None when the terminal may be served; else the refusal to send (nothing is stored)."""
         if header.phone in conn.phones:
             return None
-        if self.known_terminals is None:
-            self.counts["unverified_terminal"] += 1  # no registry to check against: accepted, counted
-            conn.phones.add(header.phone)
-            return None
-        if header.phone in self.known_terminals:
+        if self.known_terminals is None or header.phone in self.known_terminals:
+            self.counts["unverified_terminal"] += self.known_terminals is None  # no registry: accepted, counted
             conn.phones.add(header.phone)
             return None
         conn.bad_frames += 1  # a refused frame costs the connection as a bad one does
@@ -374,27 +333,18 @@ class Jt808Gateway:
             return registration_reply(header, "", REGISTER_TERMINAL_UNKNOWN, conn.serials)
         return general_reply(header, RESULT_FAILURE, conn.serials)
 
-    def _bucket(self, buckets: dict[str, TokenBucket], key: str, rate: float, burst: int) -> TokenBucket:
-        bucket = buckets.get(key)
-        if bucket is None:
-            if len(buckets) > _MAX_TRACKED:
-                buckets.clear()  # bounded memory under a flood of invented ids; limits restart from full
-            bucket = buckets[key] = TokenBucket(rate, burst)
-        return bucket
 
-    def _reply(self, msg: Jt808Message, conn: _Connection) -> bytes | None:
-        """The answer to one decoded frame, or None when the terminal expects none."""
-        if msg.message_id == MSG_REGISTER:
-            return registration_reply(msg, self.auth_code(msg.phone), serials=conn.serials)
-        if msg.message_id == MSG_AUTH:
-            self._check_auth(msg, conn.peer)
-            conn.authenticated = True
-        if msg.message_id in _GENERAL_REPLY_TO:
-            return general_reply(msg, RESULT_SUCCESS, conn.serials)
-        return None
+def _bad_frame_reply(error: Jt808Error, serials: SerialCounter) -> bytes | None:
+    if error.header is None:
+        return None  # no readable header: nobody to address an answer to
+    result = RESULT_UNSUPPORTED if error.kind == "unknown_message" else RESULT_MESSAGE_ERROR
+    return general_reply(error.header, result, serials)
 
-    def _check_auth(self, msg: Jt808Message, peer: str) -> None:
-        if isinstance(msg.payload, Authentication) and msg.payload.token != self.auth_code(msg.phone):
-            # accepted anyway: terminals keep old codes across platform moves; the registry check flags them
-            self.counts["auth_code_foreign"] += 1
-            log.info("terminal %s (%s) authenticated with a code this gateway did not issue", msg.phone, peer)
+
+def _reply(msg: Jt808Message, auth_code: str, serials: SerialCounter) -> bytes | None:
+    """The answer to one decoded frame, or None when the terminal expects none."""
+    if msg.message_id == MSG_REGISTER:
+        return registration_reply(msg, auth_code, serials=serials)
+    if msg.message_id in _GENERAL_REPLY_TO:
+        return general_reply(msg, RESULT_SUCCESS, serials)
+    return None
