@@ -76,8 +76,11 @@ class BodyClock:
     def remaining(self) -> float:
         left = self.start + self.grace_s + self.got / self.rate - time.monotonic()
         if left <= 0:
-            raise Refusal(408, "body_timeout", f"body slower than {self.rate:g} bytes/s")
+            raise self.late()
         return left
+
+    def late(self) -> Refusal:
+        return Refusal(408, "body_timeout", f"body slower than {self.rate:g} bytes/s")
 
 
 @dataclass
@@ -169,8 +172,11 @@ async def read_exactly(reader: asyncio.StreamReader, length: int, clock: BodyClo
     chunks: list[bytes] = []
     left = length
     while left > 0:
-        async with asyncio.timeout(clock.remaining()):
-            data = await reader.read(min(left, 65536))
+        try:
+            async with asyncio.timeout(clock.remaining()):
+                data = await reader.read(min(left, 65536))
+        except TimeoutError:
+            raise clock.late() from None
         if not data:
             got = length - left
             raise Refusal(400, "short_body", f"body of {got} bytes is shorter than its Content-Length {length}")
@@ -184,6 +190,8 @@ async def read_line(reader: asyncio.StreamReader, clock: BodyClock) -> bytes:
     try:
         async with asyncio.timeout(clock.remaining()):
             line = await reader.readuntil(b"\n")
+    except TimeoutError:
+        raise clock.late() from None
     except asyncio.IncompleteReadError:
         raise Refusal(400, "short_body", "chunked body ended before its last chunk") from None
     except asyncio.LimitOverrunError:
