@@ -17,7 +17,7 @@ from typing import ClassVar, Generic, TypeVar
 from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.common import Domain, Record
+from safecampus.schemas.common import Domain, Record, use_input_limits
 from safecampus.schemas.envelope import RawEnvelope
 
 EventT = TypeVar("EventT", bound=Record)
@@ -25,6 +25,9 @@ EventT = TypeVar("EventT", bound=Record)
 # Additive KPI partials: (metric, sorted label pairs) → sum. Partials of chunks add up.
 KpiKey = tuple[str, tuple[tuple[str, str], ...]]
 KpiPartials = dict[KpiKey, float]
+
+# A ledger entry or an inspection form is a few KiB (200 findings at most).
+MAX_JSON_BYTES = 256 * 1024
 
 
 class DecodeError(ValueError):
@@ -67,6 +70,7 @@ class DomainPipeline(ABC, Generic[EventT]):
     def __init__(self, settings: Settings, registry: RegistryView) -> None:
         self.settings = settings
         self.registry = registry
+        use_input_limits(settings.limits)  # the time window every boundary model checks, from these settings
 
     @abstractmethod
     def decode(self, envelope: RawEnvelope) -> list[EventT]:
@@ -100,7 +104,7 @@ class DomainPipeline(ABC, Generic[EventT]):
         chunks and calls `finish_kpis`.
 
         Sequences, not iterators: a subclass adds its own counts after `super().kpi_partials`."""
-        partials: KpiPartials = {}
+        partials = leniency_partials(self.domain, events)
         for _ in events:
             add(partials, f"{self.domain}_events_total")
         for alert in alerts:
@@ -121,11 +125,21 @@ def payload_of(envelope: RawEnvelope) -> bytes:
 
 
 def json_object(envelope: RawEnvelope, what: str) -> dict[str, object]:
-    """The envelope's payload as a JSON object, or a DecodeError naming `what` it should have been."""
+    """The envelope's payload as a JSON object, or a DecodeError naming `what` it should have been.
+
+    A form is a few KiB: a payload over MAX_JSON_BYTES, nesting deeper than Python can parse
+    (`[` × 1000) and an integer of more than 4,300 digits are refused with their reason."""
+    data = payload_of(envelope)
+    if len(data) > MAX_JSON_BYTES:
+        raise DecodeError("decode", f"{what} is {len(data)} bytes, above the {MAX_JSON_BYTES}-byte limit")
     try:
-        fields = json.loads(payload_of(envelope))
+        fields = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DecodeError("decode", f"{what} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DecodeError("decode", f"{what} is JSON nested too deeply to read") from None
+    except ValueError as exc:  # int() refuses a number of more than 4,300 digits
+        raise DecodeError("decode", f"{what} holds a number too long to read ({str(exc).split(':')[0]})") from None
     if not isinstance(fields, dict):
         raise DecodeError("decode", f"{what} is JSON but not an object")
     return fields
@@ -135,6 +149,23 @@ def add(partials: KpiPartials, metric: str, value: float = 1.0, **labels: str | 
     """Add `value` to one KPI partial; labels whose value is None are left out."""
     key: KpiKey = (metric, tuple(sorted((k, v) for k, v in labels.items() if v is not None)))
     partials[key] = partials.get(key, 0.0) + value
+
+
+LENIENCIES = "decode_leniencies_total"
+
+
+def leniency_partials(domain: str, events: Sequence[Record], line_kinds: Iterable[str] = ()) -> KpiPartials:
+    """`decode_leniencies_total{domain, kind}`: what devices and files bent and we accepted.
+
+    Each event's `lenient` kinds (a short UTC offset, an overrunning JT/T 808 item, an unknown camera
+    event type) and `line_kinds`, what the runner forgave in the line itself (a UTF-8 BOM)."""
+    partials: KpiPartials = {}
+    for event in events:
+        for kind in getattr(event, "lenient", ()):
+            add(partials, LENIENCIES, domain=domain, kind=kind)
+    for kind in line_kinds:
+        add(partials, LENIENCIES, domain=domain, kind=kind)
+    return partials
 
 
 def merge_partials(parts: Iterable[KpiPartials]) -> KpiPartials:

@@ -7,6 +7,7 @@ bytes and a plain-words reason; nothing raises out of here.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ class ChunkOutcome:
     alerts: list[Alert] = field(default_factory=list)
     earliest: datetime | None = None
     latest: datetime | None = None
+    lenient: list[str] = field(default_factory=list)  # what the lines bent (a BOM): decode_leniencies_total
 
 
 def envelope_reason(line: bytes, exc: ValidationError) -> str:
@@ -55,7 +57,14 @@ def normalize_lines(
     out = ChunkOutcome()
     domain = pipeline.domain
     for offset, line in lines:
+        if not line:
+            continue  # what splitting a file at its last newline leaves
+        if line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]  # Windows editors start a file with one: forgiven, counted
+            out.lenient.append("utf8_bom")
         if not line.strip():
+            reason = "line holds only whitespace, no raw envelope"
+            out.dlq.append(DlqRecord.of(domain, "envelope", reason, line, source, offset, partition))
             continue
         try:
             envelope = RawEnvelope.model_validate_json(line)

@@ -35,7 +35,7 @@ from safecampus.pipelines.detection import (
     shard_of,
     unpack_events,
 )
-from safecampus.pipelines.domain import DomainPipeline, KpiPartials, merge_partials
+from safecampus.pipelines.domain import DomainPipeline, KpiPartials, leniency_partials, merge_partials
 from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
@@ -110,7 +110,9 @@ class NormalizeChunk(_DomainDoFn):
             yield beam.pvalue.TaggedOutput("dlq", out.dlq)
         if out.alerts:
             yield beam.pvalue.TaggedOutput("alerts", out.alerts)
-        yield beam.pvalue.TaggedOutput("partials", self.pipeline.kpi_partials([e for _, e in out.events], []))
+        partials = self.pipeline.kpi_partials([e for _, e in out.events], [])
+        partials = merge_partials([partials, leniency_partials(self.domain, [], out.lenient)])
+        yield beam.pvalue.TaggedOutput("partials", partials)
         if out.earliest and out.latest:
             yield beam.pvalue.TaggedOutput("span", (out.earliest, out.latest))
 

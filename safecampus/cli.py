@@ -331,10 +331,13 @@ def registry_load(
 def _print_security(path: Path, source: str) -> None:
     from datetime import UTC, datetime
 
+    from pydantic import ValidationError
+
     from safecampus.connectors.registry import EmptyRegistryError, RegistryView, registry_at
     from safecampus.connectors.store import StoreError
     from safecampus.pipelines.catalog import pipeline_for
     from safecampus.pipelines.domain import DecodeError
+    from safecampus.schemas.common import describe_validation_error
     from safecampus.schemas.envelope import RawEnvelope
 
     if not path.is_file():
@@ -356,6 +359,8 @@ def _print_security(path: Path, source: str) -> None:
         (event,) = pipeline.decode(envelope)
     except DecodeError as exc:
         fail(str(exc))
+    except ValidationError as exc:
+        fail(f"{source} payload: {describe_validation_error(exc)}")
     shown = event.model_dump(mode="json")
     shown["occurred_at"] = event.occurred_at.astimezone(SHANGHAI).isoformat()  # type: ignore[attr-defined]
     print(json.dumps(shown, ensure_ascii=False, indent=2))

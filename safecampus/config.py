@@ -60,6 +60,22 @@ class CanteenRules(BaseModel):
     min_delivery_checkers: int = Field(2, description="MOE 2024 guideline: deliveries checked by ≥ 2 people")
 
 
+class InputLimits(BaseModel):
+    """The window a time from a device or a file must fall in, checked at the boundary (schemas/common.py)."""
+
+    earliest_year: int = Field(
+        2000, description="JT/T 808 BCD times count years from 2000; no campus device or ledger record is older"
+    )
+    future_tolerance_days: int = Field(
+        366,
+        description="configurable: how far past now a time may be (a clock set a year ahead is broken); "
+        "the simulated city runs months past today, so the default is a year; 1 suits live devices",
+    )
+    deadline_horizon_days: int = Field(
+        731, description="configurable: remediation deadlines are days to weeks ahead; beyond two years is a typo"
+    )
+
+
 class Settings(BaseSettings):
     """All settings of safecampus. `Settings()` reads the environment and the TOML file."""
 
@@ -75,6 +91,7 @@ class Settings(BaseSettings):
     bus: BusRules = BusRules()
     security: SecurityRules = SecurityRules()
     canteen: CanteenRules = CanteenRules()
+    limits: InputLimits = InputLimits()
 
     @classmethod
     def settings_customise_sources(
@@ -96,7 +113,12 @@ RULES_END = "<!-- end of settings -->"
 def rules_reference() -> str:
     """The settings as a Markdown table per group: name, default, source (the generated part of the doc)."""
     out = [RULES_BEGIN, ""]
-    for group, model in (("bus", BusRules), ("security", SecurityRules), ("canteen", CanteenRules)):
+    for group, model in (
+        ("bus", BusRules),
+        ("security", SecurityRules),
+        ("canteen", CanteenRules),
+        ("limits", InputLimits),
+    ):
         out += [f"### `[{group}]`", "", "| setting | default | source |", "|---|---:|---|"]
         for name, field in model.model_fields.items():
             out.append(f"| `{name}` | {field.default} | {field.description} |")

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from safecampus.schemas.common import Record
+from safecampus.schemas.common import PlausibleTime, Record
 
 BusEventKind = Literal["fix", "heartbeat", "all_off", "door_open", "door_close"]
 VisitStatus = Literal["on_time", "early", "late", "missed"]
@@ -23,7 +23,7 @@ class BusEvent(Record):
     event_id: str = Field(description="natural key: terminal, kind, device time")
     terminal_id: str = Field(min_length=1, max_length=20, description="JT/T 808 phone number (BCD)")
     kind: BusEventKind = "fix"
-    occurred_at: AwareDatetime
+    occurred_at: PlausibleTime
     lat_deg: float | None = Field(default=None, ge=-90, le=90)
     lon_deg: float | None = Field(default=None, ge=-180, le=180)
     speed_kmh: float | None = Field(default=None, ge=0, le=250)
@@ -43,6 +43,12 @@ class BusEvent(Record):
     operator_id: str | None = None
     school_id: str | None = None
     district: str | None = None
+    lenient: tuple[str, ...] = Field(
+        default=(),
+        exclude_if=lambda kinds: not kinds,
+        description="what the device bent and we accepted (e.g. extra_item_overrun); counted as "
+        "decode_leniencies_total",
+    )
 
 
 class StopVisit(Record):

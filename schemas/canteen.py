@@ -6,13 +6,12 @@ booked by category, never by person.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from safecampus.schemas.common import Record
+from safecampus.schemas.common import PlausibleDate, PlausibleTime, Record, at_most_places
 
 LedgerDirection = Literal["income", "expense"]
 LedgerCategory = Literal[
@@ -35,16 +34,17 @@ class CanteenLedgerEntry(Record):
 
     entry_id: str = Field(min_length=1, max_length=64, description="voucher number, unique per canteen")
     canteen_id: str = Field(min_length=1, max_length=32)
-    school_id: str | None = None
-    district: str | None = None
-    booked_on: date
+    school_id: str | None = Field(default=None, max_length=64)
+    district: str | None = Field(default=None, max_length=64)
+    booked_on: PlausibleDate
     direction: LedgerDirection
     category: LedgerCategory
-    amount_cny: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    amount_cny: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2), at_most_places(2)]
     supplier_id: str | None = Field(default=None, max_length=32)
     invoice_no: str | None = Field(default=None, max_length=40)
     item: str | None = Field(default=None, max_length=40, description="purchased item, e.g. 大米")
-    quantity: Decimal | None = Field(default=None, gt=0)
-    unit_price_cny: Decimal | None = Field(default=None, gt=0)
-    accepted_by_count: int | None = Field(default=None, ge=0, description="people who checked the delivery")
-    recorded_at: AwareDatetime
+    # Bounded so that an exponent like 1e999999999 is refused, not carried into sums.
+    quantity: Annotated[Decimal, Field(gt=0, lt=10**9), at_most_places(3)] | None = None
+    unit_price_cny: Annotated[Decimal, Field(gt=0, lt=10**9), at_most_places(4)] | None = None
+    accepted_by_count: int | None = Field(default=None, ge=0, le=100, description="people who checked the delivery")
+    recorded_at: PlausibleTime

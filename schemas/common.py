@@ -7,11 +7,16 @@ Example:
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from safecampus.config import InputLimits
 
 Domain = Literal["security", "bus", "canteen", "fire"]
 DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
@@ -69,3 +74,116 @@ def describe_validation_error(exc: ValidationError) -> str:
     more = exc.error_count() - len(parts)
     tail = f"; and {more} more problem(s)" if more > 0 else ""
     return "; ".join(parts) + tail
+
+
+# Times and dates from devices and files are checked against one window (config `[limits]`), so a
+# clock at the edge of the calendar (year 1, year 9999) is refused here rather than overflowing a rule.
+_limits: InputLimits | None = None
+
+
+def use_input_limits(limits: InputLimits) -> None:
+    """Make `limits` the window every boundary model checks (a pipeline passes its settings' limits)."""
+    global _limits
+    _limits = limits
+
+
+def input_limits() -> InputLimits:
+    """The window in force: what a pipeline set, else the settings (environment, TOML), read once."""
+    global _limits
+    if _limits is None:
+        from safecampus.config import Settings
+
+        _limits = Settings().limits
+    return _limits
+
+
+def check_time(moment: datetime) -> datetime:
+    """`moment` when it lies between 1 January of `earliest_year` and `future_tolerance_days` past now."""
+    limits = input_limits()
+    earliest = datetime(limits.earliest_year, 1, 1, tzinfo=UTC)
+    latest = datetime.now(UTC) + timedelta(days=limits.future_tolerance_days)
+    if moment.tzinfo is not None and not earliest <= moment <= latest:  # aware comparisons never overflow
+        raise ValueError(
+            f"time {moment.isoformat()} is outside the accepted window "
+            f"({limits.earliest_year}-01-01 to {limits.future_tolerance_days} days after now)"
+        )
+    return moment
+
+
+def check_date(day: date) -> date:
+    """A calendar date (booked, remediated) inside the same window as `check_time`."""
+    limits = input_limits()
+    latest = datetime.now(UTC).date() + timedelta(days=limits.future_tolerance_days)
+    if not date(limits.earliest_year, 1, 1) <= day <= latest:
+        raise ValueError(
+            f"date {day.isoformat()} is outside the accepted window "
+            f"({limits.earliest_year}-01-01 to {limits.future_tolerance_days} days after today)"
+        )
+    return day
+
+
+def check_deadline(day: date) -> date:
+    """A deadline: from `earliest_year` to `deadline_horizon_days` after today."""
+    limits = input_limits()
+    latest = datetime.now(UTC).date() + timedelta(days=limits.deadline_horizon_days)
+    if not date(limits.earliest_year, 1, 1) <= day <= latest:
+        raise ValueError(
+            f"deadline {day.isoformat()} is outside the accepted window "
+            f"({limits.earliest_year}-01-01 to {limits.deadline_horizon_days} days after today)"
+        )
+    return day
+
+
+def at_most_places(places: int) -> AfterValidator:
+    """A validator refusing a Decimal with more than `places` decimal places, whatever its exponent
+    says (pydantic's own `decimal_places` lets `1e-999999999` through)."""
+    step = Decimal(1).scaleb(-places)
+
+    def check(value: Decimal) -> Decimal:
+        if value.is_finite() and value.quantize(step) != value:
+            raise ValueError(f"has more than {places} decimal places")
+        return value
+
+    return AfterValidator(check)
+
+
+PlausibleTime = Annotated[AwareDatetime, AfterValidator(check_time)]
+PlausibleDate = Annotated[date, AfterValidator(check_date)]
+PlausibleDeadline = Annotated[date, AfterValidator(check_deadline)]
+
+
+TIME_MAX_CHARS = 64
+# A one-digit hour in the UTC offset ("-8:00", "+8"): firmware that formats the offset with %d.
+_SHORT_OFFSET = re.compile(r"([+-])(\d)(:?\d\d)?$")
+
+
+def read_device_time(text: str, lenient: list[str] | None = None) -> datetime:
+    """An ISO 8601 time from a device or a form, aware and inside the accepted window.
+
+    No offset means Beijing time (Asia/Shanghai, the one zone of devices on campus), never the
+    host's zone: "time_without_offset" is appended to `lenient`. An offset with a one-digit hour
+    (`+8:00`, `-8:00`, `+8`), as some firmware writes it, is read as meant: "short_utc_offset".
+    Raises ValueError with a plain reason for text that is no time, or a time outside the window."""
+    try:
+        if len(text) > TIME_MAX_CHARS:
+            raise ValueError("too long")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            short = _SHORT_OFFSET.search(text)
+            if short is None or short.start() < 10:  # the sign of a bare date ("2026-09-01") is no offset
+                raise
+            sign, hour, minutes = short.groups()
+            moment = datetime.fromisoformat(f"{text[: short.start()]}{sign}0{hour}:{(minutes or '00')[-2:]}")
+            if lenient is not None:
+                lenient.append("short_utc_offset")
+    except ValueError:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(
+            f"is not a valid date and time (got {shown!r}); expected ISO 8601 like 2026-09-01T08:30:00+08:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+        if lenient is not None:
+            lenient.append("time_without_offset")
+    return check_time(moment)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from safecampus.schemas.common import Domain, Record
+from safecampus.schemas.common import Domain, PlausibleTime, Record
 
 PayloadEncoding = Literal["text", "hex", "base64"]
 
@@ -40,7 +40,7 @@ class RawEnvelope(Record):
     payload: str
     encoding: PayloadEncoding = "text"
     content_type: str = "application/json"
-    received_at: AwareDatetime
+    received_at: PlausibleTime
     gateway: str = Field(default="file", max_length=64)
     key: str | None = Field(default=None, max_length=64, description="device / terminal / canteen id")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from safecampus.schemas.common import Record
+from safecampus.schemas.common import PlausibleDate, PlausibleDeadline, PlausibleTime, Record
 
 InspectionKind = Literal["patrol", "monthly", "authority", "drill"]
 FindingCategory = Literal[
@@ -28,8 +27,8 @@ class FireFinding(Record):
     category: FindingCategory
     compliant: bool
     major: bool = Field(default=False, description="a major hazard that stops use of the area")
-    deadline: date | None = None
-    remediated_on: date | None = None
+    deadline: PlausibleDeadline | None = None
+    remediated_on: PlausibleDate | None = None
 
 
 class FireInspection(Record):
@@ -38,7 +37,7 @@ class FireInspection(Record):
     inspection_id: str = Field(min_length=1, max_length=64)
     institution_id: str = Field(min_length=1, max_length=32)
     kind: InspectionKind
-    inspected_at: AwareDatetime
+    inspected_at: PlausibleTime
     findings: list[FireFinding] = Field(default_factory=list, max_length=200)
-    school_id: str | None = None
-    district: str | None = None
+    school_id: str | None = Field(default=None, max_length=64)
+    district: str | None = Field(default=None, max_length=64)

@@ -48,3 +48,9 @@ class SecurityEvent(Record):
     district: str | None = None
     location_role: LocationRole | None = None
     linked_to_police: bool | None = None
+    lenient: tuple[str, ...] = Field(
+        default=(),
+        exclude_if=lambda kinds: not kinds,
+        description="what the device bent and we accepted (e.g. unknown_event_type); counted as "
+        "decode_leniencies_total",
+    )

@@ -122,7 +122,14 @@ def _decode_location(reader: Reader) -> LocationReport:
         if raw > limit * 1_000_000:
             raise Jt808Error(f"{name} {raw / 1e6:g}° out of range", "invalid", reader.header)
     extra: dict[int, ExtraValue] = {}
+    lenient: tuple[str, ...] = ()
     while reader.remaining():
+        if reader.remaining() < 2 or reader.data[reader.pos + 1] > reader.remaining() - 2:
+            # An item whose declared length overruns the body (or a lone trailing byte): firmware
+            # that miscounts. Keep the fix, drop the rest, count it (Traccar does the same).
+            reader.rest()
+            lenient = ("extra_item_overrun",)
+            break
         item_id = reader.uint(1, "additional item id")
         size = reader.uint(1, f"length of additional item 0x{item_id:02x}")
         extra[item_id] = _decode_extra(item_id, reader.take(size, f"additional item 0x{item_id:02x}"))
@@ -136,6 +143,7 @@ def _decode_location(reader: Reader) -> LocationReport:
         alarm_flags=alarm,
         status_flags=status,
         extra=extra,
+        lenient=lenient,
     )
 
 

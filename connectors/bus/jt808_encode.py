@@ -8,6 +8,7 @@ terminal frames with the body encoders and `encode_frame`.
 
 from __future__ import annotations
 
+import math
 import struct
 
 from safecampus.connectors.bus.jt808_frame import (
@@ -27,6 +28,7 @@ from safecampus.connectors.bus.jt808_messages import (
     STATUS_SOUTH,
     STATUS_WEST,
     Authentication,
+    ExtraValue,
     Jt808Message,
     LocationReport,
     Registration,
@@ -42,27 +44,57 @@ def encode_location_body(report: LocationReport) -> bytes:
     status |= (STATUS_SOUTH if report.lat_deg < 0 else 0) | (STATUS_WEST if report.lon_deg < 0 else 0)
     if report.time.tzinfo is None:
         raise Jt808Error("location time must be timezone-aware, e.g. datetime(..., tzinfo=SHANGHAI)")
-    time = report.time.astimezone(SHANGHAI)
-    body = struct.pack(
-        ">IIIIHHH",
-        report.alarm_flags,
-        status,
-        round(abs(report.lat_deg) * 1e6),
-        round(abs(report.lon_deg) * 1e6),
-        report.altitude_m,
-        round(report.speed_kmh * 10),
-        report.direction_deg,
-    ) + bytes.fromhex(time.strftime("%y%m%d%H%M%S"))
-    for item_id, value in report.extra.items():
-        if isinstance(value, str):
-            raw = bytes.fromhex(value)
-        elif item_id not in KNOWN_EXTRA:
-            raise Jt808Error(f"additional item 0x{item_id:02x} is not a known number; give its value as hex")
-        else:
-            size, divisor = KNOWN_EXTRA[item_id]
-            raw = round(value * (divisor or 1)).to_bytes(size, "big")
-        body += bytes([item_id, len(raw)]) + raw
+    try:
+        time = report.time.astimezone(SHANGHAI)
+    except OverflowError:
+        raise Jt808Error(f"location time {report.time.isoformat()} cannot be shown in Beijing time") from None
+    if not 2000 <= time.year <= 2099:  # BCD YYMMDD: 1999 would silently become 2099
+        raise Jt808Error(f"location time {time.isoformat()} is outside 2000-2099, all a JT/T 808 time can hold")
+    fields = {
+        "alarm flags": (report.alarm_flags, 0xFFFFFFFF),
+        "status flags": (status, 0xFFFFFFFF),
+        # What the word holds, not what is plausible: a test may build a bad terminal's 91° on purpose.
+        "latitude": (_scaled(abs(report.lat_deg), 1e6), 0xFFFFFFFF),
+        "longitude": (_scaled(abs(report.lon_deg), 1e6), 0xFFFFFFFF),
+        "altitude": (report.altitude_m, 0xFFFF),
+        "speed": (_scaled(report.speed_kmh, 10), 0xFFFF),
+        "direction": (report.direction_deg, 0xFFFF),
+    }
+    for name, (value, limit) in fields.items():
+        if not 0 <= value <= limit:
+            raise Jt808Error(f"location {name} {value} is outside 0..{limit}, what the 0x0200 field can hold")
+    body = struct.pack(">IIIIHHH", *(value for value, _ in fields.values()))
+    body += bytes.fromhex(time.strftime("%y%m%d%H%M%S"))
+    for item_id, item in report.extra.items():
+        body += _extra_item(item_id, item)
     return body
+
+
+def _scaled(value: float, factor: float) -> int:
+    """`value` × `factor` rounded; -1 (out of every range) for NaN and infinity."""
+    return round(value * factor) if math.isfinite(value) else -1
+
+
+def _extra_item(item_id: int, value: ExtraValue) -> bytes:
+    """One additional item: id, length, value (hex text as given, or a known number scaled)."""
+    if not 0 <= item_id <= 0xFF:
+        raise Jt808Error(f"additional item id {item_id} is not one byte")
+    if isinstance(value, str):
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raise Jt808Error(f"additional item 0x{item_id:02x} value {value[:20]!r} is not hex") from None
+    elif item_id not in KNOWN_EXTRA:
+        raise Jt808Error(f"additional item 0x{item_id:02x} is not a known number; give its value as hex")
+    else:
+        size, divisor = KNOWN_EXTRA[item_id]
+        scaled = value * (divisor or 1)
+        if not (math.isfinite(scaled) and 0 <= round(scaled) < 256**size):
+            raise Jt808Error(f"additional item 0x{item_id:02x} value {value} does not fit in {size} bytes")
+        raw = round(scaled).to_bytes(size, "big")
+    if len(raw) > 0xFF:
+        raise Jt808Error(f"additional item 0x{item_id:02x} is {len(raw)} bytes; an item holds at most 255")
+    return bytes([item_id, len(raw)]) + raw
 
 
 def encode_batch_body(reports: list[LocationReport], batch_type: int = 0) -> bytes:

@@ -38,6 +38,9 @@ PHONE_BYTES: dict[Jt808Version, int] = {"2013": 6, "2019": 10}
 VERSION_FLAG = 1 << 14
 PACKAGE_FLAG = 1 << 13
 MAX_BODY = 0x3FF  # body length is the low 10 bits of the properties word
+# The longest legal frame on the wire: a 21-byte 2019 package header, the body and the checksum, each
+# byte escaped to two, and the two delimiters. Anything longer is refused before it is unescaped.
+MAX_FRAME_BYTES = 2 * (21 + MAX_BODY + 1) + 2
 
 
 class Jt808Error(ValueError):
@@ -177,6 +180,8 @@ def parse_header(content: bytes) -> tuple[Jt808Header, int, int]:
 
 def unframe(frame: bytes) -> tuple[Jt808Header, bytes]:
     """Header and body of one frame (with or without its 0x7e delimiters), lengths and checksum checked."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise Jt808Error(f"frame of {len(frame)} bytes; the longest legal frame has {MAX_FRAME_BYTES}", "length")
     if frame[:1] == b"\x7e":
         frame = frame[1:]
     if frame[-1:] == b"\x7e":

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from safecampus.connectors.bus.jt808_decode import decode_frame
 from safecampus.connectors.bus.jt808_encode import general_reply, registration_reply
 from safecampus.connectors.bus.jt808_frame import (
+    MAX_FRAME_BYTES,
     MSG_AUTH,
     MSG_HEARTBEAT,
     MSG_LOCATION,
@@ -61,7 +62,6 @@ FrameSink = Callable[[bytes, str], Awaitable[None]]
 
 # The longest legal frame: 2019 header with package fields (21) + body (1023) + checksum, every byte
 # escaped, plus the two delimiters. Anything longer is not JT/T 808 and is never stored.
-MAX_FRAME_BYTES = 2 * (21 + 0x3FF + 1) + 2
 MAX_BUFFER_BYTES = MAX_FRAME_BYTES  # an unfinished frame longer than this drops the connection
 REGISTER_TERMINAL_UNKNOWN = 4  # 0x8100 result: no such terminal in the database (JT/T 808 §8.6)
 _GENERAL_REPLY_TO = frozenset({MSG_AUTH, MSG_HEARTBEAT, MSG_LOCATION, MSG_LOCATION_BATCH, MSG_UNREGISTER})

@@ -75,6 +75,7 @@ class LocationReport:
     alarm_flags: int = 0
     status_flags: int = 0
     extra: dict[int, ExtraValue] = field(default_factory=dict)
+    lenient: tuple[str, ...] = ()  # what the terminal bent and we accepted, e.g. "extra_item_overrun"
 
 
 @dataclass(frozen=True)

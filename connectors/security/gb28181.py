@@ -91,8 +91,9 @@ def _strip_sip(data: bytes) -> tuple[bytes, str | None]:
             headers[name.strip().lower()] = value.strip()
     length_text = headers.get("content-length", headers.get("l"))
     if length_text is not None:
-        if not length_text.isascii() or not length_text.isdigit():
-            raise SecurityDecodeError(f"the SIP Content-Length is not a number (got {length_text!r})")
+        if not length_text.isascii() or not length_text.isdigit() or len(length_text) > 9:
+            shown = length_text if len(length_text) <= 20 else f"{length_text[:17]}... ({len(length_text)} characters)"
+            raise SecurityDecodeError(f"the SIP Content-Length is not a plausible number (got {shown!r})")
         length = int(length_text)
         if length > len(body):
             raise SecurityDecodeError(
@@ -126,15 +127,17 @@ def _alarm_fields(root: Element, device_id: str) -> dict[str, Any]:
     priority = _number(root, "AlarmPriority")
     if priority is not None and not 1 <= priority <= 4:
         raise SecurityDecodeError(f"field 'AlarmPriority' must be 1 to 4 (got {priority})")
+    lenient: list[str] = []
     return {
         "device_id": device_id,
         "channel": 1,
         "source_format": "gb28181",
         "vendor_type": f"gb28181:{method}" if alarm_type is None else f"gb28181:{method}/{alarm_type}",
         "state": "active",  # a GB/T 28181 alarm is a one-shot notification, never cleared
-        "occurred_at": device_time(child_text(root, "AlarmTime"), "AlarmTime"),
+        "occurred_at": device_time(child_text(root, "AlarmTime"), "AlarmTime", lenient),
         "priority": priority,
         "description": short_description(child_text(root, "AlarmDescription")),
+        "lenient": tuple(lenient),
     }
 
 

@@ -62,6 +62,8 @@ def decode_isapi(data: bytes, content_type: str | None = None) -> VendorSecurity
     event_type = child_text(root, "eventType")
     if event_type is None:
         raise SecurityDecodeError("the ISAPI alert has no eventType")
+    lenient: list[str] = []
+    occurred_at = device_time(child_text(root, "dateTime"), "dateTime", lenient)
     return vendor_record(
         {
             "device_id": _device_id(root),
@@ -69,9 +71,10 @@ def decode_isapi(data: bytes, content_type: str | None = None) -> VendorSecurity
             "source_format": "isapi",
             "vendor_type": f"isapi:{event_type.lower()}",
             "state": _state(root),
-            "occurred_at": device_time(child_text(root, "dateTime"), "dateTime"),
+            "occurred_at": occurred_at,
             "priority": None,
             "description": short_description(child_text(root, "eventDescription")),
+            "lenient": tuple(lenient),
         }
     )
 
@@ -99,7 +102,12 @@ def _boundary(data: bytes, content_type: str | None) -> bytes | None:
         match = _BOUNDARY_PARAM.search(content_type)
         if match is None:
             raise SecurityDecodeError(f"the Content-Type {content_type!r} is multipart but names no boundary")
-        return (match.group(1) or match.group(2)).encode("latin-1")
+        boundary = match.group(1) or match.group(2)
+        # RFC 2046 §5.1.1: 1 to 70 ASCII characters.
+        if not boundary.isascii() or len(boundary) > 70:
+            shown = boundary if len(boundary) <= 40 else boundary[:37] + "..."
+            raise SecurityDecodeError(f"the multipart boundary {shown!r} is not 1 to 70 ASCII characters (RFC 2046)")
+        return boundary.encode("ascii")
     start = data.lstrip(b"\r\n")
     if start.startswith(b"--"):
         first_line = start.split(b"\n", 1)[0].rstrip(b"\r")
@@ -179,8 +187,9 @@ def _channel(root: Element) -> int:
     for field in ("channelID", "dynChannelID"):
         text = child_text(root, field)
         if text is not None:
-            if not (text.isascii() and text.isdigit()):
-                raise SecurityDecodeError(f"field '{field}' is not a channel number (got {text!r})")
+            if not (text.isascii() and text.isdigit()) or len(text) > 6:
+                shown = text if len(text) <= 40 else f"{text[:37]}... ({len(text)} characters)"
+                raise SecurityDecodeError(f"field '{field}' is not a channel number (got {shown!r})")
             return int(text)
     return 1
 

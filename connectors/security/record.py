@@ -3,7 +3,8 @@
 `decode_isapi`, `decode_gb28181` and `decode_alarmbox` each turn one device payload into a
 `VendorSecurityRecord`: the device's own words, made uniform (ids, channel, aware time,
 state). `taxonomy_of` then names the `SecurityEventType`; None means a vendor type we do not
-know, which the pipeline sends to the DLQ rather than guessing.
+know: the pipeline raises it as "other" at warning severity (a camera's alarm is never dropped)
+and counts it as lenient ("unknown_event_type") rather than guessing what it is.
 
 Vendor types are stable strings, lower case:
     isapi:<eventType>              isapi:fielddetection, isapi:vmd, isapi:io
@@ -24,10 +25,10 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from safecampus.connectors.security.xml import SecurityDecodeError
-from safecampus.schemas.common import SHANGHAI, Record, describe_validation_error
+from safecampus.schemas.common import PlausibleTime, Record, describe_validation_error, read_device_time
 from safecampus.schemas.security import EventState, SecurityEventType
 
 SecuritySourceFormat = Literal["isapi", "gb28181", "alarmbox"]
@@ -49,9 +50,10 @@ class VendorSecurityRecord(Record):
     source_format: SecuritySourceFormat
     vendor_type: str = Field(pattern=r"^(isapi|gb28181|alarmbox):\S+$", max_length=64)
     state: EventState = "active"
-    occurred_at: AwareDatetime
+    occurred_at: PlausibleTime
     priority: int | None = Field(default=None, ge=1, le=4, description="GB/T 28181 AlarmPriority, 1 highest")
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_CHARS)
+    lenient: tuple[str, ...] = Field(default=(), description="what the device bent and we accepted, by kind")
 
 
 def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
@@ -62,21 +64,24 @@ def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
         raise SecurityDecodeError(describe_validation_error(exc)) from None
 
 
-def device_time(text: str | None, field: str) -> datetime:
+def device_time(text: str | None, field: str, lenient: list[str] | None = None) -> datetime:
     """An ISO 8601 device time as an aware datetime; no offset means Beijing time (Asia/Shanghai, +08:00).
 
-    Devices on campus run on Beijing time and often omit the offset (GB/T 28181 never sends one)."""
+    Devices on campus run on Beijing time and often omit the offset (GB/T 28181 never sends one),
+    so a missing offset is not counted as lenient here. An offset with a one-digit hour (`+8:00`,
+    `-8:00`), as some firmware writes it, is read as meant and "short_utc_offset" is appended to
+    `lenient`. A time outside the accepted window (config `[limits]`: year 1, year 9999, a clock a
+    year ahead) is refused."""
     if text is None:
         raise SecurityDecodeError(f"field '{field}' is missing; expected a time like 2026-09-01T08:30:00+08:00")
+    bent: list[str] = []
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        raise SecurityDecodeError(
-            f"field '{field}' is not a valid date and time (got {shown!r}); "
-            "expected ISO 8601 like 2026-09-01T08:30:00+08:00"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI)
+        moment = read_device_time(text, bent)
+    except ValueError as exc:
+        raise SecurityDecodeError(f"field '{field}' {exc}") from None
+    if lenient is not None:
+        lenient.extend(kind for kind in bent if kind != "time_without_offset")
+    return moment
 
 
 def short_description(text: str | None) -> str | None:
@@ -166,7 +171,7 @@ _GB_METHOD_TYPE = re.compile(r"gb28181:(\d+)(?:/\d+)?")
 
 
 def taxonomy_of(vendor_type: str) -> SecurityEventType | None:
-    """Our event type for a vendor type; None when the vendor type is unknown (-> DLQ)."""
+    """Our event type for a vendor type; None when unknown (the pipeline raises it as "other", counted)."""
     key = vendor_type.strip().lower()
     known = _TAXONOMY.get(key)
     if known is not None:

@@ -32,6 +32,11 @@ _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za
 _EXPAT_NATIVE = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "utf-16"}
 # Devices declare GB2312 but send GBK characters; GB18030 reads both, byte for byte.
 _GB_FAMILY = {"gb2312", "gbk", "cp936", "gb18030", "euc-cn", "x-gbk"}
+# Character sets, as Python's codec registry names them (codecs.lookup(...).name).
+_CHARSET = re.compile(
+    r"utf-(8|16|32)(-[lb]e)?|ascii|iso8859-\d+|cp\d+|gb\w*|big5\w*|euc_\w+|shift_jis\w*|koi8-\w|mac-\w+"
+    r"|iso2022_\w+|hz|johab|tis-620|ptcp154|kz1048"
+)
 _ENTITY_DECL = re.compile(r"<!ENTITY\b")
 _EXTERNAL_ENTITY_DECL = re.compile(r"<!ENTITY\s+(?:%\s*)?[^\s>]+\s+(?:SYSTEM|PUBLIC)\b")
 
@@ -82,18 +87,22 @@ def _decode_declared(data: bytes) -> bytes | str:
         return data
     codec = "gb18030" if declared in _GB_FAMILY else declared
     try:
-        codecs.lookup(codec)
+        name = codecs.lookup(codec).name
     except LookupError:
+        name = ""
+    # Python's codec registry also holds transforms (hex, rot13, zlib) and pseudo-codecs (undefined,
+    # punycode, idna, unicode_escape): none is a character set a device writes XML in.
+    if _CHARSET.fullmatch(name) is None:
+        shown = declared if len(declared) <= 40 else declared[:37] + "..."
         raise SecurityDecodeError(
-            f"the XML declares an unknown encoding {declared!r}; expected UTF-8 or GB2312"
-        ) from None
+            f"the XML declares an unknown encoding {shown!r}; expected a character set such as UTF-8 or GB2312"
+        )
     try:
         # expat ignores the declaration when given text, so the decoded characters stand.
         return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        raise SecurityDecodeError(
-            f"the XML declares encoding {declared!r} but byte {exc.start} is not valid in it"
-        ) from None
+    except UnicodeError as exc:
+        where = f"byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else "the text"
+        raise SecurityDecodeError(f"the XML declares encoding {declared!r} but {where} is not valid in it") from None
 
 
 def _undeclared(data: bytes) -> bytes | str:

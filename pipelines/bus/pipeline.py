@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from safecampus.config import Settings
-from safecampus.connectors.bus.escort import EscortEvent
+from safecampus.connectors.bus.escort import EscortError, decode_escort
 from safecampus.connectors.bus.jt808_decode import decode_frame, location_fields
 from safecampus.connectors.bus.jt808_frame import MSG_AUTH, MSG_HEARTBEAT, MSG_REGISTER, Jt808Error
 from safecampus.connectors.bus.jt808_messages import LocationBatch, LocationReport
@@ -27,7 +27,14 @@ from safecampus.pipelines.bus.detector import BusDetector
 from safecampus.pipelines.bus.geometry import TripPlan
 from safecampus.pipelines.bus.kpis import bus_partials, finish_bus_kpis
 from safecampus.pipelines.bus.trips import TripPlans
-from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, payload_of
+from safecampus.pipelines.domain import (
+    DecodeError,
+    DomainPipeline,
+    KpiPartials,
+    leniency_partials,
+    merge_partials,
+    payload_of,
+)
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.bus import BusEvent, BusRun
 from safecampus.schemas.common import Record
@@ -51,11 +58,14 @@ class BusPipeline(DomainPipeline[BusEvent]):
         raw = payload_of(envelope)
         if envelope.source == "bus-json":
             try:
-                escort = EscortEvent.model_validate_json(raw)
-            except ValueError as exc:
-                reason = f"escort event is not valid: {str(exc).splitlines()[0]}"
-                raise DecodeError("decode", reason) from None
-            return [self.enrich(terminal_id=escort.terminal_id, kind=escort.kind, occurred_at=escort.time)]
+                escort = decode_escort(raw)
+            except EscortError as exc:
+                raise DecodeError("decode", str(exc)) from None
+            return [
+                self.enrich(
+                    terminal_id=escort.terminal_id, kind=escort.kind, occurred_at=escort.time, lenient=escort.lenient
+                )
+            ]
         if envelope.source != "jt808":
             raise DecodeError("decode", f"source format {envelope.source!r} is not a bus format")
         try:
@@ -73,7 +83,10 @@ class BusPipeline(DomainPipeline[BusEvent]):
         raise DecodeError("decode", f"JT/T 808 message 0x{message.message_id:04x} carries no bus event")
 
     def _fix(self, terminal_id: str, report: LocationReport) -> BusEvent:
-        return self.enrich(terminal_id=terminal_id, kind="fix", occurred_at=report.time, **location_fields(report))
+        fields = location_fields(report)
+        return self.enrich(
+            terminal_id=terminal_id, kind="fix", occurred_at=report.time, lenient=report.lenient, **fields
+        )
 
     def enrich(self, terminal_id: str, kind: str, occurred_at: datetime, **fields: object) -> BusEvent:
         """A BusEvent of a terminal, with what the registry knows of its bus."""
@@ -117,7 +130,7 @@ class BusPipeline(DomainPipeline[BusEvent]):
     def kpi_partials(
         self, events: Sequence[BusEvent], alerts: Sequence[Alert], derived: Sequence[Record] = ()
     ) -> KpiPartials:
-        return bus_partials(events, alerts, derived, self._route_of)
+        return merge_partials([bus_partials(events, alerts, derived, self._route_of), leniency_partials("bus", events)])
 
     def finish_kpis(self, totals: KpiPartials) -> KpiPartials:
         return finish_bus_kpis(totals, len(self.registry.buses_by_terminal))

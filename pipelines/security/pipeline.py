@@ -18,7 +18,14 @@ from safecampus.connectors.security.gb28181 import decode_gb28181
 from safecampus.connectors.security.isapi import decode_isapi
 from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
 from safecampus.connectors.security.xml import SecurityDecodeError
-from safecampus.pipelines.domain import DecodeError, DomainPipeline, KpiPartials, payload_of
+from safecampus.pipelines.domain import (
+    DecodeError,
+    DomainPipeline,
+    KpiPartials,
+    leniency_partials,
+    merge_partials,
+    payload_of,
+)
 from safecampus.pipelines.security.detector import SecurityDetector
 from safecampus.pipelines.security.kpis import POLICE_KINDS, chunk_partials, final_kpis, required_guards
 from safecampus.pipelines.security.school_checks import SchoolFacts, anchor_device
@@ -72,8 +79,11 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
     def decode(self, envelope: RawEnvelope) -> list[SecurityEvent]:
         record = decode_vendor(envelope)
         event_type = taxonomy_of(record.vendor_type)
+        lenient = record.lenient
         if event_type is None:
-            raise DecodeError("normalize", f"unknown vendor event type {record.vendor_type!r}: no taxonomy mapping")
+            # A type our taxonomy does not know yet (new firmware): a camera's alarm is never dropped.
+            # It is raised as "other" at warning severity, and counted, so the mapping can be added.
+            event_type, lenient = "other", (*lenient, "unknown_event_type")
         device = self.registry.devices.get(record.device_id)
         role = device.location_role if device else None
         at = record.occurred_at.astimezone(UTC)
@@ -89,11 +99,12 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
                     "event_type": event_type,
                     "state": record.state,
                     "occurred_at": at,
-                    "severity": self.severity(event_type, at, role),
+                    "severity": "warning" if "unknown_event_type" in lenient else self.severity(event_type, at, role),
                     "school_id": device.school_id if device else None,
                     "district": self.registry.district_of_school(device.school_id) if device else None,
                     "location_role": role if role in KNOWN_ROLES else ("other" if role else None),
                     "linked_to_police": device.linked_to_police if device else None,
+                    "lenient": lenient,
                 }
             )
         ]
@@ -155,7 +166,7 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
     def kpi_partials(
         self, events: Sequence[SecurityEvent], alerts: Sequence[Alert], derived: Sequence[Record] = ()
     ) -> KpiPartials:
-        return chunk_partials(events, alerts)
+        return merge_partials([chunk_partials(events, alerts), leniency_partials(self.domain, events)])
 
     def finish_kpis(self, totals: KpiPartials) -> KpiPartials:
         return final_kpis(totals, self.registry, self.settings.security)

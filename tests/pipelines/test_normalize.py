@@ -9,7 +9,7 @@ import pytest
 from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.canteen import CanteenPipeline
-from safecampus.pipelines.domain import DecodeError
+from safecampus.pipelines.domain import DecodeError, leniency_partials
 from safecampus.pipelines.normalize import envelope_reason, event_rows, normalize_lines
 from safecampus.schemas.envelope import RawEnvelope
 
@@ -20,8 +20,8 @@ def pipeline(city_registry: RegistryView) -> CanteenPipeline:
 
 
 def test_events_keep_their_subject_and_the_chunk_its_time_span(pipeline: CanteenPipeline, sample_lines) -> None:  # type: ignore[no-untyped-def]
-    out = normalize_lines(pipeline, [(1, sample_lines["canteen"]), (2, b""), (3, b"  ")], "day.jsonl")
-    assert len(out.events) == 1 and out.dlq == []  # blank lines are not records
+    out = normalize_lines(pipeline, [(1, sample_lines["canteen"]), (2, b"")], "day.jsonl")
+    assert len(out.events) == 1 and out.dlq == []  # an empty line (the end of a file) is no record
     subject, event = out.events[0]
     assert subject == pipeline.subject(event)
     assert out.earliest == out.latest == pipeline.occurred_at(event)
@@ -93,3 +93,20 @@ def test_event_rows_carry_the_natural_key(pipeline: CanteenPipeline, sample_line
         "occurred_at": pipeline.occurred_at(event),
         "body": bodies[0],
     }
+
+
+@pytest.mark.parametrize("blank", [b"  ", b"\t", b"\r", b" \x0b\x0c "])
+def test_a_line_of_only_whitespace_goes_to_the_dlq(pipeline: CanteenPipeline, sample_lines, blank: bytes) -> None:  # type: ignore[no-untyped-def]
+    out = normalize_lines(pipeline, [(1, sample_lines["canteen"]), (2, blank)], "day.jsonl")
+    assert len(out.events) == 1
+    (record,) = out.dlq
+    assert (record.source_offset, record.step) == (2, "envelope")
+    assert "whitespace" in record.reason and base64.b64decode(record.payload_b64) == blank
+
+
+def test_a_utf8_bom_before_a_valid_line_is_stripped_and_counted(pipeline: CanteenPipeline, sample_lines) -> None:  # type: ignore[no-untyped-def]
+    out = normalize_lines(pipeline, [(1, b"\xef\xbb\xbf" + sample_lines["canteen"])], "day.jsonl")
+    assert len(out.events) == 1 and out.dlq == []
+    assert out.lenient == ["utf8_bom"]
+    partials = leniency_partials("canteen", [e for _, e in out.events], out.lenient)
+    assert partials == {("decode_leniencies_total", (("domain", "canteen"), ("kind", "utf8_bom"))): 1.0}

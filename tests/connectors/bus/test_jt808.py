@@ -258,8 +258,12 @@ def test_bad_escape_and_short_location_body() -> None:
     assert str(_error(bytes.fromhex("7e00027d037e"))) == "invalid escape: 0x7d followed by 0x03"
     err = _error(encode_frame(MSG_LOCATION, PHONE["2013"], 1, encode_location_body(_fix())[:12]))
     assert str(err).startswith("0x0200 body truncated: flags and coordinates needs 16 bytes")
-    err = _error(encode_frame(MSG_LOCATION, PHONE["2013"], 1, encode_location_body(_fix()) + b"\x31\x02\x01"))
-    assert str(err) == "0x0200 body truncated: additional item 0x31 needs 2 bytes at offset 42 but 1 remain"
+    # An additional item overrunning the body is dropped and counted, the fix kept (issue 10, as Traccar does).
+    overrun = decode_frame(encode_frame(MSG_LOCATION, PHONE["2013"], 1, encode_location_body(_fix()) + b"\x31\x02\x01"))
+    assert isinstance(overrun.payload, LocationReport)
+    clean = decode_frame(encode_frame(MSG_LOCATION, PHONE["2013"], 1, encode_location_body(_fix()))).payload
+    assert isinstance(clean, LocationReport) and clean.extra and clean.lenient == ()
+    assert overrun.payload.extra == clean.extra and overrun.payload.lenient == ("extra_item_overrun",)
 
 
 def test_split_frames_skips_garbage_and_keeps_partial_frames() -> None:
