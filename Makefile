@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services kafka postgres prism stop bench clean
+.PHONY: demo test lint services kafka postgres prism stop bench chaos soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ stop:
 
 bench: $(STAMP) services
 	$(BIN)/python bench/bench_replay.py
+
+chaos: $(STAMP) services  ## 10 SIGKILLs, a broker and a PostgreSQL restart under load; counts lost and doubled
+	$(BIN)/python bench/chaos.py
+
+soak: $(STAMP) services  ## 30 minutes at 2,000 events/s on the streaming runner; throughput, p99, RSS, lag as a PNG
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a single-node Apache Kafka broker (KRaft: broker + controller in one JVM) on 127.0.0.1:9092
 # and creates the project's topics. Idempotent: a second run only reports that it is running.
+# A second, private broker (make chaos restarts its own): SAFECAMPUS_KAFKA_PORT=19092 and another
+# SAFECAMPUS_DATA; the controller listens on the next port.
 #   kafka.sh [start]   resolve jars once (Maven), format storage once, start, create topics
 #   kafka.sh stop      graceful stop, waits for the JVM to exit
 #   kafka.sh status    exit 0 when running
@@ -11,7 +13,8 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.2.1}"
 CACHE="${SAFECAMPUS_CACHE:-$HOME/.cache/safecampus}"
 DATA="${SAFECAMPUS_DATA:-$HOME/.local/share/safecampus}"
 PARTITIONS="${SAFECAMPUS_PARTITIONS:-2}"
-BOOTSTRAP="127.0.0.1:9092"
+PORT="${SAFECAMPUS_KAFKA_PORT:-9092}"
+BOOTSTRAP="127.0.0.1:$PORT"
 LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 RUN_DIR="$DATA/kafka"
 LOG_DIR="$RUN_DIR/data"
@@ -53,9 +56,9 @@ write_config() {
   cat >"$RUN_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@127.0.0.1:9093
-listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093
-advertised.listeners=PLAINTEXT://127.0.0.1:9092
+controller.quorum.voters=1@127.0.0.1:$((PORT + 1))
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$((PORT + 1))
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -92,7 +95,7 @@ LOG
 
 start() {
   if running; then echo "kafka: already running (pid $(cat "$PID_FILE"), $BOOTSTRAP)"; return 0; fi
-  if port_open 9092; then echo "kafka: something already listens on $BOOTSTRAP; leaving it alone"; return 0; fi
+  if port_open "$PORT"; then echo "kafka: something already listens on $BOOTSTRAP; leaving it alone"; return 0; fi
   resolve_jars
   write_config
   if [[ ! -f "$LOG_DIR/meta.properties" ]]; then
