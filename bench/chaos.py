@@ -17,6 +17,7 @@ project's own scripts, so restarting them disturbs nobody else.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
@@ -169,13 +170,20 @@ def fresh_topics(domains: tuple[str, ...] = DOMAINS) -> None:
     names += [topics.derived("runs", "bus"), topics.alerts, topics.dlq, topics.kpis]
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     try:
-        existing = set(admin.list_topics())
-        if existing & set(names):
-            admin.delete_topics(sorted(existing & set(names)))
-            time.sleep(3)
+        doomed = sorted(set(admin.list_topics()) & set(names))
+        if doomed:
+            admin.delete_topics(doomed)
+            # Deletion is asynchronous: wait until the broker no longer lists them.
+            wait_for(lambda: not set(admin.list_topics()) & set(doomed), 60)
         with contextlib.suppress(Exception):  # no such group yet
-            admin.delete_consumer_groups([GROUP])
-        admin.create_topics([NewTopic(n, 2, 1) for n in names])
+            admin.delete_groups([GROUP])
+        for name in names:  # one at a time: a topic still being deleted is retried, not fatal
+            for _ in range(30):
+                try:
+                    admin.create_topics([NewTopic(name, 2, 1)])
+                    break
+                except Exception:
+                    time.sleep(1)
     finally:
         admin.close()
 
@@ -209,19 +217,32 @@ def producer(inputs: dict[str, list[bytes]], rate: float, stop: threading.Event)
     return thread
 
 
+_started: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _kill_started() -> None:
+    """A harness that stops on an error leaves no pipeline running against the private services."""
+    for proc in _started:
+        if proc.poll() is None:
+            kill(proc)
+
+
 def start_run(*extra: str, domains: tuple[str, ...] = DOMAINS) -> subprocess.Popen[bytes]:
     prism = Path.home() / ".cache" / "safecampus"
     prism_bin = next(iter(sorted(prism.glob("prism-*/prism"))), None)
     if prism_bin is None:
         raise SystemExit("chaos: the Prism runner is not built: make prism")
     log = open(Path(tempfile.gettempdir()) / "chaos-run.log", "ab")  # noqa: SIM115 (the child owns it)
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [str(SAFECAMPUS), "run", *domains, "--kafka", BOOTSTRAP, "--store", STORE, "--group", GROUP]
         + ["--prism-location", str(prism_bin), *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own group: a SIGKILL of the group takes the Prism child too
     )
+    _started.append(proc)
+    return proc
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:

@@ -203,7 +203,7 @@ def lag() -> int:
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
     try:
-        committed = admin.list_consumer_group_offsets(GROUP)
+        committed = admin.list_group_offsets(GROUP).get(GROUP, {})
         tps = [TopicPartition(f"raw.{d}", p) for d in ALL for p in (0, 1)]
         ends = consumer.end_offsets(tps)
         return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps)
@@ -282,34 +282,36 @@ def main() -> None:
     watch = AlertWatch()
     watch.start()
     proc = start_run(domains=ALL)
-    time.sleep(20)  # Prism and the workers start before the load does
-    stop, sent = threading.Event(), [0]
-    feeding = produce(mix, args.rate, args.minutes, stop, sent)
-    samples: list[dict[str, float]] = []
-    started, last_sent, last_events, probes_done = time.monotonic(), 0, events_written(), 0
-    for minute in range(1, int(args.minutes) + 1):
-        time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
-        events, probes = events_written(), mix.sent_alarms[:]
-        window = [p for p in probes[probes_done:] if p[1] < time.time() - 10]  # give each probe 10 s to arrive
-        probes_done += len(window)
-        sample = {
-            "minute": minute,
-            "sent_per_s": (sent[0] - last_sent) / 60,
-            "events_per_s": (events - last_events) / 60,
-            "p99_s": p99(watch.latencies(window)),
-            "alarms": len(window),
-            "rss_mib": rss_mib(proc),
-            "lag": lag(),
-        }
-        last_sent, last_events = sent[0], events
-        samples.append(sample)
-        print(json.dumps({k: round(v, 3) for k, v in sample.items()}), flush=True)
-    stop.set()
-    feeding.join(timeout=30)
-    kill(proc)
-    watch.done.set()
-    service("kafka.sh", "stop")
-    service("postgres.sh", "stop")
+    try:
+        time.sleep(20)  # Prism and the workers start before the load does
+        stop, sent = threading.Event(), [0]
+        feeding = produce(mix, args.rate, args.minutes, stop, sent)
+        samples: list[dict[str, float]] = []
+        started, last_sent, last_events, probes_done = time.monotonic(), 0, events_written(), 0
+        for minute in range(1, int(args.minutes) + 1):
+            time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
+            events, probes = events_written(), mix.sent_alarms[:]
+            window = [p for p in probes[probes_done:] if p[1] < time.time() - 10]  # give each probe 10 s to arrive
+            probes_done += len(window)
+            sample = {
+                "minute": minute,
+                "sent_per_s": (sent[0] - last_sent) / 60,
+                "events_per_s": (events - last_events) / 60,
+                "p99_s": p99(watch.latencies(window)),
+                "alarms": len(window),
+                "rss_mib": rss_mib(proc),
+                "lag": lag(),
+            }
+            last_sent, last_events = sent[0], events
+            samples.append(sample)
+            print(json.dumps({k: round(v, 3) for k, v in sample.items()}), flush=True)
+        stop.set()
+        feeding.join(timeout=30)
+    finally:  # never leave the pipeline or the private services behind, even on an error
+        kill(proc)
+        watch.done.set()
+        service("kafka.sh", "stop")
+        service("postgres.sh", "stop")
     rss_ok = flat([s["rss_mib"] for s in samples], 0.10, 50)
     lag_ok = flat([s["lag"] for s in samples], 0.50, args.rate * 5)
     title = f"safecampus soak 浸泡测试: {args.minutes:g} min at {args.rate:,.0f}/s — {machine()}"
