@@ -4,7 +4,7 @@
     bus_distance_km{route}, bus_overspeed_events{route}, bus_overspeed_per_100km{route}
     bus_off_route_minutes{route}
     bus_stop_visits{route,stop}, bus_stop_visits_on_time{route,stop}, bus_on_time_ratio{route,stop}
-    bus_fleet_online_ratio
+    bus_fleet_online_ratio, bus_terminals{route}, bus_terminals_reporting{route}
 
 Each by-route metric is also counted city-wide (no labels). On-time counts come from the runs
 (`BusRun`) detection derives, not from alerts.
@@ -70,12 +70,18 @@ def bus_partials(
     return partials
 
 
-def finish_bus_kpis(totals: KpiPartials, fleet_size: int) -> KpiPartials:
-    """The ratios of the summed partials; helper partials (names starting with `_`) are dropped."""
+def finish_bus_kpis(totals: KpiPartials, fleet: dict[str, str]) -> KpiPartials:
+    """The ratios of the summed partials; helper partials (names starting with `_`) are dropped.
+
+    `fleet` maps each registered terminal to its route: `bus_terminals{route}` and
+    `bus_terminals_reporting{route}` are the fleet online ratio's denominator and numerator by route."""
     out: KpiPartials = {key: value for key, value in totals.items() if not key[0].startswith("_")}
-    if fleet_size:
-        reported = sum(1 for (metric, _), value in totals.items() if metric == REPORTED and value > 0)
-        out[("bus_fleet_online_ratio", ())] = reported / fleet_size
+    reporting = {dict(labels)["terminal"] for (metric, labels), value in totals.items() if metric == REPORTED and value}
+    if fleet:
+        out[("bus_fleet_online_ratio", ())] = len(reporting & fleet.keys()) / len(fleet)
+    for terminal, route in fleet.items():
+        add(out, "bus_terminals", route=route)
+        add(out, "bus_terminals_reporting", float(terminal in reporting), route=route)
     for (metric, labels), value in totals.items():
         if metric == "bus_stop_visits" and value > 0:
             on_time = totals.get(("bus_stop_visits_on_time", labels), 0.0)

@@ -133,7 +133,9 @@ class BusPipeline(DomainPipeline[BusEvent]):
         return merge_partials([bus_partials(events, alerts, derived, self._route_of), leniency_partials("bus", events)])
 
     def finish_kpis(self, totals: KpiPartials) -> KpiPartials:
-        return finish_bus_kpis(totals, len(self.registry.buses_by_terminal))
+        return finish_bus_kpis(
+            totals, {terminal: self._route_of(terminal) for terminal in self.registry.buses_by_terminal}
+        )
 
     def _route_of(self, terminal_id: str) -> str:
         bus = self.registry.buses_by_terminal.get(terminal_id)

@@ -57,7 +57,57 @@ def final_kpis(totals: KpiPartials, registry: RegistryView, rules: SecurityRules
     out.update(online_ratios(registry, reported))
     out.update(registry_kpis(registry, rules))
     out.update(ack_kpis({int(dict(k[1])["seconds"]): v for k, v in totals.items() if k[0] == ACK_SAMPLE}))
+    out.update(reporting_counts(registry, reported))
+    out.update(registry_counts(registry, rules))
     return out
+
+
+def reporting_counts(registry: RegistryView, reported: set[str]) -> KpiPartials:
+    """Per school and device kind, `security_devices_reporting` (devices that reported): the numerator of
+    the online ratio, whose denominator is `security_devices`; Prometheus derives the ratio from the two."""
+    out: KpiPartials = {}
+    for device in registry.devices.values():
+        if device.device_id in reported:
+            add(out, "security_devices_reporting", **_school_labels(registry, device.school_id), kind=device.kind)
+    return out
+
+
+def registry_counts(registry: RegistryView, rules: SecurityRules) -> KpiPartials:
+    """Per school, what the registry alone decides, as counts a ratio can be summed from at any level:
+    `security_devices{kind}`, `security_police_linkable_devices{kind}` and `security_police_linked_devices{kind}`
+    (kind one_key_alarm or video), and `security_four_100_met{indicator}` (1 when the school meets it, else 0)."""
+    out: KpiPartials = {}
+    unlinked_schools: set[str] = set()
+    for device in registry.devices.values():
+        where = _school_labels(registry, device.school_id)
+        add(out, "security_devices", **where, kind=device.kind)
+        kind = POLICE_KINDS.get(device.kind)
+        if kind is None:
+            continue
+        add(out, "security_police_linkable_devices", **where, kind=kind)
+        add(out, "security_police_linked_devices", float(device.linked_to_police), **where, kind=kind)
+        if not device.linked_to_police:
+            unlinked_schools.add(device.school_id)
+    for school in registry.schools.values():
+        met = {
+            "guards": not guards_short(school, rules),
+            "closed_management": school.closed_management,
+            "police_linkage": school.school_id not in unlinked_schools,
+            "guard_post_at_gate": school.guard_post_at_gate,
+        }
+        for indicator, ok in met.items():
+            add(
+                out,
+                "security_four_100_met",
+                float(ok),
+                **_school_labels(registry, school.school_id),
+                indicator=indicator,
+            )
+    return out
+
+
+def _school_labels(registry: RegistryView, school_id: str) -> dict[str, str | None]:
+    return {"district": registry.district_of_school(school_id), "school": school_id}
 
 
 def online_ratios(registry: RegistryView, reported: set[str]) -> KpiPartials:
