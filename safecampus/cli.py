@@ -1,4 +1,4 @@
-"""The `safecampus` command: simulate, demo, replay, registry, decode, run, gateway.
+"""The `safecampus` command: simulate, demo, replay, registry, decode, run, gateway, exporter.
 
 Errors a person sees are one line in plain words with what to do next; exit codes are 0 on
 success (even when records went to the DLQ) and non-zero only when the command could not run.
@@ -22,6 +22,8 @@ from rich.console import Console  # noqa: E402
 
 from safecampus.alert_desk import alerts_app  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
+from safecampus.dashboards_cli import dashboards_app  # noqa: E402
+from safecampus.exporter import exporter  # noqa: E402
 from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
 
 app = typer.Typer(
@@ -41,6 +43,8 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(decode_app, name="decode")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(alerts_app, name="alerts")
+app.command("exporter")(exporter)
+app.add_typer(dashboards_app, name="dashboards")
 console = Console()
 errors = Console(stderr=True)
 

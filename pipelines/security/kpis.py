@@ -68,7 +68,8 @@ def reporting_counts(registry: RegistryView, reported: set[str]) -> KpiPartials:
     out: KpiPartials = {}
     for device in registry.devices.values():
         if device.device_id in reported:
-            add(out, "security_devices_reporting", **_school_labels(registry, device.school_id), kind=device.kind)
+            district, school = _school_of(registry, device.school_id)
+            add(out, "security_devices_reporting", district=district, school=school, kind=device.kind)
     return out
 
 
@@ -79,16 +80,18 @@ def registry_counts(registry: RegistryView, rules: SecurityRules) -> KpiPartials
     out: KpiPartials = {}
     unlinked_schools: set[str] = set()
     for device in registry.devices.values():
-        where = _school_labels(registry, device.school_id)
-        add(out, "security_devices", **where, kind=device.kind)
+        district, school_id = _school_of(registry, device.school_id)
+        add(out, "security_devices", district=district, school=school_id, kind=device.kind)
         kind = POLICE_KINDS.get(device.kind)
         if kind is None:
             continue
-        add(out, "security_police_linkable_devices", **where, kind=kind)
-        add(out, "security_police_linked_devices", float(device.linked_to_police), **where, kind=kind)
+        add(out, "security_police_linkable_devices", district=district, school=school_id, kind=kind)
+        linked = float(device.linked_to_police)
+        add(out, "security_police_linked_devices", linked, district=district, school=school_id, kind=kind)
         if not device.linked_to_police:
             unlinked_schools.add(device.school_id)
     for school in registry.schools.values():
+        where = registry.district_of_school(school.school_id)
         met = {
             "guards": not guards_short(school, rules),
             "closed_management": school.closed_management,
@@ -96,18 +99,12 @@ def registry_counts(registry: RegistryView, rules: SecurityRules) -> KpiPartials
             "guard_post_at_gate": school.guard_post_at_gate,
         }
         for indicator, ok in met.items():
-            add(
-                out,
-                "security_four_100_met",
-                float(ok),
-                **_school_labels(registry, school.school_id),
-                indicator=indicator,
-            )
+            add(out, "security_four_100_met", float(ok), district=where, school=school.school_id, indicator=indicator)
     return out
 
 
-def _school_labels(registry: RegistryView, school_id: str) -> dict[str, str | None]:
-    return {"district": registry.district_of_school(school_id), "school": school_id}
+def _school_of(registry: RegistryView, school_id: str) -> tuple[str | None, str]:
+    return registry.district_of_school(school_id), school_id
 
 
 def online_ratios(registry: RegistryView, reported: set[str]) -> KpiPartials:

@@ -1,0 +1,143 @@
+"""`safecampus exporter`: the pipelines' KPIs, alerts and DLQ as Prometheus metrics on /metrics.
+
+    safecampus exporter --from-dir out                     # what `demo` or `replay` wrote, no services
+    safecampus exporter --kafka 127.0.0.1:9092 --store URL # follows the kpis, alerts and dlq topics
+    safecampus exporter --from-dir out --openmetrics kpis.om   # history with event times, then exit
+
+The families and their mapping live in `safecampus.dashboards.metrics` (docs/metrics.md); this door
+only reads, serves and follows.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from rich.console import Console
+
+from safecampus.config import Settings
+from safecampus.dashboards.live import RegistryCounts, load_dir, openmetrics, take
+from safecampus.dashboards.metrics import MetricState
+from safecampus.schemas.kpi import Kpi
+
+console = Console()
+errors = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def exporter(
+    from_dir: Annotated[Path | None, typer.Option(help="serve what replay/demo wrote under DIR")] = None,
+    kafka: Annotated[str | None, typer.Option(help="follow the kpis, alerts and dlq topics at HOST:PORT")] = None,
+    port: Annotated[int, typer.Option(help="port of /metrics")] = 9108,
+    host: Annotated[str, typer.Option(help="address to bind (127.0.0.1 unless told otherwise)")] = "127.0.0.1",
+    store: Annotated[
+        str | None, typer.Option(help="with --kafka: the store whose registry gives device counts")
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(help="prefix of the topic names (tests)")] = "",
+    openmetrics_file: Annotated[
+        Path | None, typer.Option("--openmetrics", help="with --from-dir: write KPI history as OpenMetrics, exit")
+    ] = None,
+) -> None:
+    """Serve Prometheus metrics of the pipelines (导出 Prometheus 指标)."""
+    if (from_dir is None) == (kafka is None):
+        _fail("give one of --from-dir DIR or --kafka HOST:PORT（二选一）")
+    if from_dir is not None and not from_dir.is_dir():
+        _fail(f"{from_dir} is not a directory; run safecampus demo --out {from_dir} first（目录不存在）")
+    if openmetrics_file is not None:
+        if from_dir is None:
+            _fail("--openmetrics needs --from-dir（需要 --from-dir）")
+        assert from_dir is not None
+        lines = list(openmetrics(from_dir))
+        openmetrics_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        console.print(f"已写入 wrote {len(lines) - 1} lines → {openmetrics_file}", highlight=False)
+        return
+    state = MetricState(live=kafka is not None)
+    registry = CollectorRegistry()
+    registry.register(state)
+    registry.register(ProcessCollector(registry=None))
+    if from_dir is not None:
+        loaded = load_dir(state, from_dir)
+        said = ", ".join(f"{kind} {n}" for kind, n in sorted(loaded.counts.items())) or "nothing"
+        console.print(f"读取 read {said} from {from_dir}", highlight=False)
+        if loaded.refused:
+            errors.print(f"跳过 skipped {len(loaded.refused)} lines that are not records, first: {loaded.refused[0]}")
+    try:
+        server, _ = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port} ({exc.strerror}); is another exporter running? try --port")
+    console.print(f"指标 metrics on http://{host}:{port}/metrics — Ctrl-C stops", highlight=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if kafka is not None:
+        counts = _registry_counts(store)
+        threading.Thread(target=follow, args=(state, kafka, topic_prefix, counts, stop), daemon=True).start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    server.shutdown()
+
+
+def _registry_counts(store: str | None) -> RegistryCounts | None:
+    if store is None:
+        return None
+    from safecampus.connectors.registry import registry_at
+    from safecampus.connectors.store import StoreError
+
+    try:
+        return RegistryCounts(registry_at(store), Settings())
+    except (StoreError, ValueError) as exc:
+        _fail(str(exc))
+    return None
+
+
+def follow(
+    state: MetricState, bootstrap: str, prefix: str, counts: RegistryCounts | None, stop: threading.Event
+) -> None:
+    """Read the kpis, alerts and dlq topics from their start (counters are totals over what they keep)."""
+    from kafka import KafkaConsumer
+
+    from safecampus.connectors.kafka.clients import Topics
+
+    topics = Topics(prefix)
+    kinds = {topics.kpis: "kpis", topics.alerts: "alerts", topics.dlq: "dlq"}
+    if counts is not None:
+        state.replace(counts.samples())
+    consumer = None
+    while consumer is None and not stop.is_set():
+        try:
+            consumer = KafkaConsumer(
+                *kinds, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+            )
+        except Exception as exc:  # no broker yet: say so, retry (kafka-python reconnects by itself once made)
+            errors.print(f"Kafka 无法连接 cannot reach Kafka at {bootstrap} ({type(exc).__name__}); retrying in 5 s")
+            stop.wait(5)
+    while consumer is not None and not stop.is_set():
+        grew = False
+        for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
+            for message in batch:
+                grew |= _take(state, kinds[message.topic], message.value, counts)
+        if grew and counts is not None:
+            state.replace(counts.samples())
+    if consumer is not None:
+        consumer.close()
+
+
+def _take(state: MetricState, kind: str, value: bytes, counts: RegistryCounts | None) -> bool:
+    try:
+        record = take(state, kind, value)
+    except ValueError:
+        log.info("skipped a %s record that is not one", kind)
+        return False
+    return counts is not None and isinstance(record, Kpi) and counts.observe(record)
