@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services kafka postgres prism stop bench chaos soak clean
+.PHONY: demo test lint services kafka postgres prism prometheus alertmanager stop bench chaos soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ lint: $(STAMP)
 	for d in schemas connectors pipelines dashboards; do ln -s $(CURDIR)/$$d build/typecheck/safecampus/$$d; done
 	cd build/typecheck && MYPYPATH=. $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p safecampus
 
-services:  ## Kafka (KRaft), PostgreSQL and the Prism runner, all on 127.0.0.1
+services:  ## Kafka (KRaft), PostgreSQL, Alertmanager, Prometheus and the Prism runner, all on 127.0.0.1
 	bash deploy/local/services.sh
 
 kafka:
@@ -39,6 +39,12 @@ postgres:
 
 prism:
 	bash deploy/local/prism.sh
+
+prometheus:  ## Prometheus on 127.0.0.1:9090 with deploy/prometheus/rules, scraping the exporter on 9108
+	bash deploy/local/prometheus.sh
+
+alertmanager:  ## Alertmanager on 127.0.0.1:9193 with deploy/alertmanager/alertmanager.yml
+	bash deploy/local/alertmanager.sh
 
 stop:
 	bash deploy/local/stop.sh

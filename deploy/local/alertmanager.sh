@@ -34,9 +34,11 @@ start() {
     echo "alertmanager: already running, reloaded ($DATA)"
   else
     # Templates are found relative to the config file's directory.
-    (cd "$(dirname "$CONFIG")" && nohup prometheus-alertmanager --config.file="$CONFIG" \
-      --storage.path="$DATA/data" --web.listen-address="127.0.0.1:$PORT" --cluster.listen-address="" \
-      >"$DATA/alertmanager.log" 2>&1 & echo $! >"$PID_FILE")
+    cd "$(dirname "$CONFIG")"
+    nohup prometheus-alertmanager --config.file="$CONFIG" --storage.path="$DATA/data" \
+      --web.listen-address="127.0.0.1:$PORT" --cluster.listen-address="" \
+      >"$DATA/alertmanager.log" 2>&1 </dev/null &
+    echo $! >"$PID_FILE"
     for _ in $(seq 1 120); do
       curl -sf "$URL/-/ready" >/dev/null 2>&1 && break
       running || { tail -20 "$DATA/alertmanager.log" >&2; echo "alertmanager: did not start" >&2; exit 1; }
@@ -58,6 +60,7 @@ stop() {
 
 case "${1:-start}" in
   start) start ;;
+  install) install_if_absent ;;
   stop) stop ;;
-  *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|stop|install]" >&2; exit 2 ;;
 esac

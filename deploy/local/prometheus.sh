@@ -7,11 +7,11 @@
 # Settings (tests run their own instance with their own port, data dir, target and intervals):
 #   SAFECAMPUS_PROM_PORT (9090), SAFECAMPUS_PROM_DATA (~/.cache/safecampus/prometheus),
 #   SAFECAMPUS_PROM_TARGET (127.0.0.1:9108, the exporter), SAFECAMPUS_PROM_ALERTMANAGER (127.0.0.1:9193),
-#   SAFECAMPUS_PROM_INTERVAL (15s: scrape and rule evaluation)
+#   SAFECAMPUS_PROM_INTERVAL (15s: scrape and rule evaluation), SAFECAMPUS_PROM_RULES (deploy/prometheus/rules)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-RULES="$(cd "$HERE/../prometheus/rules" && pwd)"
+RULES="${SAFECAMPUS_PROM_RULES:-$(cd "$HERE/../prometheus/rules" && pwd)}"
 PORT="${SAFECAMPUS_PROM_PORT:-9090}"
 DATA="${SAFECAMPUS_PROM_DATA:-${SAFECAMPUS_CACHE:-$HOME/.cache/safecampus}/prometheus}"
 TARGET="${SAFECAMPUS_PROM_TARGET:-127.0.0.1:9108}"
@@ -60,7 +60,7 @@ start() {
   else
     nohup prometheus --config.file="$DATA/prometheus.yml" --storage.tsdb.path="$DATA/tsdb" \
       --web.listen-address="127.0.0.1:$PORT" --web.enable-lifecycle --web.enable-admin-api \
-      --storage.tsdb.retention.time=30d >"$DATA/prometheus.log" 2>&1 &
+      --storage.tsdb.retention.time=30d >"$DATA/prometheus.log" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
     for _ in $(seq 1 120); do
       curl -sf "$URL/-/ready" >/dev/null 2>&1 && break
@@ -83,7 +83,8 @@ stop() {
 
 case "${1:-start}" in
   start) start ;;
+  install) install_if_absent ;;
   stop) stop ;;
   config) config ;;
-  *) echo "usage: $0 [start|stop|config]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|stop|install|config]" >&2; exit 2 ;;
 esac

@@ -5,3 +5,5 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 "$HERE/kafka.sh" stop
 "$HERE/postgres.sh" stop
+"$HERE/prometheus.sh" stop
+"$HERE/alertmanager.sh" stop

@@ -22,9 +22,14 @@ from safecampus.schemas.kpi import Kpi
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 9, 1, 0, 0, tzinfo=UTC)
-NEEDS_PROMTOOL = pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="bash deploy/local/prometheus.sh installs it"
-)
+
+
+@pytest.fixture(scope="module")
+def tools() -> None:
+    """promtool and amtool, installed by the deploy scripts when absent (Debian's packages)."""
+    for script in ("prometheus.sh", "alertmanager.sh"):
+        subprocess.run(["bash", str(ROOT / "deploy" / "local" / script), "install"], check=True, timeout=900)
+    assert shutil.which("promtool") and shutil.which("amtool")
 
 
 def kpi(metric: str, value: float, domain: str = "bus", **labels: str) -> Kpi:
@@ -145,7 +150,7 @@ def test_dashboards_have_chinese_titles_and_template_variables() -> None:
         assert names == ({"district", "school"} if board.school_variables else {"route"})
 
 
-@NEEDS_PROMTOOL
+@pytest.mark.usefixtures("tools")
 def test_promtool_checks_and_unit_tests_the_rules() -> None:
     files = sorted(str(p) for p in RULES_DIR.glob("*.yml"))
     check = subprocess.run(["promtool", "check", "rules", *files], capture_output=True, text=True, check=False)
@@ -162,7 +167,7 @@ def test_promtool_checks_and_unit_tests_the_rules() -> None:
         assert any(c.strip() == "" for c in cases), f"{rule['alert']}: no case where it fires"
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="bash deploy/local/alertmanager.sh installs it")
+@pytest.mark.usefixtures("tools")
 def test_amtool_checks_the_config_and_routes_by_escalation_severity_and_domain() -> None:
     config = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
     check = subprocess.run(["amtool", "check-config", str(config)], capture_output=True, text=True, check=False)
@@ -180,7 +185,7 @@ def test_amtool_checks_the_config_and_routes_by_escalation_severity_and_domain()
     assert route("severity=warning", "domain=security") == "school-duty"
 
 
-@NEEDS_PROMTOOL
+@pytest.mark.usefixtures("tools")
 def test_openmetrics_history_loads_into_prometheus_blocks(tmp_path: Path) -> None:
     for day in (1, 2):
         folder = tmp_path / "replays" / f"day{day}" / "bus"
