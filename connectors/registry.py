@@ -30,6 +30,7 @@ from safecampus.schemas.registry import (
     Bus,
     BusOperator,
     Canteen,
+    ChildcareCalendarDate,
     ChildcareInstitution,
     District,
     Driver,
@@ -55,6 +56,7 @@ CSV_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
     ("drivers.csv", Driver),
     ("canteens.csv", Canteen),
     ("childcare_institutions.csv", ChildcareInstitution),
+    ("childcare_calendar_dates.csv", ChildcareCalendarDate),
 )
 GTFS_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
     ("agency.txt", GtfsAgency),
@@ -88,6 +90,7 @@ class RegistryView:
     drivers_by_bus: dict[str, list[Driver]] = field(default_factory=dict)
     canteens: dict[str, Canteen] = field(default_factory=dict)
     institutions: dict[str, ChildcareInstitution] = field(default_factory=dict)
+    childcare_dates: dict[str, dict[date, bool]] = field(default_factory=dict)  # scope ("*" or id) → day → open
     routes: dict[str, GtfsRoute] = field(default_factory=dict)
     stops: dict[str, GtfsStop] = field(default_factory=dict)
     trips: dict[str, GtfsTrip] = field(default_factory=dict)
@@ -123,6 +126,8 @@ class RegistryView:
                     view.canteens[row.canteen_id] = row
                 case ChildcareInstitution():
                     view.institutions[row.institution_id] = row
+                case ChildcareCalendarDate():
+                    view.childcare_dates.setdefault(row.scope, {})[row.on] = row.open
                 case GtfsRoute():
                     view.routes[row.route_id] = row
                 case GtfsStop():

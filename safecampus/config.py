@@ -60,6 +60,28 @@ class CanteenRules(BaseModel):
     min_delivery_checkers: int = Field(2, description="MOE 2024 guideline: deliveries checked by ≥ 2 people")
 
 
+class FireRules(BaseModel):
+    max_floor: int = Field(3, description="《托育机构消防安全指南(试行)》(2022): not on the 4th floor or higher")
+    patrols_per_day: int = Field(2, description="childcare fire-safety standard ch. 6: patrols at least twice a day")
+    patrol_grace_h: float = Field(
+        2, description="configurable: an open day is judged this long after its midnight (forms sync late)"
+    )
+    full_inspection_days: int = Field(
+        31, description="childcare fire-safety standard ch. 6: a full inspection at least monthly"
+    )
+    drill_interval_days_key_unit: int = Field(183, description="MPS Order 61: drills every 6 months in key units")
+    drill_interval_days_other: int = Field(365, description="MPS Order 61 (configurable): yearly for others")
+    unconfirmed_after_h: float = Field(
+        72,
+        description="configurable: no national number; a rectification the fire-safety manager has not "
+        "confirmed after 3 days is flagged",
+    )
+    checklist: str = Field(
+        "",
+        description="configurable: a CSV checklist of your own (item code, category, severity); empty: the shipped one",
+    )
+
+
 class InputLimits(BaseModel):
     """The window a time from a device or a file must fall in, checked at the boundary (schemas/common.py)."""
 
@@ -91,6 +113,7 @@ class Settings(BaseSettings):
     bus: BusRules = BusRules()
     security: SecurityRules = SecurityRules()
     canteen: CanteenRules = CanteenRules()
+    fire: FireRules = FireRules()
     limits: InputLimits = InputLimits()
 
     @classmethod
@@ -117,6 +140,7 @@ def rules_reference() -> str:
         ("bus", BusRules),
         ("security", SecurityRules),
         ("canteen", CanteenRules),
+        ("fire", FireRules),
         ("limits", InputLimits),
     ):
         out += [f"### `[{group}]`", "", "| setting | default | source |", "|---|---:|---|"]

@@ -78,6 +78,15 @@ RULE_NAMES: dict[str, str] = {
     "canteen.red_flag.": "食堂经费违规列支",
     "fire.area_closed": "重大隐患区域停用",
     "fire.hazard_overdue": "隐患逾期未整改",
+    "fire.rectification_unconfirmed": "整改未确认销号",
+    "fire.patrol_missing": "防火巡查次数不足",
+    "fire.monthly_inspection_missing": "月度防火检查缺失",
+    "fire.drill_overdue": "消防演练逾期",
+    "fire.location_noncompliant": "设置场所不符合要求",
+    "fire.unknown_institution": "未登记托育机构",
+    "fire.hazard.location": "设置场所隐患",
+    "fire.hazard.ebike": "电动车或电池隐患",
+    "fire.hazard.video": "视频监控隐患",
     "fire.hazard.": "消防隐患",
 }
 

@@ -29,6 +29,7 @@ SourceFormat = Literal[
     "ledger-json",  # a canteen ledger entry as JSON
     "ledger-csv",  # one CSV row of a canteen ledger export (with header line)
     "inspection-json",  # a fire-safety inspection form as JSON
+    "inspection-csv",  # the rows of one inspection from an inspection app's CSV or XLSX export (with header)
 ]
 
 

@@ -102,7 +102,19 @@ class ChildcareInstitution(SQLModel, table=True):
     floor: int
     building_type: str  # ordinary, basement, three_in_one, steel_panel, hazardous_storage
     capacity: int
-    key_unit: bool = False
+    key_unit: bool = False  # a fire-safety key unit (消防安全重点单位): drills every 6 months
+    open_weekdays: str = "12345"  # ISO weekdays it is open (1 Monday … 7 Sunday)
+    last_full_inspection_on: date | None = None  # as the bureau knew it when the registry was loaded
+    last_drill_on: date | None = None
+
+
+class ChildcareCalendarDate(SQLModel, table=True):
+    """An exception to institutions' weekly opening days, as GTFS calendar_dates: a holiday, a make-up day."""
+
+    scope: str = Field(primary_key=True)  # an institution id, or "*" for every institution
+    on: date = Field(primary_key=True)
+    open: bool = False
+    note: str | None = None
 
 
 # GTFS tables keep the standard's field names so any feed loads, not only ours.

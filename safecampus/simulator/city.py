@@ -19,6 +19,7 @@ from safecampus.schemas.registry import (
     Bus,
     BusOperator,
     Canteen,
+    ChildcareCalendarDate,
     ChildcareInstitution,
     District,
     Driver,
@@ -53,6 +54,8 @@ class City:
     institutions: list[ChildcareInstitution] = field(default_factory=list)
     gtfs: list[SQLModel] = field(default_factory=list)
     registry_anomalies: list[dict[str, str]] = field(default_factory=list)
+    childcare_dates: list[ChildcareCalendarDate] = field(default_factory=list)
+    start: date = date(2026, 9, 1)  # the first simulated day (the registry is as of then)
 
     def rows(self) -> list[SQLModel]:
         return [
@@ -64,6 +67,7 @@ class City:
             *self.drivers,
             *self.canteens,
             *self.institutions,
+            *self.childcare_dates,
             *self.gtfs,
         ]
 
@@ -153,7 +157,24 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
             city.registry_anomalies.append(
                 {"domain": "fire", "kind": "location_noncompliant", "subject": inst.institution_id}
             )
+    _childcare_calendar(city, on)
     return city
+
+
+def _childcare_calendar(city: City, on: date) -> None:
+    """Opening days, the last full inspection and drill the bureau knew of, and the National Day holiday
+    (no random draws: the rest of the city is unchanged). Key units drilled about 6 months ago."""
+    city.start = on
+    for n, inst in enumerate(city.institutions):
+        inst.open_weekdays = "123456" if n % 10 == 3 else "12345"
+        inst.last_full_inspection_on = on - timedelta(days=1 + n % 25)
+        inst.last_drill_on = on - timedelta(days=(170 + n % 7) if inst.key_unit else 200)
+    holiday = date(on.year, 10, 1)
+    city.childcare_dates += [
+        ChildcareCalendarDate(scope="*", on=holiday + timedelta(days=d), open=False, note="国庆节") for d in range(7)
+    ]
+    workday = ChildcareCalendarDate(scope="*", on=holiday + timedelta(days=9), open=True, note="调休上班")
+    city.childcare_dates.append(workday)
 
 
 def _build_transport(city: City, rng: random.Random, on: date) -> None:

@@ -188,7 +188,8 @@ INSPECTION = {
     "institution_id": "T001",
     "kind": "patrol",
     "inspected_at": "2026-09-01T08:35:00+08:00",
-    "findings": [{"item_code": "F04", "category": "ebike", "compliant": False, "deadline": "2026-09-08"}],
+    "checklist": [{"item_code": "E01", "result": "fail"}],
+    "findings": [{"item_code": "E01", "deadline": "2026-09-08"}],
 }
 
 
@@ -201,8 +202,8 @@ def test_a_sane_inspection_is_accepted() -> None:
     [
         {"inspected_at": "9999-12-31T23:59:59+00:00"},
         {"inspected_at": "0001-01-01T00:00:00+00:00"},
-        {"findings": [{"item_code": "F04", "category": "ebike", "compliant": False, "deadline": "9999-12-31"}]},
-        {"findings": [{"item_code": "F04", "category": "ebike", "compliant": True, "remediated_on": "0001-01-01"}]},
+        {"findings": [{"item_code": "E01", "deadline": "9999-12-31"}]},
+        {"findings": [{"item_code": "E01", "rectified_at": "0001-01-01T00:00:00+08:00"}]},
         {"district": "D" * 10_000},
     ],
 )

@@ -1,0 +1,162 @@
+"""Importing inspection files into raw envelopes: JSON forms, and CSV/XLSX exports of an inspection app.
+
+    result = import_file(Path("巡查记录.xlsx"))
+    result.envelopes   # one raw envelope per inspection (domain fire)
+    result.dlq         # rows or lines that belong to no inspection, with file, row and reason
+
+A `.json` file holds one form or a list of forms, a `.jsonl` file one form per line: each form becomes
+an `inspection-json` envelope with its own JSON text. A `.csv` or `.xlsx` export has one row per
+checklist item; the rows of one inspection (same 检查编号 inspection_id) become one `inspection-csv`
+envelope: the header and those rows as CSV text, so the pipeline reads them as the app wrote them.
+Nothing is checked here beyond what grouping needs: the pipeline validates each form, and a bad one
+goes to its DLQ with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from safecampus.connectors.fire.forms import column_of
+from safecampus.schemas.dlq import DlqRecord
+from safecampus.schemas.envelope import RawEnvelope
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+GATEWAY = "inspection-import"
+
+
+class ImportRefused(ValueError):
+    """A file we cannot read at all; str() says why in one line."""
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    envelopes: list[RawEnvelope] = field(default_factory=list)
+    dlq: list[DlqRecord] = field(default_factory=list)
+
+
+def import_file(path: Path, sheet: str | None = None) -> ImportResult:
+    """The envelopes of one inspection file, by its suffix (.json, .jsonl, .csv, .xlsx)."""
+    if not path.is_file():
+        raise ImportRefused(f"{path} is not a file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ImportRefused(f"{path.name} is {path.stat().st_size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit")
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return _json_file(path, suffix == ".jsonl")
+    if suffix == ".csv":
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = path.read_bytes().decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
+            except UnicodeDecodeError:
+                raise ImportRefused(f"{path.name} is neither UTF-8 nor GB18030 text") from None
+        return _rows(path, [list(row) for row in csv.reader(io.StringIO(text))])
+    if suffix == ".xlsx":
+        return _rows(path, _xlsx_rows(path, sheet))
+    raise ImportRefused(f"{path.name}: an inspection file is .json, .jsonl, .csv or .xlsx")
+
+
+def _envelope(payload: str, source: str, key: str | None, content_type: str) -> RawEnvelope:
+    return RawEnvelope(
+        domain="fire",
+        source=source,  # type: ignore[arg-type]
+        payload=payload,
+        content_type=content_type,
+        received_at=datetime.now(UTC),
+        gateway=GATEWAY,
+        key=key[:64] if key else None,
+    )
+
+
+def _json_file(path: Path, lines: bool) -> ImportResult:
+    result = ImportResult(path)
+    data = path.read_bytes()
+    chunks: list[tuple[int, bytes]] = (
+        [(n, line) for n, line in enumerate(data.splitlines(), start=1) if line.strip()] if lines else [(1, data)]
+    )
+    for n, chunk in chunks:
+        try:
+            parsed = json.loads(chunk)
+        except (ValueError, RecursionError) as exc:
+            result.dlq.append(_bad(path, n, f"line {n} is not valid JSON ({str(exc)[:120]})", chunk))
+            continue
+        forms = parsed if isinstance(parsed, list) and not lines else [parsed]
+        for form in forms:
+            if not isinstance(form, dict):
+                result.dlq.append(_bad(path, n, f"line {n}: an inspection form is a JSON object", chunk))
+                continue
+            text = chunk.decode("utf-8") if lines else json.dumps(form, ensure_ascii=False)
+            key = form.get("institution_id")
+            result.envelopes.append(
+                _envelope(text, "inspection-json", key if isinstance(key, str) else None, "application/json")
+            )
+    return result
+
+
+def _rows(path: Path, table: list[list[object]]) -> ImportResult:
+    """Group an export's rows by inspection: the header plus each inspection's rows as one CSV envelope."""
+    result = ImportResult(path)
+    table = [row for row in table if any(cell not in (None, "") for cell in row)]
+    if not table:
+        raise ImportRefused(f"{path.name} is empty")
+    header: list[object] = [str(h or "").strip() for h in table[0]]
+    columns = [column_of(str(h)) for h in header]
+    if "inspection_id" not in columns or "item_code" not in columns:
+        raise ImportRefused(
+            f"{path.name}: the first row must name the columns, with 检查编号 inspection_id and 检查项 item_code "
+            f"(found {', '.join(str(h) for h in header if h) or 'none'})"
+        )
+    at_id, at_inst = (
+        columns.index("inspection_id"),
+        columns.index("institution_id") if "institution_id" in columns else -1,
+    )
+    groups: dict[str, list[list[object]]] = {}
+    for n, row in enumerate(table[1:], start=2):
+        inspection = str(row[at_id]).strip() if at_id < len(row) and row[at_id] not in (None, "") else ""
+        if not inspection:
+            result.dlq.append(
+                _bad(path, n, f"row {n} has no 检查编号 inspection_id: it belongs to no inspection", _csv([row]))
+            )
+            continue
+        groups.setdefault(inspection, []).append(row)
+    for rows in groups.values():
+        first = rows[0]
+        key = str(first[at_inst]).strip() if 0 <= at_inst < len(first) and first[at_inst] else None
+        result.envelopes.append(_envelope(_csv([list(header), *rows]), "inspection-csv", key, "text/csv"))
+    return result
+
+
+def _csv(rows: list[list[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if c is None else (c.isoformat() if isinstance(c, datetime) else c) for c in row])
+    return out.getvalue()
+
+
+def _bad(path: Path, n: int, reason: str, original: bytes | str) -> DlqRecord:
+    data = original.encode("utf-8") if isinstance(original, str) else original
+    return DlqRecord.of("fire", "import", f"{path.name}: {reason}", data, path.name, n)
+
+
+def _xlsx_rows(path: Path, sheet: str | None) -> list[list[object]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
+        raise ImportRefused(f"{path.name} is not an XLSX workbook ({type(exc).__name__})") from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise ImportRefused(f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+        ws = book[sheet] if sheet else book.worksheets[0]
+        return [list(row) for row in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
