@@ -2,6 +2,7 @@
 
     safecampus exporter --from-dir out                     # what `demo` or `replay` wrote, no services
     safecampus exporter --kafka 127.0.0.1:9092 --store URL # follows the kpis, alerts and dlq topics
+    safecampus exporter --kafka 127.0.0.1:9092 --alertmanager http://127.0.0.1:9193   # and pages through it
     safecampus exporter --from-dir out --openmetrics kpis.om   # history with event times, then exit
 
 The families and their mapping live in `safecampus.dashboards.metrics` (docs/metrics.md); this door
@@ -10,9 +11,12 @@ only reads, serves and follows.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
+import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +25,10 @@ from prometheus_client import CollectorRegistry, ProcessCollector, start_http_se
 from rich.console import Console
 
 from safecampus.config import Settings
+from safecampus.dashboards.alertmanager import Pusher
 from safecampus.dashboards.live import RegistryCounts, load_dir, openmetrics, take
 from safecampus.dashboards.metrics import MetricState
+from safecampus.schemas.alert import Alert
 from safecampus.schemas.kpi import Kpi
 
 console = Console()
@@ -44,6 +50,10 @@ def exporter(
         str | None, typer.Option(help="with --kafka: the store whose registry gives device counts")
     ] = None,
     topic_prefix: Annotated[str, typer.Option(help="prefix of the topic names (tests)")] = "",
+    alertmanager: Annotated[
+        str | None, typer.Option(help="with --kafka: push the alerts to this Alertmanager (v2 API), read silences")
+    ] = None,
+    push_every: Annotated[float, typer.Option(help="seconds between pushes to Alertmanager")] = 15.0,
     openmetrics_file: Annotated[
         Path | None, typer.Option("--openmetrics", help="with --from-dir: write KPI history as OpenMetrics, exit")
     ] = None,
@@ -51,6 +61,8 @@ def exporter(
     """Serve Prometheus metrics of the pipelines (导出 Prometheus 指标)."""
     if (from_dir is None) == (kafka is None):
         _fail("give one of --from-dir DIR or --kafka HOST:PORT（二选一）")
+    if alertmanager is not None and kafka is None:
+        _fail("--alertmanager needs --kafka: a directory's alerts are history, not pages（需要 --kafka）")
     if from_dir is not None and not from_dir.is_dir():
         _fail(f"{from_dir} is not a directory; run safecampus demo --out {from_dir} first（目录不存在）")
     if openmetrics_file is not None:
@@ -80,7 +92,11 @@ def exporter(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if kafka is not None:
         counts = _registry_counts(store)
-        threading.Thread(target=follow, args=(state, kafka, topic_prefix, counts, stop), daemon=True).start()
+        pusher = AlertPush(alertmanager.rstrip("/"), push_every, state) if alertmanager else None
+        follower = threading.Thread(target=follow, args=(state, kafka, topic_prefix, counts, stop, pusher), daemon=True)
+        follower.start()
+        if pusher is not None:
+            threading.Thread(target=pusher.run, args=(stop,), daemon=True).start()
     try:
         while not stop.wait(0.5):
             pass
@@ -102,8 +118,56 @@ def _registry_counts(store: str | None) -> RegistryCounts | None:
     return None
 
 
+class AlertPush:
+    """Posts our alerts to Alertmanager's v2 API every `every` seconds; its silences become acknowledgements."""
+
+    def __init__(self, url: str, every: float, state: MetricState) -> None:
+        self.url, self.every, self.state = url, every, state
+        self.pusher = Pusher(every)
+        self.lock = threading.Lock()
+        self._said = False
+
+    def observe(self, alert: Alert) -> None:
+        with self.lock:
+            self.pusher.observe(alert)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.every):
+            try:
+                self.push_once()
+                self._said = False
+            except (OSError, ValueError) as exc:  # Alertmanager away: say so once, post everything next time
+                if not self._said:
+                    errors.print(
+                        f"Alertmanager 无法连接 cannot reach {self.url} ({exc}); retrying every {self.every:g} s"
+                    )
+                    self._said = True
+
+    def push_once(self) -> None:
+        with urllib.request.urlopen(f"{self.url}/api/v2/silences", timeout=10) as answer:
+            silences = json.load(answer)
+        with self.lock:
+            acked = self.pusher.acknowledgements(silences)
+            body, ended = self.pusher.batch(datetime.now(UTC))
+        for alert in acked:
+            self.state.add_alert(alert)
+        if body:
+            request = urllib.request.Request(
+                f"{self.url}/api/v2/alerts", data=json.dumps(body).encode(), method="POST",
+                headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            urllib.request.urlopen(request, timeout=10).close()
+        with self.lock:
+            self.pusher.sent(ended)
+
+
 def follow(
-    state: MetricState, bootstrap: str, prefix: str, counts: RegistryCounts | None, stop: threading.Event
+    state: MetricState,
+    bootstrap: str,
+    prefix: str,
+    counts: RegistryCounts | None,
+    stop: threading.Event,
+    pusher: AlertPush | None = None,
 ) -> None:
     """Read the kpis, alerts and dlq topics from their start (counters are totals over what they keep)."""
     from kafka import KafkaConsumer
@@ -127,17 +191,19 @@ def follow(
         grew = False
         for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
             for message in batch:
-                grew |= _take(state, kinds[message.topic], message.value, counts)
+                grew |= _take(state, kinds[message.topic], message.value, counts, pusher)
         if grew and counts is not None:
             state.replace(counts.samples())
     if consumer is not None:
         consumer.close()
 
 
-def _take(state: MetricState, kind: str, value: bytes, counts: RegistryCounts | None) -> bool:
+def _take(state: MetricState, kind: str, value: bytes, counts: RegistryCounts | None, pusher: AlertPush | None) -> bool:
     try:
         record = take(state, kind, value)
     except ValueError:
         log.info("skipped a %s record that is not one", kind)
         return False
+    if pusher is not None and isinstance(record, Alert):
+        pusher.observe(record)
     return counts is not None and isinstance(record, Kpi) and counts.observe(record)
