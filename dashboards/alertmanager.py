@@ -14,6 +14,7 @@ time-to-acknowledge histogram like one who ran `safecampus alerts ack`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,29 +81,42 @@ class Pusher:
         for fp in ended:
             self._ended.pop(fp, None)
 
+    def unacknowledged(self) -> list[str]:
+        """Fingerprints of the open alerts nobody acknowledged yet."""
+        return [fp for fp, alert in self.open.items() if alert.status == "firing" and fp not in self._acked]
+
     def acknowledgements(self, silences: list[dict[str, Any]]) -> list[Alert]:
         """Open unacknowledged alerts an active silence on their fingerprint covers, as acknowledged
         (the silence's author as operator, its start as the time); each is reported once."""
-        out = []
+        acks = []
         for silence in silences:
             if silence.get("status", {}).get("state") != "active":
                 continue
             for matcher in silence.get("matchers", []):
-                fp = matcher.get("value", "")
-                alert = self.open.get(fp)
-                exact = (
-                    matcher.get("name") == "fingerprint" and not matcher.get("isRegex") and matcher.get("isEqual", True)
-                )
-                if not exact or alert is None or fp in self._acked or alert.status != "firing":
+                exact = matcher.get("name") == "fingerprint" and not matcher.get("isRegex")
+                if not exact or not matcher.get("isEqual", True):
                     continue
-                ack = Acknowledgement(
-                    fingerprint=fp,
-                    operator_id=(silence.get("createdBy") or "alertmanager")[:64],
-                    acknowledged_at=datetime.fromisoformat(silence["startsAt"].replace("Z", "+00:00")),
-                    comment=f"Alertmanager 静默 silence {silence.get('id', '')}: {silence.get('comment', '')}"[:500],
+                acks.append(
+                    Acknowledgement(
+                        fingerprint=matcher.get("value", "") or "-",
+                        operator_id=(silence.get("createdBy") or "alertmanager")[:64],
+                        acknowledged_at=datetime.fromisoformat(silence["startsAt"].replace("Z", "+00:00")),
+                        comment=f"Alertmanager 静默 silence {silence.get('id', '')}: {silence.get('comment', '')}"[
+                            :500
+                        ],
+                    )
                 )
-                acked = acknowledge(alert, ack)
-                self._acked.add(fp)
-                self.open[fp] = acked
-                out.append(acked)
+        return self.apply(acks)
+
+    def apply(self, acks: Iterable[Acknowledgement]) -> list[Alert]:
+        """The open unacknowledged alerts these acknowledgements are for, acknowledged; each once."""
+        out = []
+        for ack in acks:
+            alert = self.open.get(ack.fingerprint)
+            if alert is None or ack.fingerprint in self._acked or alert.status != "firing":
+                continue
+            acked = acknowledge(alert, ack)
+            self._acked.add(ack.fingerprint)
+            self.open[ack.fingerprint] = acked
+            out.append(acked)
         return out

@@ -30,6 +30,7 @@ from safecampus.dashboards.live import RegistryCounts, load_dir, openmetrics, ta
 from safecampus.dashboards.metrics import MetricState
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.kpi import Kpi
+from safecampus.schemas.operations import Acknowledgement
 
 console = Console()
 errors = Console(stderr=True)
@@ -47,7 +48,7 @@ def exporter(
     port: Annotated[int, typer.Option(help="port of /metrics")] = 9108,
     host: Annotated[str, typer.Option(help="address to bind (127.0.0.1 unless told otherwise)")] = "127.0.0.1",
     store: Annotated[
-        str | None, typer.Option(help="with --kafka: the store whose registry gives device counts")
+        str | None, typer.Option(help="with --kafka: the store (registry counts; acks given with alerts ack)")
     ] = None,
     topic_prefix: Annotated[str, typer.Option(help="prefix of the topic names (tests)")] = "",
     alertmanager: Annotated[
@@ -92,7 +93,7 @@ def exporter(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if kafka is not None:
         counts = _registry_counts(store)
-        pusher = AlertPush(alertmanager.rstrip("/"), push_every, state) if alertmanager else None
+        pusher = AlertPush(alertmanager.rstrip("/"), push_every, state, store) if alertmanager else None
         follower = threading.Thread(target=follow, args=(state, kafka, topic_prefix, counts, stop, pusher), daemon=True)
         follower.start()
         if pusher is not None:
@@ -121,8 +122,8 @@ def _registry_counts(store: str | None) -> RegistryCounts | None:
 class AlertPush:
     """Posts our alerts to Alertmanager's v2 API every `every` seconds; its silences become acknowledgements."""
 
-    def __init__(self, url: str, every: float, state: MetricState) -> None:
-        self.url, self.every, self.state = url, every, state
+    def __init__(self, url: str, every: float, state: MetricState, store: str | None = None) -> None:
+        self.url, self.every, self.state, self.store = url, every, state, store
         self.pusher = Pusher(every)
         self.lock = threading.Lock()
         self._said = False
@@ -147,7 +148,10 @@ class AlertPush:
         with urllib.request.urlopen(f"{self.url}/api/v2/silences", timeout=10) as answer:
             silences = json.load(answer)
         with self.lock:
-            acked = self.pusher.acknowledgements(silences)
+            waiting = self.pusher.unacknowledged()
+        stored = _stored_acks(self.store, waiting) if self.store and waiting else []
+        with self.lock:
+            acked = self.pusher.acknowledgements(silences) + self.pusher.apply(stored)
             body, ended = self.pusher.batch(datetime.now(UTC))
         for alert in acked:
             self.state.add_alert(alert)
@@ -159,6 +163,28 @@ class AlertPush:
             urllib.request.urlopen(request, timeout=10).close()
         with self.lock:
             self.pusher.sent(ended)
+
+
+def _stored_acks(store: str, fingerprints: list[str]) -> list[Acknowledgement]:
+    """Acknowledgements given with `safecampus alerts ack` in the store, for these alerts."""
+    from sqlmodel import Session, col, select
+
+    from safecampus.connectors.store import engine_for
+    from safecampus.schemas.store import AcknowledgementRow
+
+    with Session(engine_for(store)) as session:
+        rows = session.exec(select(AcknowledgementRow).where(col(AcknowledgementRow.fingerprint).in_(fingerprints)))
+        return [
+            Acknowledgement(
+                fingerprint=row.fingerprint,
+                operator_id=row.operator_id,
+                acknowledged_at=row.acknowledged_at
+                if row.acknowledged_at.tzinfo
+                else row.acknowledged_at.replace(tzinfo=UTC),
+                comment=row.comment,
+            )
+            for row in rows
+        ]
 
 
 def follow(

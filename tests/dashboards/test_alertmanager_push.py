@@ -1,10 +1,12 @@
 """The live path to the pager: alerts on the alerts topic (real Kafka) → `safecampus exporter --kafka
 --alertmanager` → a real Alertmanager (v2 API), and its metrics → a real Prometheus whose escalation rule
-raises what nobody acknowledged. A silence on a fingerprint acknowledges; a resolve ends the alert there."""
+raises what nobody acknowledged. A silence on a fingerprint acknowledges, as does `alerts ack` at the desk;
+a resolve ends the alert there."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -14,13 +16,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from stack import ESCALATE_AFTER_S, Receiver, am_config, deploy, free_port, get_json, shortened_rules, wait_for
 
 from safecampus.connectors.kafka.clients import Topics, produce_batch
+from safecampus.connectors.store import alert_row, engine_for, upsert
 from safecampus.schemas.alert import Alert, alert_fingerprint
+from safecampus.schemas.store import AlertRow
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -36,8 +41,12 @@ def our_alert(rule: str, status: str = "firing") -> Alert:
 
 
 @pytest.fixture(scope="module")
-def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def live(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, _city_store_template: Path
+) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("live")
+    shutil.copyfile(_city_store_template, base / "safecampus.db")
+    store = f"sqlite:///{base / 'safecampus.db'}"
     Receiver.got = []
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -48,13 +57,16 @@ def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     am_url = deploy("alertmanager.sh", am_env, "start")
     prefix = f"t-metrics-{uuid.uuid4().hex[:8]}-"
     topics = Topics(prefix)
-    alarm, intrusion = our_alert("security.one_key_alarm"), our_alert("security.intrusion")
+    alarm, intrusion, door = (
+        our_alert(r) for r in ("security.one_key_alarm", "security.intrusion", "security.forced_door")
+    )
+    upsert(engine_for(store), AlertRow, [alert_row(door)])  # as the streaming runner's store sink leaves it
     produce_batch(kafka_bootstrap, topics.alerts, [(a.fingerprint.encode(), a.model_dump_json().encode(), [])
-                                                   for a in (alarm, intrusion)])  # fmt: skip
+                                                   for a in (alarm, intrusion, door)])  # fmt: skip
     port = free_port()
     exporter = subprocess.Popen(
         [sys.executable, "-m", "safecampus.cli", "exporter", "--kafka", kafka_bootstrap, "--topic-prefix", prefix,
-         "--alertmanager", am_url, "--push-every", "1", "--port", str(port)],
+         "--alertmanager", am_url, "--push-every", "1", "--port", str(port), "--store", store],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     prom_env = {"SAFECAMPUS_PROM_PORT": str(free_port()), "SAFECAMPUS_PROM_DATA": str(base / "prom-data"),
@@ -64,7 +76,8 @@ def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         prom_url = deploy("prometheus.sh", prom_env, "start")
         yield {"am": am_url, "prom": prom_url, "metrics": f"http://127.0.0.1:{port}/metrics", "kafka": kafka_bootstrap,
-               "topic": topics.alerts, "alarm": alarm, "intrusion": intrusion}  # fmt: skip
+               "topic": topics.alerts, "alarm": alarm, "intrusion": intrusion, "door": door,
+               "store": store}  # fmt: skip
     finally:
         deploy("prometheus.sh", prom_env, "stop")
         deploy("alertmanager.sh", am_env, "stop")
@@ -109,8 +122,14 @@ def test_pushed_silenced_escalated_and_resolved(live: dict[str, Any]) -> None:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
-    wait_for("the silence as an acknowledgement", lambda: metric("safecampus_alert_ack_seconds_count") == 1.0)
+    # the forced door is acknowledged at the desk (the store), as an operator does
+    door = live["door"]
+    desk = ["alerts", "ack", door.fingerprint[:12], "--operator", "op-030", "--store", live["store"]]
+    ack = subprocess.run([sys.executable, "-m", "safecampus.cli", *desk], capture_output=True, text=True, check=False)
+    assert ack.returncode == 0, ack.stderr
+    wait_for("both acknowledgements", lambda: metric("safecampus_alert_ack_seconds_count") == 2.0)
     assert metric("safecampus_alerts_unacknowledged", rule="security.intrusion") == 0.0
+    assert metric("safecampus_alerts_unacknowledged", rule="security.forced_door") == 0.0
     assert metric("safecampus_alerts_unacknowledged", rule="security.one_key_alarm") == 1.0
 
     school = wait_for("the school's page", lambda: pages("/alertmanager/school"))
@@ -130,5 +149,6 @@ def test_pushed_silenced_escalated_and_resolved(live: dict[str, Any]) -> None:
     time.sleep(5)
     seen = [(p, a["fingerprint"], a["status"]) for _, p, b in Receiver.got if "alerts" in b for a in b["alerts"]]
     assert len(seen) == len(set(seen)), f"an alert arrived twice at the same level: {seen}"
-    assert not [a for a in pages("/alertmanager/district") if a["labels"]["rule"] == "security.intrusion"]
+    escalated = {a["labels"]["rule"] for a in pages("/alertmanager/district")}
+    assert escalated == {"security.one_key_alarm"}  # neither acknowledged alert went up
     assert not [a for a in held(am, alarm.fingerprint) if a["status"]["state"] == "active"]
