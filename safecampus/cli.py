@@ -24,6 +24,7 @@ from safecampus.alert_desk import alerts_app  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.dashboards_cli import dashboards_app  # noqa: E402
 from safecampus.exporter import exporter  # noqa: E402
+from safecampus.fire.cli import register as register_fire  # noqa: E402
 from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
 
 app = typer.Typer(
@@ -45,6 +46,11 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(alerts_app, name="alerts")
 app.command("exporter")(exporter)
 app.add_typer(dashboards_app, name="dashboards")
+report_app = typer.Typer(help="Reports people read: the fire-safety remediation ledger.", no_args_is_help=True)
+import_app = typer.Typer(help="Import files kept by people into raw envelopes (a replay file).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+app.add_typer(import_app, name="import")
+register_fire(report_app, import_app)
 console = Console()
 errors = Console(stderr=True)
 
@@ -463,7 +469,8 @@ def gateway_jt808(
 def gateway_http(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8080,
     kafka: Annotated[
-        str | None, typer.Option(help="write posts to raw.security (escort confirmations: raw.bus) on this broker")
+        str | None,
+        typer.Option(help="write posts to raw.security (escort confirmations: raw.bus, inspections: raw.fire)"),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
     tokens: Annotated[
@@ -471,10 +478,12 @@ def gateway_http(
         typer.Option(help="device token file (name sha256$salt$digest per line); without it the gateway runs open"),
     ] = None,
 ) -> None:
-    """Receive camera (ISAPI, GB/T 28181), alarm-box and escort-app (POST /escort) posts; store every body unchanged.
+    """Receive camera (ISAPI, GB/T 28181), alarm-box, escort-app (POST /escort) and inspection-app
+    (POST /inspection) posts; store every body unchanged.
 
     /escort takes the escort app's "all students off" confirmation:
     {"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}
+    /inspection takes a childcare fire-safety inspection form (JSON, at most 256 KiB).
 
     Devices authenticate with `Authorization: Bearer TOKEN` or `?token=TOKEN`; make tokens with
     `python -m safecampus.connectors.security.tokens NAME…`. Refusals are logged to stderr.
@@ -497,7 +506,7 @@ def gateway_http(
     sink = _raw_sink(kafka, out)
     banner = (
         f"HTTP gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → security; "
-        f"/escort (escort app) → bus; → {kafka or out}; {mode}"
+        f"/escort (escort app) → bus; /inspection (inspection app) → fire; → {kafka or out}; {mode}"
     )
     try:
         serve_http(port, sink, tokens=store_of_tokens, on_ready=lambda: console.print(banner))

@@ -3,7 +3,8 @@
 Each payload is stored unchanged, as a raw envelope, before the device gets its answer:
 `safecampus gateway jt808 --port 7808 --kafka 127.0.0.1:9092` for bus terminals and
 `safecampus gateway http --port 8080 --kafka 127.0.0.1:9092` for cameras, alarm boxes and the
-escort app's "all students off" confirmations (POST /escort, to raw.bus).
+escort app's "all students off" confirmations (POST /escort, to raw.bus) and the inspection app's
+fire-safety forms (POST /inspection, to raw.fire).
 """
 
 from __future__ import annotations

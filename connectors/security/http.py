@@ -13,18 +13,21 @@ is stored first.
     /gb28181                               security  gb28181
     /alarmbox                              security  alarmbox
     /escort                                bus       bus-json
+    /inspection                            fire      inspection-json
 
 An escort confirmation is the escort app's JSON form (connectors/bus/escort.py), e.g.
 `{"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}`;
 its envelope is keyed by the terminal id when the body names one (so it lands on the bus's
-raw.bus partition, next to its JT/T 808 frames); the bus pipeline validates it.
+raw.bus partition, next to its JT/T 808 frames); the bus pipeline validates it. An inspection
+app posts a childcare fire-safety inspection form (schemas/fire.py) to /inspection, keyed by the
+institution id it names; the fire pipeline validates it (a bad form goes to the DLQ).
 
 Answers: 200 once the sink has the body, 400 for a malformed request (a bad chunk size, a body
 shorter than its Content-Length: never stored), 401 without a valid device token (when tokens
 are configured), 404 for other paths, 405 for other methods, 408 when the head or the body is
 too slow, 411 without a length, 413 over the route's limit (`MAX_BODY_BYTES`,
-`ESCORT_MAX_BODY_BYTES` for /escort; chunked bodies too), 431 for an oversized head, 503 when
-the gateway is full or the sink fails (the device retries).
+`ESCORT_MAX_BODY_BYTES` for /escort, `INSPECTION_MAX_BODY_BYTES` for /inspection; chunked bodies
+too), 431 for an oversized head, 503 when the gateway is full or the sink fails (the device retries).
 
 The server is asyncio (`HttpLimits`): a waiting connection costs no thread, so idle and slow
 clients cannot starve the others. The head must arrive within `header_timeout_s`, a body at
@@ -80,6 +83,7 @@ EnvelopeSink = Callable[[RawEnvelope], None]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # an ISAPI post with a few JPEG snapshots stays far below 16 MiB
 ESCORT_MAX_BODY_BYTES = 16 * 1024  # an escort confirmation is about 100 bytes of JSON
+INSPECTION_MAX_BODY_BYTES = 256 * 1024  # a form of 200 findings at most (pipelines/domain.py MAX_JSON_BYTES)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # RFC 9110 §8.3: what a body without a type is
 ROUTES: dict[str, SourceFormat] = {
     "/": "isapi",
@@ -88,8 +92,13 @@ ROUTES: dict[str, SourceFormat] = {
     "/gb28181": "gb28181",
     "/alarmbox": "alarmbox",
     "/escort": "bus-json",
+    "/inspection": "inspection-json",
 }
-DOMAINS: dict[SourceFormat, Domain] = {"bus-json": "bus"}  # every other route is a security device's
+DOMAINS: dict[SourceFormat, Domain] = {"bus-json": "bus", "inspection-json": "fire"}  # else a security device's
+# A camera's id is inside its XML (the pipeline finds it); an escort confirmation names its terminal, an
+# inspection its institution: the key keeps them on the partition of the bus's frames, the institution's forms.
+KEY_FIELDS: dict[SourceFormat, str] = {"bus-json": "terminal_id", "inspection-json": "institution_id"}
+BODY_LIMITS: dict[SourceFormat, int] = {"bus-json": ESCORT_MAX_BODY_BYTES, "inspection-json": INSPECTION_MAX_BODY_BYTES}
 
 
 class SecurityHttpGateway:
@@ -156,7 +165,7 @@ class SecurityHttpGateway:
 
     def body_limit(self, source: SourceFormat) -> int:
         """The largest body a route takes."""
-        return min(self.max_body_bytes, ESCORT_MAX_BODY_BYTES) if source == "bus-json" else self.max_body_bytes
+        return min(self.max_body_bytes, BODY_LIMITS.get(source, self.max_body_bytes))
 
     def envelope(self, source: SourceFormat, body: bytes, content_type: str | None) -> RawEnvelope:
         """The raw envelope of one request body, exactly as received."""
@@ -168,9 +177,7 @@ class SecurityHttpGateway:
             content_type=content_type or DEFAULT_CONTENT_TYPE,
             received_at=datetime.now(UTC),
             gateway=self.gateway_id,
-            # A camera's id is inside its XML; the pipeline finds it when decoding. An escort
-            # confirmation names its terminal: the key keeps it with the bus's frames.
-            key=escort_terminal(body) if domain == "bus" else None,
+            key=form_key(body, KEY_FIELDS[source]) if source in KEY_FIELDS else None,
         )
 
     def refuse(self, reason: str, peer: str, detail: str) -> None:
@@ -248,7 +255,9 @@ class SecurityHttpGateway:
         url = request.url
         source = ROUTES.get(url.path.rstrip("/") or "/")
         if source is None:
-            raise Refusal(404, "unknown_path", "unknown path; post to /isapi, /gb28181, /alarmbox or /escort")
+            raise Refusal(
+                404, "unknown_path", "unknown path; post to /isapi, /gb28181, /alarmbox, /escort or /inspection"
+            )
         if request.method != "POST":
             raise Refusal(405, "method", "only POST is accepted")
         device = self._authenticate(request.header("authorization"), url.query)
@@ -295,9 +304,14 @@ class SecurityHttpGateway:
 
 def escort_terminal(body: bytes) -> str | None:
     """The terminal id an escort confirmation names, or None (the pipeline then refuses the body)."""
+    return form_key(body, "terminal_id")
+
+
+def form_key(body: bytes, field: str) -> str | None:
+    """The id a JSON form names in `field` (an escort's terminal, an inspection's institution), or None."""
     try:
         form = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    terminal = form.get("terminal_id") if isinstance(form, dict) else None
-    return terminal if isinstance(terminal, str) and terminal else None
+    key = form.get(field) if isinstance(form, dict) else None
+    return key if isinstance(key, str) and 0 < len(key) <= 64 else None

@@ -37,6 +37,7 @@ from safecampus.schemas.common import Record
 from safecampus.schemas.fire import FireInspection
 
 DAY = timedelta(days=1)
+MAX_STEPS = 5000  # deadlines one advance fires one by one: years of days
 
 
 class FireDetector(Detector[FireInspection]):
@@ -64,8 +65,7 @@ class FireDetector(Detector[FireInspection]):
     def observe(self, event: FireInspection) -> list[Alert]:
         alerts: list[Alert] = []
         if self.clock is not None and event.inspected_at > self.clock:
-            self.clock = event.inspected_at  # deadlines before this form fire first, without it
-            alerts = self._run(set(), strict=True)
+            alerts = self._advance(event.inspected_at, strict=True)  # deadlines before this form fire first
         before = self.book.first_at
         touched = self.book.add(event)
         if touched is None:
@@ -90,8 +90,7 @@ class FireDetector(Detector[FireInspection]):
     def expire(self, now: datetime) -> list[Alert]:
         if self.clock is None:
             return []
-        self.clock = max(self.clock, now)
-        return self._run(set())
+        return self._advance(now, strict=False)
 
     def next_deadline(self) -> datetime | None:
         if self.clock is None:
@@ -114,6 +113,21 @@ class FireDetector(Detector[FireInspection]):
         first = self.book.first_at
         assert first is not None
         return local_day(first) if self.patrols_through is None else self.patrols_through + DAY
+
+    def _advance(self, target: datetime, strict: bool) -> list[Alert]:
+        """Move the clock to `target` deadline by deadline, as timers would: a silent weekend still
+        escalates an overdue finding once per day. `strict`: deadlines at `target` wait."""
+        alerts: list[Alert] = []
+        for _ in range(MAX_STEPS):
+            step = self.next_deadline()
+            clock = self.clock
+            if step is None or clock is None or step > target or (strict and step == target) or step <= clock:
+                break
+            self.clock = step
+            alerts += self._run(set())
+        if self.clock is not None and target > self.clock:
+            self.clock = target
+        return alerts + self._run(set(), strict)
 
     def _run(self, groups: set[Group], strict: bool = False) -> list[Alert]:
         """Evaluate `groups` and every group due by the clock (before it, when `strict`)."""

@@ -22,8 +22,8 @@ from safecampus.schemas.fire import FireLedger, FireLedgerRow
 def days_overdue(finding: Finding, as_of: datetime) -> int:
     if finding.deadline is None:
         return 0
-    fixed = finding.rectified_at if finding.rectified_at and finding.rectified_at <= as_of else None
-    end = local_day(fixed) if fixed else local_day(as_of)
+    fixed = min((t for t in (finding.rectified_at, finding.closed_at) if t is not None and t <= as_of), default=None)
+    end = local_day(fixed) if fixed else local_day(as_of)  # rectified, or closed by a compliant inspection
     return max(0, (end - finding.deadline).days)
 
 

@@ -188,3 +188,34 @@ def test_files_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path) -> No
     with pytest.raises(ImportRefused, match=".json, .jsonl, .csv or .xlsx"):
         (tmp_path / "x.txt").write_text("x")
         import_file(tmp_path / "x.txt")
+
+
+def test_the_http_gateway_takes_inspection_forms_size_limited(pipeline: FirePipeline) -> None:
+    import http.client
+
+    from safecampus.connectors.security.http import INSPECTION_MAX_BODY_BYTES, SecurityHttpGateway
+
+    received: list[RawEnvelope] = []
+    gateway = SecurityHttpGateway(received.append, port=0)
+    gateway.start()
+
+    def post(body: bytes) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", gateway.bound_port, timeout=10)
+        conn.request("POST", "/inspection", body, {"Content-Type": "application/json"})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    try:
+        body = json.dumps(FORM).encode()
+        assert post(body) == 200
+        assert post(b" " * (INSPECTION_MAX_BODY_BYTES + 1)) == 413  # a form is a few KiB: refused, not stored
+        assert post(b"{broken") == 200  # stored as received; the pipeline sends it to the DLQ with its reason
+    finally:
+        gateway.stop()
+    form, broken = received
+    assert (form.domain, form.source, form.key, form.payload_bytes()) == ("fire", "inspection-json", "T001", body)
+    assert pipeline.decode(form)[0].inspection_id == FORM["inspection_id"]
+    with pytest.raises(DecodeError, match="inspection form is not valid JSON"):
+        pipeline.decode(broken)
+    assert broken.key is None

@@ -81,7 +81,7 @@ def test_an_open_finding_past_its_deadline_is_high_and_escalates_daily(pipeline:
     first = of_rule(detector.expire(at("09-15", "00:00")), "fire.hazard_overdue")
     later = of_rule(detector.expire(at("09-17", "09:00")), "fire.hazard_overdue")
     assert [(a.severity, a.evidence[0]["escalation"]) for a in first] == [("high", 1)]  # a warning finding, raised
-    assert [a.evidence[0]["escalation"] for a in later] == [3]  # one update per further day: the third day
+    assert [a.evidence[0]["escalation"] for a in later] == [2, 3]  # one update per further day, each day
     assert detector.next_deadline() == at("09-18", "00:00")
     rectified = {"V01": {"rectified_at": at("09-18", "15:00").isoformat()}}
     fourth, resolved = of_rule(
