@@ -37,6 +37,7 @@ class Panel:
     width: int = 8
     height: int = 7
     instant: bool = False
+    live: bool = False  # has data only while the exporter follows Kafka (not from a replay's files)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,13 @@ PIPELINE = Board(
             width=12,
         ),
         Panel(
+            "消费组积压 Consumer lag",
+            "timeseries",
+            (("sum by (group, topic) (safecampus_kafka_consumer_lag_messages)", "{{group}} {{topic}}"),),
+            width=12,
+            live=True,
+        ),
+        Panel(
             "KPI 记录（按领域） KPI records read",
             "table",
             (("sum by (domain, mapped) (safecampus_kpi_records_total)", "{{domain}}"),),
@@ -332,8 +340,12 @@ def write(directory: Path = JSON_DIR) -> list[Path]:
     return written
 
 
-def queries(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(panel title, PromQL) of every target of a dashboard model."""
+def queries(model: dict[str, Any], live: bool | None = None) -> Iterator[tuple[str, str]]:
+    """(panel title, PromQL) of every target of a dashboard model; `live` True or False keeps only the
+    panels that need (or do not need) an exporter following Kafka."""
+    live_titles = {p.title for b in BOARDS for p in b.panels if p.live}
     for panel in model.get("panels", []):
+        if live is not None and (panel["title"] in live_titles) != live:
+            continue
         for target in panel.get("targets", []):
             yield panel["title"], target["expr"]

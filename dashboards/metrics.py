@@ -31,7 +31,7 @@ Kind = Literal["counter", "gauge", "histogram"]
 ALERT_LABELS = ("domain", "rule", "severity", "district", "school")
 ACK_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
 BOUNDED_LABELS = {"domain", "district", "school", "route", "rule", "severity", "kind", "indicator", "event_type"}
-BOUNDED_LABELS |= {"step", "mapped"}
+BOUNDED_LABELS |= {"step", "mapped", "group", "topic"}  # topic: the raw.<domain> topics of one consumer group
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,13 @@ FAMILIES: tuple[Family, ...] = (
         "KPI window_end",
     ),
     Family(
+        "safecampus_kafka_consumer_lag_messages",
+        "gauge",
+        ("group", "topic"),
+        "流水线消费组积压的记录数 — records the pipelines' consumer group has not committed yet, per raw topic",
+        "Kafka end offsets − the group's committed offsets (--kafka)",
+    ),
+    Family(
         "safecampus_exporter_live",
         "gauge",
         (),
@@ -278,6 +285,7 @@ class MetricState:
         self._received: dict[str, float] = {}
         self._window_end: dict[str, float] = {}
         self._dlq: dict[LabelValues, float] = defaultdict(float)
+        self._lag: dict[LabelValues, float] = {}
 
     def add_kpi(self, kpi: Kpi, received: float | None = None) -> bool:
         """Take one KPI record; True when a family takes it."""
@@ -329,6 +337,10 @@ class MetricState:
         with self._lock:
             self._dlq[(record.domain, record.step)] += 1
 
+    def set_lag(self, group: str, topic: str, records: float) -> None:
+        with self._lock:
+            self._lag[(group, topic)] = records
+
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             samples = {name: dict(values) for name, values in self._values.items()}
@@ -341,6 +353,7 @@ class MetricState:
             samples["safecampus_kpi_last_received_timestamp_seconds"] = {(d,): t for d, t in self._received.items()}
             samples["safecampus_kpi_window_end_timestamp_seconds"] = {(d,): t for d, t in self._window_end.items()}
             samples["safecampus_exporter_live"] = {(): 1.0 if self.live else 0.0}
+            samples["safecampus_kafka_consumer_lag_messages"] = dict(self._lag)
             ack = {key: list(values) for key, values in self._ack.items()}
         for family in FAMILIES:
             if family.kind == "histogram":

@@ -55,6 +55,7 @@ def exporter(
         str | None, typer.Option(help="with --kafka: push the alerts to this Alertmanager (v2 API), read silences")
     ] = None,
     push_every: Annotated[float, typer.Option(help="seconds between pushes to Alertmanager")] = 15.0,
+    group: Annotated[str, typer.Option(help="with --kafka: the pipelines' consumer group, for its lag")] = "safecampus",
     openmetrics_file: Annotated[
         Path | None, typer.Option("--openmetrics", help="with --from-dir: write KPI history as OpenMetrics, exit")
     ] = None,
@@ -98,6 +99,10 @@ def exporter(
         follower.start()
         if pusher is not None:
             threading.Thread(target=pusher.run, args=(stop,), daemon=True).start()
+        lag = threading.Thread(
+            target=probe_lag, args=(state, kafka, group, topic_prefix, push_every, stop), daemon=True
+        )
+        lag.start()
     try:
         while not stop.wait(0.5):
             pass
@@ -163,6 +168,34 @@ class AlertPush:
             urllib.request.urlopen(request, timeout=10).close()
         with self.lock:
             self.pusher.sent(ended)
+
+
+def probe_lag(state: MetricState, bootstrap: str, group: str, prefix: str, every: float, stop: threading.Event) -> None:
+    """The pipelines' consumer group's lag on each raw topic: end offsets − committed offsets, every `every`
+    seconds. The probe never subscribes, so it joins no group and moves no offset."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from safecampus.connectors.kafka.clients import Topics
+    from safecampus.schemas.common import DOMAINS
+
+    topics, consumer = Topics(prefix), None
+    while not stop.is_set():
+        try:
+            if consumer is None:
+                consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+            for domain in DOMAINS:
+                topic = topics.raw(domain)
+                partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                ends = consumer.end_offsets(partitions) if partitions else {}
+                committed = {tp: consumer.committed(tp) for tp in partitions}
+                if any(offset is not None for offset in committed.values()):
+                    behind = sum(ends[tp] - (committed[tp] or 0) for tp in partitions)
+                    state.set_lag(group, topic, float(max(behind, 0)))
+        except Exception as exc:  # the broker away: the gauge keeps its last value, the next probe retries
+            log.info("consumer lag probe failed: %s", exc)
+        stop.wait(every)
+    if consumer is not None:
+        consumer.close()
 
 
 def _stored_acks(store: str, fingerprints: list[str]) -> list[Acknowledgement]:

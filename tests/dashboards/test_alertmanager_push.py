@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 from stack import ESCALATE_AFTER_S, Receiver, am_config, deploy, free_port, get_json, shortened_rules, wait_for
 
 from safecampus.connectors.kafka.clients import Topics, produce_batch
 from safecampus.connectors.store import alert_row, engine_for, upsert
+from safecampus.dashboards import grafana
 from safecampus.schemas.alert import Alert, alert_fingerprint
 from safecampus.schemas.store import AlertRow
 
@@ -63,10 +66,19 @@ def live(
     upsert(engine_for(store), AlertRow, [alert_row(door)])  # as the streaming runner's store sink leaves it
     produce_batch(kafka_bootstrap, topics.alerts, [(a.fingerprint.encode(), a.model_dump_json().encode(), [])
                                                    for a in (alarm, intrusion, door)])  # fmt: skip
+    # the pipelines' group has read and committed some of five raw records: the rest is its lag
+    group = f"{prefix}pipelines"
+    produce_batch(kafka_bootstrap, topics.raw("security"), [(b"k", b"{}", [])] * 5)
+    reader = KafkaConsumer(topics.raw("security"), bootstrap_servers=kafka_bootstrap, group_id=group,
+                           auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2)  # fmt: skip
+    read = wait_for("a first poll", lambda: sum(len(b) for b in reader.poll(timeout_ms=1000).values()))
+    reader.commit()
+    reader.close()
     port = free_port()
     exporter = subprocess.Popen(
         [sys.executable, "-m", "safecampus.cli", "exporter", "--kafka", kafka_bootstrap, "--topic-prefix", prefix,
-         "--alertmanager", am_url, "--push-every", "1", "--port", str(port), "--store", store],
+         "--alertmanager", am_url, "--push-every", "1", "--port", str(port), "--store", store,
+         "--group", group],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     prom_env = {"SAFECAMPUS_PROM_PORT": str(free_port()), "SAFECAMPUS_PROM_DATA": str(base / "prom-data"),
@@ -77,7 +89,7 @@ def live(
         prom_url = deploy("prometheus.sh", prom_env, "start")
         yield {"am": am_url, "prom": prom_url, "metrics": f"http://127.0.0.1:{port}/metrics", "kafka": kafka_bootstrap,
                "topic": topics.alerts, "alarm": alarm, "intrusion": intrusion, "door": door,
-               "store": store}  # fmt: skip
+               "store": store, "lag": 5 - read}  # fmt: skip
     finally:
         deploy("prometheus.sh", prom_env, "stop")
         deploy("alertmanager.sh", am_env, "stop")
@@ -152,3 +164,22 @@ def test_pushed_silenced_escalated_and_resolved(live: dict[str, Any]) -> None:
     escalated = {a["labels"]["rule"] for a in pages("/alertmanager/district")}
     assert escalated == {"security.one_key_alarm"}  # neither acknowledged alert went up
     assert not [a for a in held(am, alarm.fingerprint) if a["status"]["state"] == "active"]
+
+
+def test_the_live_panels_answer_and_the_lag_is_the_groups(live: dict[str, Any]) -> None:
+    """The panels that need an exporter following Kafka (consumer lag) answer from this live stack."""
+    prom = live["prom"]
+
+    def lag() -> list[dict[str, Any]]:
+        expr = "safecampus_kafka_consumer_lag_messages"
+        return get_json(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"]
+
+    found = wait_for("the consumer lag in Prometheus", lag)
+    assert [float(s["value"][1]) for s in found] == [float(live["lag"])] and 0 < live["lag"] < 5
+    asked = 0
+    for board in grafana.BOARDS:
+        for title, expr in grafana.queries(grafana.build(board), live=True):
+            answer = get_json(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+            assert answer["status"] == "success" and answer["data"]["result"], f"{board.uid} / {title}: {expr}"
+            asked += 1
+    assert asked >= 1
