@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services kafka postgres prism prometheus alertmanager stop bench chaos soak clean
+.PHONY: demo test lint services kafka postgres prism prometheus alertmanager stop bench chaos soak fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ chaos: $(STAMP) services  ## 10 SIGKILLs, a broker and a PostgreSQL restart unde
 
 soak: $(STAMP) services  ## 30 minutes at 2,000 events/s on the streaming runner; throughput, p99, RSS, lag as a PNG
 	$(BIN)/python bench/soak.py
+
+FUZZ_RUNS ?= 1000000
+fuzz: $(STAMP)  ## coverage-guided fuzzing (atheris) of every decoder: FUZZ_RUNS inputs per target
+	FUZZ_RUNS=$(FUZZ_RUNS) $(BIN)/python fuzz/run.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -72,7 +72,8 @@ def encode_location_body(report: LocationReport) -> bytes:
 
 def _scaled(value: float, factor: float) -> int:
     """`value` × `factor` rounded; -1 (out of every range) for NaN and infinity."""
-    return round(value * factor) if math.isfinite(value) else -1
+    product = value * factor  # a finite value may still overflow to infinity here
+    return round(product) if math.isfinite(product) else -1
 
 
 def _extra_item(item_id: int, value: ExtraValue) -> bytes:

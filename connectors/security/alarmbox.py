@@ -4,7 +4,8 @@ These devices have no common vendor protocol, so their gateways post one documen
 object per event. Fields (unknown fields are refused):
 
     device_id  str, 1-64 chars, required   e.g. "CZ-AB-0001"
-    kind       one of                      one_key      one-key (panic) alarm button pressed
+    kind       one of (or another lower-case word, raised as "other" and counted)
+                                           one_key      one-key (panic) alarm button pressed
                                            fence        perimeter fence sensor tripped
                                            door_forced  door opened without a valid credential
                                            door_held    door held open too long
@@ -42,7 +43,9 @@ class AlarmBoxEvent(Record):
     """One alarm-box, fence or access-control event, as the gateway posts it."""
 
     device_id: str = Field(min_length=1, max_length=64)
-    kind: AlarmBoxKind
+    # A documented kind, or a new sensor's own word (e.g. "smoke"): kept, and raised as "other" by the
+    # pipeline (counted as unknown_event_type) rather than dropping the alarm.
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="an AlarmBoxKind, or a new sensor's word")
     state: EventState = "active"
     time: AwareDatetime
     channel: int = Field(default=1, ge=0, le=4096)

@@ -330,6 +330,7 @@ def test_decode_isapi_still_prints_an_unknown_camera_alarm(tmp_path: Path) -> No
         {"speed_kmh": 7_000.0},
         {"speed_kmh": float("nan")},
         {"lat_deg": 5000.0},
+        {"lat_deg": 1.8e302},  # finite, but × 1e6 is infinity (found by the property test)
         {"lon_deg": float("inf")},
         {"alarm_flags": 1 << 32},
         {"direction_deg": -1},

@@ -74,3 +74,12 @@ def test_an_escort_time_without_offset_is_beijing_time_and_counted() -> None:
     [event] = pipeline.decode(RawEnvelope(domain="bus", source="bus-json", payload=body, received_at=RECEIVED))
     assert event.occurred_at == datetime(2026, 9, 1, 7, 52, 10, tzinfo=SHANGHAI)
     assert _count(pipeline.kpi_partials([event], []), "bus", "time_without_offset") == 1
+
+
+def test_an_alarm_box_kind_we_do_not_know_is_raised_not_dropped() -> None:
+    pipeline = SecurityPipeline(Settings(), RegistryView())
+    body = b'{"device_id": "CZ-0090-00", "kind": "smoke", "time": "2026-09-01T22:15:03+08:00"}'
+    envelope = RawEnvelope.of_bytes(body, domain="security", source="alarmbox", received_at=RECEIVED)
+    [event] = pipeline.decode(envelope)
+    assert (event.event_type, event.severity, event.vendor_type) == ("other", "warning", "alarmbox:smoke")
+    assert _count(pipeline.kpi_partials([event], []), "security", "unknown_event_type") == 1

@@ -1,7 +1,8 @@
-"""Issue 10's done-when, scaled for CI: a good terminal and a good camera are served fast while idle
-connections, slowloris senders, a flood and oversized bodies hit both gateways (loopback only).
+"""Issue 10's done-when: a good terminal and a good camera are served within 50 ms p99 while 2,000 idle
+connections per gateway, slowloris senders, a flood and oversized bodies hit both gateways (loopback only).
 
-The good clients' latency is measured and printed (`pytest -s`); refusals are asserted by count.
+The good clients' latency is measured and printed (`pytest -s`); refusals are asserted by count. The bad
+clients run in a process of their own (they are other machines), the gateways and good clients in this one.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import multiprocessing
+import resource
 import socket
 import statistics
 import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from safecampus.connectors.bus.jt808_encode import encode_auth_body, encode_location_body, encode_registration_body
 from safecampus.connectors.bus.jt808_frame import (
@@ -32,12 +36,24 @@ from safecampus.connectors.security.http_wire import HttpLimits
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.security_payloads import isapi_alert_xml, isapi_multipart
 
-IDLE = 500  # per gateway (issue 10 says 2,000 for the full run)
+IDLE = 2_000  # per gateway, as issue 10 asks
 SLOW = 40
-ATTACK_S = 4.0
+HOLD_S = 8.0  # the gateways' auth and header timeouts: the whole idle crowd is in before any is closed
+ATTACK_S = HOLD_S + 3.0  # the good clients are timed while the crowd is held, then while it is refused
 P99_LIMIT_S = 0.050
 GOOD = "013800000001"
 FLOODER = "013800000002"  # registered, but sends as fast as it can
+
+
+def _enough_file_descriptors() -> None:
+    """Client and server ends of every connection live in this process: about 4 × IDLE descriptors."""
+    needed = 4 * (IDLE + SLOW) + 512
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert soft == resource.RLIM_INFINITY or soft >= needed, f"ulimit -n is {soft}; this test needs {needed}"
 
 
 def _p99(samples: list[float]) -> float:
@@ -78,11 +94,21 @@ def _connect(port: int, source: str) -> socket.socket:
     return sock
 
 
-def _attack(jt808_port: int, http_port: int, stop: threading.Event, answers: list[bytes]) -> None:
+def _attacker(jt808_port: int, http_port: int, stop: Any, crowd_in: Any, results: Any) -> None:
+    """The bad clients in a process of their own, as they would be other machines: their sockets and
+    their Python work do not share the gateways' interpreter lock. The answers go back on `results`."""
+    _enough_file_descriptors()
+    answers: list[bytes] = []
+    _attack(jt808_port, http_port, stop, answers, crowd_in)
+    results.put(answers)
+
+
+def _attack(jt808_port: int, http_port: int, stop: Any, answers: list[bytes], crowd_in: Any) -> None:
     """Idle connections, slowloris senders, a frame flood, oversized and broken bodies, until `stop`."""
     idle = [_connect(jt808_port, "127.0.0.2") for _ in range(IDLE)] + [
         _connect(http_port, "127.0.0.2") for _ in range(IDLE)
     ]
+    crowd_in.set()
     slow = [_connect(jt808_port, "127.0.0.3") for _ in range(SLOW)] + [
         _connect(http_port, "127.0.0.3") for _ in range(SLOW)
     ]
@@ -155,32 +181,40 @@ def _good_camera(port: int, stop: threading.Event, latencies: list[float], statu
 
 
 def test_good_clients_are_served_within_50_ms_p99_while_bad_ones_are_refused() -> None:
+    _enough_file_descriptors()
     jt808 = Jt808InThread(
         replace(
             Jt808Limits(),
             terminal_frames_per_s=100,
             terminal_burst=200,
-            auth_timeout_s=2,
+            auth_timeout_s=HOLD_S,
             frame_timeout_s=1,
             max_connections_per_address=IDLE + 10,
         )
     )
     stored: list[RawEnvelope] = []
     http_gateway = SecurityHttpGateway(
-        stored.append, port=0, limits=replace(HttpLimits(), header_timeout_s=1.5, max_connections=3 * IDLE)
+        stored.append, port=0, limits=replace(HttpLimits(), header_timeout_s=HOLD_S, max_connections=3 * IDLE)
     )
     http_gateway.start()
-    stop = threading.Event()
+    spawn = multiprocessing.get_context("spawn")  # not fork: this process runs threads
+    stop, crowd_in, results = spawn.Event(), spawn.Event(), spawn.Queue()
     answers: list[bytes] = []
     terminal_latency: list[float] = []
     camera_latency: list[float] = []
     statuses: list[int] = []
     try:
-        attacker = threading.Thread(
-            target=_attack, args=(jt808.gateway.bound_port, http_gateway.bound_port, stop, answers), daemon=True
+        attacker = spawn.Process(
+            target=_attacker,
+            args=(jt808.gateway.bound_port, http_gateway.bound_port, stop, crowd_in, results),
+            daemon=True,
         )
         attacker.start()
-        time.sleep(0.5)  # the idle crowd is in
+        assert crowd_in.wait(120), "the idle connections could not all be opened"
+        deadline = time.monotonic() + 30  # and the gateways have taken them all in (accepted, not just queued)
+        while min(jt808.gateway.connections_open, http_gateway.connections_open) < IDLE:
+            assert time.monotonic() < deadline, "the gateways did not accept the idle crowd"
+            time.sleep(0.01)
         clients = [
             threading.Thread(
                 target=_good_terminal, args=(jt808.gateway.bound_port, jt808.gateway, stop, terminal_latency)
@@ -191,8 +225,10 @@ def test_good_clients_are_served_within_50_ms_p99_while_bad_ones_are_refused() -
             thread.start()
         time.sleep(ATTACK_S)
         stop.set()
-        for thread in (*clients, attacker):
+        for thread in clients:
             thread.join(10)
+        answers = results.get(timeout=30)
+        attacker.join(10)
     finally:
         http_gateway.stop()
         jt808.stop()

@@ -1,0 +1,153 @@
+"""Coverage-guided fuzzing of every decoder with atheris (libFuzzer): `make fuzz` or `python fuzz/run.py`.
+
+    python fuzz/run.py                       # every target, FUZZ_RUNS inputs each (default 1,000,000)
+    python fuzz/run.py --runs 2000 jt808     # some targets, a short run
+
+Each target runs in its own process (libFuzzer owns the process), seeded from fuzz/seeds.py, with
+the safecampus modules instrumented for coverage. An input that raises anything but the decoder's
+own error is a crash: it is saved under build/fuzz/crashes/<target>/ (input and traceback) and the
+run goes on, so one run counts every distinct crash. The table gives, per target: inputs tried,
+coverage (libFuzzer's edges `cov` and features `ft` over the instrumented code), the corpus it grew,
+inputs per second and crashes. Exit status 1 when any target crashed (or libFuzzer stopped on a
+timeout or out-of-memory input, also saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CRASHES = ROOT / "build" / "fuzz" / "crashes"
+NAMES = ("jt808", "isapi", "gb28181", "alarmbox", "escort", "canteen", "fire", "replay_line")
+MAX_LEN = 8192  # JT/T 808 frames are at most 2,092 bytes; alerts and forms a few KiB
+_STAT = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
+_EXECUTED = re.compile(r"stat::number_of_executed_units: (\d+)")
+
+
+def worker(target: str, runs: int, crashes: Path) -> None:
+    """In a child process: fuzz one target under libFuzzer; never returns (libFuzzer exits)."""
+    import atheris
+
+    sys.path.insert(0, str(HERE))
+    with atheris.instrument_imports(include=["safecampus"]):
+        import targets
+    from seeds import seeds
+
+    function = targets.TARGETS[target]
+    corpus = Path(tempfile.mkdtemp(prefix=f"fuzz-{target}-"))
+    for data in seeds(target):
+        (corpus / hashlib.sha1(data).hexdigest()).write_bytes(data)
+    for data in seeds(target):  # load everything the seeds touch before libFuzzer starts counting
+        _guarded(function, data, target, crashes)
+    crashes.mkdir(parents=True, exist_ok=True)
+
+    def one_input(data: bytes) -> None:
+        _guarded(function, data, target, crashes)
+
+    args = [sys.argv[0], str(corpus), f"-runs={runs}", f"-max_len={MAX_LEN}", "-timeout=10", "-rss_limit_mb=2048"]
+    args += [f"-artifact_prefix={crashes}/", "-print_final_stats=1", "-close_fd_mask=1"]
+    atheris.Setup(args, one_input)
+    atheris.Fuzz()
+
+
+def _guarded(function: object, data: bytes, target: str, crashes: Path) -> None:
+    """Run one input; a foreign exception is saved (input and traceback, one file per distinct place)."""
+    try:
+        function(data)  # type: ignore[operator]
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        ours = [f for f in frames if f.filename.startswith(str(ROOT)) and not f.filename.startswith(str(HERE))]
+        where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
+        signature = hashlib.sha1(f"{type(exc).__name__}@{where}".encode()).hexdigest()[:12]
+        crashes.mkdir(parents=True, exist_ok=True)
+        stem = crashes / f"crash-{signature}"
+        if not stem.with_suffix(".txt").exists():
+            stem.with_suffix(".bin").write_bytes(data)
+            stem.with_suffix(".txt").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+
+
+def run_target(target: str, runs: int) -> dict[str, object]:
+    """Fuzz one target in a child process; its figures from libFuzzer's final line and the crash files."""
+    crashes = CRASHES / target
+    shutil.rmtree(crashes, ignore_errors=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", target, "--runs", str(runs)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    seconds = time.perf_counter() - started
+    log = done.stderr
+    stats = _STAT.findall(log)  # the last status line (DONE at the end of a complete run)
+    tried, cov, ft, corp = (int(g) for g in stats[-1]) if stats else (0, 0, 0, 0)
+    executed = _EXECUTED.search(log)
+    tried = int(executed.group(1)) if executed else tried
+    found = sorted(crashes.glob("crash-*.txt")) if crashes.is_dir() else []
+    stopped = sorted(p for p in crashes.glob("*") if p.name.startswith(("timeout-", "oom-", "slow-unit-")))
+    ok = done.returncode == 0 and not found and not stopped
+    if not ok and not found and not stopped:
+        (CRASHES / f"{target}.log").parent.mkdir(parents=True, exist_ok=True)
+        (CRASHES / f"{target}.log").write_text(log, encoding="utf-8")
+    return {
+        "target": target,
+        "inputs": tried,
+        "cov": cov,
+        "ft": ft,
+        "corpus": corp,
+        "seconds": seconds,
+        "crashes": len(found) + len(stopped),
+        "ok": ok,
+        "where": [str(p.relative_to(ROOT)) for p in [*found, *stopped]] or ([] if ok else [f"{target}.log"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", help=f"targets to run (default: all): {', '.join(NAMES)}")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("FUZZ_RUNS", 1_000_000)))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.runs, CRASHES / args.worker)
+        return
+    unknown = sorted(set(args.targets) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    print(f"fuzzing {len(args.targets or NAMES)} targets, {args.runs:,} inputs each (atheris {_atheris_version()})")
+    print(f"{'target':<12} {'inputs':>10} {'cov':>6} {'ft':>7} {'corpus':>7} {'s':>7} {'exec/s':>7} {'crashes':>8}")
+    failed = False
+    for target in args.targets or NAMES:
+        row = run_target(target, args.runs)
+        rate = float(row["inputs"]) / max(float(row["seconds"]), 1e-9)  # type: ignore[arg-type]
+        print(
+            f"{row['target']:<12} {row['inputs']:>10,} {row['cov']:>6} {row['ft']:>7} {row['corpus']:>7} "
+            f"{row['seconds']:>7.1f} {rate:>7.0f} {row['crashes']:>8}",
+            flush=True,
+        )
+        for path in row["where"]:  # type: ignore[attr-defined]
+            print(f"    see {path}")
+        failed = failed or not row["ok"]
+    sys.exit(1 if failed else 0)
+
+
+def _atheris_version() -> str:
+    from importlib.metadata import version
+
+    return version("atheris")
+
+
+if __name__ == "__main__":
+    main()
