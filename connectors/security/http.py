@@ -270,6 +270,8 @@ class SecurityHttpGateway:
             body = await read_chunked(reader, limit, clock, self.limits.max_headers)
         else:
             body = await read_exactly(reader, length, clock)
+        if not body:  # nothing a device sends is empty: storing it would only put a blank line in the DLQ
+            raise Refusal(400, "empty_body", "the body is empty")
         if self._pending >= self.limits.max_pending:
             raise Refusal(503, "busy", f"{self._pending} bodies waiting for the store; retry")
         self._pending += 1

@@ -241,6 +241,8 @@ async def answer(
         head += 'WWW-Authenticate: Bearer realm="safecampus"\r\n'
     if status == 503:
         head += "Retry-After: 1\r\n"
+    if status == 405:  # RFC 9110 §15.5.6: a 405 lists what the resource takes
+        head += "Allow: POST\r\n"
     if close:
         head += "Connection: close\r\n"
     writer.write(head.encode("latin-1") + b"\r\n" + body)

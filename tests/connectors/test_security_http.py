@@ -74,9 +74,10 @@ def test_unknown_path_and_too_large(gateway: tuple[SecurityHttpGateway, list[Raw
     gw, received = gateway
     assert post(gw.bound_port, "/nowhere", b"<x/>", "application/xml")[0] == 404
     assert post(gw.bound_port, "/isapi", b"x" * (64 * 1024 + 1), "application/xml")[0] == 413
-    assert post(gw.bound_port, "/isapi", b"", None)[0] == 200  # an empty body is still stored (the DLQ decides)
+    assert post(gw.bound_port, "/isapi", b"", None)[0] == 400  # an empty body holds nothing to keep: refused
+    assert post(gw.bound_port, "/isapi", b"?", None)[0] == 200  # anything else is stored (the DLQ decides)
     assert received[-1].content_type == "application/octet-stream"
-    assert len(received) == 1 and gw.rejected == 2
+    assert len(received) == 1 and gw.rejected == 3 and gw.counts["empty_body"] == 1
 
 
 def test_sink_failure_asks_the_device_to_retry() -> None:
