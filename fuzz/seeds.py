@@ -111,7 +111,7 @@ def seeds(target: str) -> list[bytes]:
             frames += [bytes.fromhex(line) for line in lines if line and not line.startswith("#")]
         return frames
     if target == "isapi":
-        xml = _payloads("security", "isapi") + [(examples / "isapi-alert.xml").read_bytes()]
+        xml = _payloads("security", "isapi") + [(examples / "isapi-alert.xml").read_bytes(), *_hand("isapi*.xml")]
         return (
             [b"\x00" + x for x in xml]
             + [b"\x01" + x for x in xml[:4]]

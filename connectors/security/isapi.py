@@ -33,6 +33,7 @@ from safecampus.connectors.security.record import (
 )
 from safecampus.connectors.security.xml import (
     SecurityDecodeError,
+    child,
     child_text,
     local_name,
     parse_untrusted_xml,
@@ -63,10 +64,11 @@ def decode_isapi(data: bytes, content_type: str | None = None) -> VendorSecurity
     if event_type is None:
         raise SecurityDecodeError("the ISAPI alert has no eventType")
     lenient: list[str] = []
+    event_type = _related_event(root, event_type, lenient)
     occurred_at = device_time(child_text(root, "dateTime"), "dateTime", lenient)
     return vendor_record(
         {
-            "device_id": _device_id(root),
+            "device_id": _device_id(root, lenient),
             "channel": _channel(root),
             "source_format": "isapi",
             "vendor_type": f"isapi:{event_type.lower()}",
@@ -164,8 +166,23 @@ def _split_headers(chunk: bytes) -> tuple[bytes, bytes] | None:
     return chunk[:at], chunk[at + mark_length :]
 
 
-def _device_id(root: Element) -> str:
-    """deviceID when present, else the MAC address, else the IP address."""
+def _related_event(root: Element, event_type: str, lenient: list[str]) -> str:
+    """The event a `duration` alert is about: cameras that report how long a detection lasted send
+    eventType "duration" and name the detection in DurationList/Duration/relationEvent."""
+    if event_type.lower() != "duration":
+        return event_type
+    durations = child(root, "DurationList")
+    duration = child(durations, "Duration") if durations is not None else None
+    related = child_text(duration, "relationEvent") if duration is not None else None
+    if related is None:
+        return event_type
+    lenient.append("duration_relation_event")
+    return related
+
+
+def _device_id(root: Element, lenient: list[str]) -> str:
+    """deviceID when present, else the MAC address, else the IP address, else (older NVR firmware
+    posting the PSIA form, with none of these) the serial number in Extensions, counted as lenient."""
     device_id = child_text(root, "deviceID")
     if device_id is not None:
         return device_id
@@ -179,6 +196,11 @@ def _device_id(root: Element) -> str:
     ip_address = child_text(root, "ipAddress")
     if ip_address is not None:
         return ip_address
+    extensions = child(root, "Extensions")
+    serial = child_text(extensions, "serialNumber") if extensions is not None else None
+    if serial is not None:
+        lenient.append("serial_number_as_device_id")
+        return serial
     raise SecurityDecodeError("the ISAPI alert does not say which device sent it: no deviceID, macAddress or ipAddress")
 
 

@@ -268,6 +268,33 @@ def test_a_well_formed_fix_is_not_lenient() -> None:
     assert isinstance(report, LocationReport) and report.lenient == ()
 
 
+def test_a_duration_alert_is_read_as_the_detection_it_is_about() -> None:
+    # Cameras reporting how long a detection lasted (seen in hikvision_next's fixtures, DS-2CD2 series).
+    body = isapi(eventType="duration").replace(
+        b"</EventNotificationAlert>",
+        b"<DurationList><Duration><relationEvent>fielddetection</relationEvent></Duration></DurationList>"
+        b"</EventNotificationAlert>",
+    )
+    record = decode_isapi(body)
+    assert record.vendor_type == "isapi:fielddetection" and record.lenient == ("duration_relation_event",)
+    assert decode_isapi(isapi(eventType="duration")).vendor_type == "isapi:duration"  # no relation: as sent
+
+
+def test_an_nvr_alert_in_the_psia_form_is_named_by_its_serial_number() -> None:
+    # Older NVR firmware: version 1.0, urn:psialliance-org, no deviceID, MAC or IP; the serial in Extensions.
+    body = (
+        b'<EventNotificationAlert version="1.0" xmlns="urn:psialliance-org"><channelID>34</channelID>'
+        b"<dateTime>2026-09-01T19:16:39+08:00</dateTime><eventType>fielddetection</eventType>"
+        b"<eventState>active</eventState><Extensions>"
+        b'<serialNumber xmlns="urn:selfextension:psiaext-ver10-xsd">'
+        b"DS-7608NXI-I0/0P/S0000CCRRJ0000WCVU\n  </serialNumber>"
+        b"</Extensions></EventNotificationAlert>"
+    )
+    record = decode_isapi(body)
+    assert (record.device_id, record.channel) == ("DS-7608NXI-I0/0P/S0000CCRRJ0000WCVU", 34)
+    assert record.lenient == ("serial_number_as_device_id",)
+
+
 # --- the decode commands print one line ---------------------------------------------------------
 
 
