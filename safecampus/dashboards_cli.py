@@ -2,6 +2,7 @@
 
     safecampus dashboards build                                   # dashboards/json/*.json, committed
     safecampus dashboards push --url http://grafana:3000 --token glsa_…
+    safecampus dashboards render --prometheus http://127.0.0.1:9090 --out docs/dashboards   # PNGs
 
 Uploads go through grafana-client, the maintained fork of grafana-api (abandoned in 2020).
 """
@@ -55,3 +56,23 @@ def push(
             errors.print(f"[bold red]error:[/] cannot reach Grafana at {url} ({type(exc).__name__})（无法连接）")
             raise typer.Exit(1) from None
         console.print(f"已上传 pushed {board.uid} → {answer.get('url', '?')}", highlight=False)
+
+
+@dashboards_app.command("render")
+def render(
+    prometheus: Annotated[str, typer.Option(help="Prometheus base URL")] = "http://127.0.0.1:9090",
+    out: Annotated[Path, typer.Option(help="folder for the PNG files")] = Path("out/dashboards"),
+) -> None:
+    """Draw each dashboard's panels from a real Prometheus as one PNG (仪表盘截图; needs matplotlib)."""
+    try:
+        from safecampus.dashboards.render import render_all
+
+        paths = render_all(prometheus, out)
+    except ImportError:
+        errors.print("[bold red]error:[/] matplotlib is missing: pip install -e '.[dev]'（缺少 matplotlib）")
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        errors.print(f"[bold red]error:[/] cannot query Prometheus at {prometheus} ({exc})（无法连接）")
+        raise typer.Exit(1) from None
+    for path in paths:
+        console.print(f"已绘制 drew {path}", highlight=False)

@@ -168,3 +168,12 @@ def test_an_unacknowledged_critical_alert_escalates_to_the_district_once(stack: 
     }
     held = get_json(f"{stack['alertmanager']}/api/v2/alerts")
     assert "SafecampusCriticalUnacknowledged" in {a["labels"]["alertname"] for a in held}
+
+
+def test_each_dashboard_is_drawn_from_the_real_prometheus(stack: dict[str, str], tmp_path: Path) -> None:
+    from safecampus.dashboards.render import render_all
+
+    wait_for("the recording rules", lambda: query(stack["prometheus"], "safecampus:bus_on_time:ratio_city"))
+    paths = render_all(stack["prometheus"], tmp_path)
+    assert [p.name for p in paths] == [f"{b.uid}.png" for b in grafana.BOARDS]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 20_000 for p in paths)
