@@ -221,3 +221,26 @@ def test_openmetrics_history_loads_into_prometheus_blocks(tmp_path: Path) -> Non
                          capture_output=True, text=True, check=False)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert [p for p in (tmp_path / "tsdb").iterdir() if (p / "meta.json").exists()]
+
+
+@pytest.mark.usefixtures("tools")
+def test_the_compose_file_mounts_the_configs_the_tests_check(tmp_path: Path) -> None:
+    import yaml
+
+    deploy = ROOT / "deploy"
+    compose = yaml.safe_load((deploy / "compose.yaml").read_text(encoding="utf-8"))
+    assert {"kafka", "postgres", "prometheus", "alertmanager", "grafana", "pipelines", "exporter"} <= set(
+        compose["services"]
+    )
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond this machine"
+        for volume in service.get("volumes", []):
+            source = (deploy / volume.split(":")[0]).resolve()
+            assert source.exists(), f"{name} mounts {source}, which is missing"
+    # the container's Prometheus config is valid and reads the same rules
+    config = deploy / "prometheus" / "compose-prometheus.yml"
+    copy = tmp_path / "prometheus.yml"
+    copy.write_text(config.read_text().replace("/etc/prometheus/rules", str(RULES_DIR)))
+    checked = subprocess.run(["promtool", "check", "config", str(copy)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
