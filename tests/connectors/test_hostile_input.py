@@ -295,6 +295,15 @@ def test_an_nvr_alert_in_the_psia_form_is_named_by_its_serial_number() -> None:
     assert record.lenient == ("serial_number_as_device_id",)
 
 
+@pytest.mark.parametrize("moment", ["2026-09-01 22:15:03", "2026-09-01T22:15:03.250", "2026-09-01T22:15:03"])
+def test_gb28181_alarm_times_as_platforms_write_them_are_beijing_time(moment: str) -> None:
+    # A space for the T (wvp-GB28181-pro issue 971) or milliseconds: read, Beijing time, not lenient (GB never
+    # sends an offset).
+    record = decode_gb28181(gb_alarm(moment))
+    assert record.occurred_at.replace(microsecond=0) == datetime(2026, 9, 1, 22, 15, 3, tzinfo=SHANGHAI)
+    assert record.lenient == ()
+
+
 # --- the decode commands print one line ---------------------------------------------------------
 
 
