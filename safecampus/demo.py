@@ -32,6 +32,7 @@ from safecampus.schemas.store import AlertRow
 from safecampus.simulator.run import simulate
 
 MORNING_PEAK = (6.0, 9.0)  # local hours: arrivals at school and the morning bus runs
+FIRE_DAYS = 30  # the fire ledger needs weeks of forms: deadlines passing, rectifications, confirmations
 DOMAIN_NAMES = {"security": "安防 security", "bus": "校车 bus", "canteen": "食堂 canteen", "fire": "消防 fire"}
 COLOUR = {"critical": "red", "high": "dark_orange", "warning": "yellow", "info": "blue"}
 
@@ -53,6 +54,8 @@ def run_demo(out: Path, days: int, console: Console, full_day: bool = False) -> 
         what = "the whole day" if full_day else "the morning peak 06:00–09:00"
         task = _step(progress, f"模拟 simulating {what}", None)
         sim = simulate(out / "sim", days=days, hours=None if full_day else MORNING_PEAK)
+        history = simulate(out / "sim-fire", days=max(days, FIRE_DAYS), domains=("fire",))  # whole days, fire only
+        sim.counts["fire"] = history.counts["fire"]
         _done(progress, task, sum(sim.counts.values()), "records")
         task = _step(progress, "登记 registry load", None)
         rows = load_dir(out / "sim" / "registry", engine_for(store_url))
@@ -61,9 +64,29 @@ def run_demo(out: Path, days: int, console: Console, full_day: bool = False) -> 
 
         for domain in DOMAINS:
             task = _step(progress, f"回放 replay {domain}", sim.counts[domain])
-            run_replay([(domain, sim.raw_file(domain), out / domain)], settings, store_url, store_url)
+            raw = history.raw_file(domain) if domain == "fire" else sim.raw_file(domain)
+            run_replay([(domain, raw, out / domain)], settings, store_url, store_url)
             _done(progress, task, sim.counts[domain], "records")
     _summary(out, store_url, sim.counts, console, time.monotonic() - started, full_day)
+    _fire_ledger(out, store_url, settings, console)
+
+
+def _fire_ledger(out: Path, store_url: str, settings: Settings, console: Console) -> None:
+    """The districts ranked by fire-safety compliance, and the remediation ledger as HTML and XLSX."""
+    from safecampus.fire.cli import print_ranking
+    from safecampus.fire.html import render_html
+    from safecampus.fire.report import build_fire_report
+    from safecampus.fire.xlsx import write_xlsx
+
+    report = build_fire_report(store_url, settings)
+    print_ranking(report, console)
+    (out / "fire-ledger.html").write_text(render_html(report), encoding="utf-8")
+    write_xlsx(report, out / "fire-ledger.xlsx")
+    console.print(
+        f"整改台账 remediation ledger ({FIRE_DAYS} simulated days of inspections) → {out}/fire-ledger.html, "
+        f"{out}/fire-ledger.xlsx (safecampus report fire --store sqlite:///{out}/safecampus.db …)",
+        highlight=False,
+    )
 
 
 def _step(progress: Progress, description: str, total: int | None) -> TaskID:

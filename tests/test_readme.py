@@ -118,3 +118,6 @@ def test_the_tour_runs_as_written_and_shows_what_it_claims(tmp_path: Path) -> No
     )
     assert any(e.get("operator_id") == "op-017" for e in acked["evidence"])  # the operations log was applied
     assert "op-020" in by_name["alerts ack"]
+    assert (tmp_path / "out" / "fire" / "ledger.jsonl").stat().st_size > 0
+    assert "Districts by fire-safety compliance" in by_name["report fire"]
+    assert "整改台账" in (tmp_path / "out" / "fire-ledger.html").read_text(encoding="utf-8")

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from safecampus.config import Settings
+from safecampus.fire.report import FireReport
 
 console = Console()
 errors = Console(stderr=True)
@@ -77,15 +78,12 @@ def report_fire(
     console.print(f"整改台账 remediation ledger → {out}", highlight=False)
 
 
-def print_ranking(report: object) -> None:
+def print_ranking(report: FireReport, to: Console = console) -> None:
     """The districts ranked by compliance, one line each (also what `make demo` prints)."""
-    from safecampus.fire.report import FireReport
-
-    assert isinstance(report, FireReport)
-    console.print("[bold]各区托育机构消防合规率 Districts by fire-safety compliance:[/]", highlight=False)
+    to.print("[bold]各区托育机构消防合规率 Districts by fire-safety compliance:[/]", highlight=False)
     for n, d in enumerate(report.ranked, start=1):
         rate = f"{d.compliance_rate:.1%}" if d.compliance_rate is not None else "—"
-        console.print(
+        to.print(
             f"  {n}. {d.name} {rate} · 未销号隐患 open {d.open_findings} · 逾期 overdue {d.overdue_findings}",
             highlight=False,
         )

@@ -41,3 +41,8 @@ def test_demo_runs_every_pipeline_and_prints_the_summary(tmp_path: Path) -> None
     assert "提示 info" not in out and "trip_completed" not in out  # info records are not alerts
     rows = [line for line in out.splitlines() if "security.one_key_alarm" in line or "fire.hazard.video" in line]
     assert "critical" in rows[0] and "warning" in rows[-1]  # most severe first
+    ranking = out[out.index("Districts by fire-safety compliance") :].splitlines()[1:9]
+    rates = [float(line.split("%")[0].split()[-1]) for line in ranking if "未登记" not in line]
+    assert len(rates) == 7 and rates == sorted(rates, reverse=True)  # seven districts, best first
+    assert "整改台账" in (tmp_path / "fire-ledger.html").read_text(encoding="utf-8")
+    assert (tmp_path / "fire-ledger.xlsx").read_bytes().startswith(b"PK")  # a zip: the XLSX workbook
