@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from safecampus.config import Settings
 from safecampus.dashboards.metrics import MetricState
-from safecampus.pipelines.bus.kpis import finish_bus_kpis
+from safecampus.pipelines.bus.kpis import REPORTED, finish_bus_kpis
 from safecampus.pipelines.domain import add
 from safecampus.pipelines.security.kpis import DEVICE_EVENTS, final_kpis
 from safecampus.schemas.alert import RULE_NAMES, Alert, alert_fingerprint
@@ -49,7 +49,7 @@ def fill(state: MetricState) -> tuple[int, int]:
     for kind in ("heartbeat", "alarm", "status"):
         add(kpis, "security_events_total", 1e6, event_type=kind)
     fleet = {t: (b.route_id or "none") for t, b in registry.buses_by_terminal.items()}
-    kpis.update(finish_bus_kpis({("_bus_terminal_reported", (("terminal", t),)): 1.0 for t in fleet}, fleet))
+    kpis.update(finish_bus_kpis({(REPORTED, (("terminal", t),)): 1.0 for t in fleet}, fleet))
     for route in set(fleet.values()):
         for metric in ("bus_distance_km", "bus_stop_visits", "bus_stop_visits_on_time", "bus_overspeed_events"):
             add(kpis, metric, 10.0, route=route)

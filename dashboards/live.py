@@ -2,7 +2,8 @@
 
 The kpis topic carries additive counts per batch, not the registry's counts nor the final ratios; when
 the exporter follows Kafka with a store, `RegistryCounts` gives it what replay's `finish_kpis` adds: the
-registry's device, linkage and 4个100% counts, and devices reporting from the per-device event counts.
+registry's device, linkage and 4个100% counts, the fleet by route, and devices and buses reporting from
+the per-device and per-terminal event counts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
 from safecampus.dashboards.metrics import BY_KPI, MetricState
+from safecampus.pipelines.bus.kpis import REPORTED as BUS_REPORTED
+from safecampus.pipelines.bus.kpis import finish_bus_kpis
 from safecampus.pipelines.domain import KpiPartials
 from safecampus.pipelines.security.kpis import DEVICE_EVENTS, registry_counts, reporting_counts
 from safecampus.schemas.alert import Alert
@@ -70,24 +73,26 @@ class RegistryCounts:
     def __init__(self, registry: RegistryView, settings: Settings) -> None:
         self.registry = registry
         self.fixed: KpiPartials = dict(registry_counts(registry, settings.security))
-        fleet: dict[str, str] = {}
-        for terminal, bus in registry.buses_by_terminal.items():
-            fleet[terminal] = bus.route_id or "none"
-        for route in sorted(fleet.values()):
-            key = ("bus_terminals", (("route", route),))
-            self.fixed[key] = self.fixed.get(key, 0.0) + 1.0
+        self.fleet = {terminal: bus.route_id or "none" for terminal, bus in registry.buses_by_terminal.items()}
         self.reported: set[str] = set()
+        self.terminals: set[str] = set()
 
     def observe(self, kpi: Kpi) -> bool:
-        """Note a device that reported; True when the set grew (the state needs `samples` again)."""
-        device = kpi.labels.get("device")
-        if kpi.metric != DEVICE_EVENTS or not device or kpi.value <= 0 or device in self.reported:
+        """Note a device or bus terminal that reported; True when one is new (the state needs `samples` again)."""
+        if kpi.value <= 0:
             return False
-        self.reported.add(device)
-        return True
+        if kpi.metric == DEVICE_EVENTS and (device := kpi.labels.get("device")) and device not in self.reported:
+            self.reported.add(device)
+            return True
+        if kpi.metric == BUS_REPORTED and (terminal := kpi.labels.get("terminal")) and terminal not in self.terminals:
+            self.terminals.add(terminal)
+            return True
+        return False
 
     def samples(self) -> list[tuple[str, dict[str, str], float]]:
-        counts = {**self.fixed, **reporting_counts(self.registry, self.reported)}
+        bus = finish_bus_kpis({(BUS_REPORTED, (("terminal", t),)): 1.0 for t in self.terminals}, self.fleet)
+        bus = {key: value for key, value in bus.items() if key[0] in ("bus_terminals", "bus_terminals_reporting")}
+        counts = {**self.fixed, **reporting_counts(self.registry, self.reported), **bus}
         return [(metric, dict(labels), value) for (metric, labels), value in counts.items()]
 
 

@@ -22,7 +22,9 @@ from safecampus.schemas.bus import BusEvent, BusRun
 from safecampus.schemas.common import Record
 
 MAX_SEGMENT_KMH = 150.0  # a jump faster than this between two fixes is a GPS error, not distance driven
-REPORTED = "_bus_terminal_reported"  # helper partial per terminal for the fleet online ratio
+# Per-terminal partial behind the fleet online ratio and buses in service; on the kpis topic (the exporter folds
+# it into counts by route), dropped from replay's final KPIs like every per-terminal figure.
+REPORTED = "bus_terminal_events_total"
 
 
 def latlon(event: BusEvent) -> tuple[float, float]:
@@ -75,7 +77,9 @@ def finish_bus_kpis(totals: KpiPartials, fleet: dict[str, str]) -> KpiPartials:
 
     `fleet` maps each registered terminal to its route: `bus_terminals{route}` and
     `bus_terminals_reporting{route}` are the fleet online ratio's denominator and numerator by route."""
-    out: KpiPartials = {key: value for key, value in totals.items() if not key[0].startswith("_")}
+    out: KpiPartials = {
+        key: value for key, value in totals.items() if not key[0].startswith("_") and key[0] != REPORTED
+    }
     reporting = {dict(labels)["terminal"] for (metric, labels), value in totals.items() if metric == REPORTED and value}
     if fleet:
         out[("bus_fleet_online_ratio", ())] = len(reporting & fleet.keys()) / len(fleet)

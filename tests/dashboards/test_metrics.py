@@ -13,10 +13,14 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from safecampus.config import Settings
+from safecampus.connectors.registry import RegistryView
 from safecampus.dashboards import grafana
-from safecampus.dashboards.live import openmetrics
+from safecampus.dashboards.live import RegistryCounts, openmetrics
 from safecampus.dashboards.metrics import BOUNDED_LABELS, FAMILIES, MetricState, main, reference
 from safecampus.dashboards.rules import RULES_DIR, recording_reference, rules
+from safecampus.pipelines.bus.kpis import REPORTED as BUS_REPORTED
+from safecampus.pipelines.security.kpis import DEVICE_EVENTS
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.kpi import Kpi
 
@@ -244,3 +248,23 @@ def test_the_compose_file_mounts_the_configs_the_tests_check(tmp_path: Path) -> 
     copy.write_text(config.read_text().replace("/etc/prometheus/rules", str(RULES_DIR)))
     checked = subprocess.run(["promtool", "check", "config", str(copy)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_live_counts_fold_devices_and_terminals_into_schools_and_routes(city_registry: RegistryView) -> None:
+    counts = RegistryCounts(city_registry, Settings())
+    device = next(iter(city_registry.devices.values()))
+    terminal, bus = next(iter(city_registry.buses_by_terminal.items()))
+    assert counts.observe(kpi(DEVICE_EVENTS, 3, domain="security", device=device.device_id))
+    assert not counts.observe(kpi(DEVICE_EVENTS, 2, domain="security", device=device.device_id))  # known already
+    assert counts.observe(kpi(BUS_REPORTED, 9, terminal=terminal))
+    state = MetricState(live=True)
+    state.replace(counts.samples())
+    got = scrape(state)
+    reporting = [(labels, v) for labels, v in got["safecampus_security_devices_reporting"]]
+    assert reporting == [({"district": city_registry.district_of_school(device.school_id) or "",
+                           "school": device.school_id, "kind": device.kind}, 1.0)]  # fmt: skip
+    buses = {labels["route"]: v for labels, v in got["safecampus_bus_terminals_reporting"]}
+    assert buses[bus.route_id or "none"] == 1.0 and sum(buses.values()) == 1.0
+    fleet = {labels["route"]: v for labels, v in got["safecampus_bus_terminals"]}
+    assert sum(fleet.values()) == len(city_registry.buses_by_terminal)
+    assert sum(v for _, v in got["safecampus_security_devices"]) == len(city_registry.devices)

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
-from safecampus.pipelines.bus.kpis import finish_bus_kpis
+from safecampus.pipelines.bus.kpis import REPORTED, finish_bus_kpis
 from safecampus.pipelines.domain import KpiPartials, add
 from safecampus.pipelines.security.kpis import DEVICE_EVENTS, final_kpis
 
@@ -62,10 +62,10 @@ def test_security_counts_give_back_every_ratio(city_registry: RegistryView) -> N
 def test_bus_terminal_counts_by_route_give_the_fleet_online_ratio() -> None:
     totals: KpiPartials = {}
     for terminal in ("T1", "T3", "T9"):  # T9 is not in the fleet (unregistered): counted nowhere
-        add(totals, "_bus_terminal_reported", terminal=terminal)
+        add(totals, REPORTED, terminal=terminal)
     fleet = {"T1": "R1", "T2": "R1", "T3": "R2", "T4": "R2", "T5": "R2"}
     kpis = finish_bus_kpis(totals, fleet)
     assert _sum_by(kpis, "bus_terminals", "route") == {("R1",): 2.0, ("R2",): 3.0}
     assert _sum_by(kpis, "bus_terminals_reporting", "route") == {("R1",): 1.0, ("R2",): 1.0}
     assert kpis[("bus_fleet_online_ratio", ())] == 2 / 5
-    assert not any(metric.startswith("_") for metric, _ in kpis)
+    assert not any(metric.startswith("_") or metric == REPORTED for metric, _ in kpis)
