@@ -163,8 +163,7 @@ class SecurityHttpGateway:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._sock.close()
 
-    def body_limit(self, source: SourceFormat) -> int:
-        """The largest body a route takes."""
+    def body_limit(self, source: SourceFormat) -> int:  # the largest body a route takes
         return min(self.max_body_bytes, BODY_LIMITS.get(source, self.max_body_bytes))
 
     def envelope(self, source: SourceFormat, body: bytes, content_type: str | None) -> RawEnvelope:
