@@ -4,11 +4,12 @@
 targets.py). Sources: the hand-made files in fuzz/seeds/ (real frames from Traccar's published test
 suite, SIP messages, multipart posts), docs/examples/, the frames the JT/T 808 tests decode, and a
 simulated hour of the seeded city (every vendor format and message kind it makes) plus its canteen
-and fire forms. The simulation is cached in build/fuzz/ (a few seconds the first time).
+and fire forms. The simulation is cached in build/fuzz/, named by a digest of the simulator and the schemas.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -19,7 +20,17 @@ from safecampus.schemas.common import DOMAINS
 
 ROOT = Path(__file__).resolve().parents[1]
 HAND = Path(__file__).resolve().parent / "seeds"
-CACHE = ROOT / "build" / "fuzz" / "simulated"
+
+
+def _cache() -> Path:
+    """build/fuzz/simulated-<digest of the simulator and the schemas>: a changed form is simulated again."""
+    digest = hashlib.sha1()
+    for path in sorted([*(ROOT / "safecampus" / "simulator").rglob("*.py"), *(ROOT / "schemas").glob("*.py")]):
+        digest.update(path.read_bytes())
+    return ROOT / "build" / "fuzz" / f"simulated-{digest.hexdigest()[:12]}"
+
+
+CACHE = _cache()
 PER_KIND = 6  # samples of each (domain, source, content kind) from the simulation
 # What kind of record a payload is: an ISAPI event type, a GB/T 28181 command, a form's kind or category.
 _KIND = re.compile(r'eventType>[^<]*|CmdType>[^<]*|AlarmMethod>[^<]*|"(?:kind|category)": ?"[^"]*"')
@@ -101,6 +112,24 @@ def _sip(body: bytes) -> bytes:
     )
 
 
+def _csv_of_form(form: dict[str, object]) -> bytes:
+    """An inspection app's export of one JSON form: a row per checklist item, its finding beside it."""
+    import csv
+    import io
+
+    head = ["inspection_id", "institution_id", "inspector_role", "kind", "inspected_at"]
+    extra = ["severity", "description", "area", "photos", "major", "deadline", "rectified_at"]
+    findings = {f["item_code"]: f for f in form.get("findings", [])}  # type: ignore[attr-defined]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*head, "item_code", "result", *extra])
+    for item in form.get("checklist", []):  # type: ignore[attr-defined]
+        finding = findings.get(item["item_code"], {})
+        cells = [";".join(v) if isinstance(v := finding.get(name, ""), list) else v for name in extra]
+        writer.writerow([*(form.get(name, "") for name in head), item["item_code"], item["result"], *cells])
+    return out.getvalue().encode()
+
+
 def seeds(target: str) -> list[bytes]:
     """The seed inputs of one target (see targets.TARGETS)."""
     examples = ROOT / "docs" / "examples"
@@ -128,6 +157,8 @@ def seeds(target: str) -> list[bytes]:
         return _payloads("canteen", "ledger-json")
     if target == "fire":
         return _payloads("fire", "inspection-json")
+    if target == "fire_csv":
+        return [_csv_of_form(json.loads(form)) for form in _payloads("fire", "inspection-json")] + _hand("fire*.csv")
     if target == "replay_line":
         return [bytes([DOMAINS.index(d)]) + line for d in DOMAINS for line in simulated_lines()[d][:40]]
     raise KeyError(target)

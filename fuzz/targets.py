@@ -133,6 +133,11 @@ def fire(data: bytes) -> None:
     _form("fire", "inspection-json", data)
 
 
+def fire_csv(data: bytes) -> None:
+    """The rows of one inspection from a CSV/XLSX export, as `import fire` makes them an envelope."""
+    _form("fire", "inspection-csv", data)
+
+
 def replay_line(data: bytes) -> None:
     """A whole replay line (the first byte picks the domain) through normalize, then detection.
 
@@ -162,5 +167,6 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "escort": escort,
     "canteen": canteen,
     "fire": fire,
+    "fire_csv": fire_csv,
     "replay_line": replay_line,
 }

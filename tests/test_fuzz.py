@@ -43,6 +43,12 @@ REPRODUCERS: dict[str, list[bytes]] = {
     "escort": [b'{"terminal_id":"013800000036","kind":"all_off","time":"9999-12-31T23:59:59+00:00"}'],
     "alarmbox": [b'{"device_id":"CZ-0090-00","kind":"fault","time":"9999-12-31T15:00:00+00:00"}'],
     "jt808": [b"\x7e" + b"\x7d\x01" * (1 << 20) + b"\x7e"],
+    # Found by the fuzzer in the CSV export path (csv.Error leaked): a bare CR in a field, a NUL, a huge field.
+    "fire_csv": [
+        b"inspection_id,item_code,result\nT001-1,C01,p\rass\n",
+        b"inspection_id,item_code,result\nT001-1,C\x0001,pass\n",
+        b'inspection_id,item_code,result\nT001-1,"' + b"x" * 200_000 + b'",pass\n',
+    ],
 }
 
 
@@ -58,6 +64,16 @@ def test_every_seed_passes_its_target(target: str) -> None:
     assert len(found) >= 5, f"{target} has too few seeds to start from"
     for data in found:
         targets.TARGETS[target](data)
+
+
+@pytest.mark.parametrize("domain", ["security", "bus", "canteen", "fire"])
+def test_the_simulated_seeds_are_records_the_pipeline_takes(domain: str) -> None:
+    """Seeds the pipeline refuses would start the fuzzer at the door: most must become events."""
+    from safecampus.pipelines.normalize import normalize_lines
+
+    lines = seeds.simulated_lines()[domain]
+    out = normalize_lines(targets.pipeline(domain), list(enumerate(lines, start=1)), "seeds.jsonl")  # type: ignore[arg-type]
+    assert len(lines) >= 10 and len(out.dlq) <= len(lines) // 10, out.dlq[:1]
 
 
 @pytest.mark.parametrize(("target", "data"), [(t, d) for t, ds in REPRODUCERS.items() for d in ds])

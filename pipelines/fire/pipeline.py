@@ -60,7 +60,10 @@ class FirePipeline(DomainPipeline[FireInspection]):
             text = payload_of(envelope).decode("utf-8")
         except UnicodeDecodeError:
             raise DecodeError("decode", "inspection rows are not UTF-8 text") from None
-        rows = list(csv.reader(io.StringIO(text)))
+        try:  # newline="": a bare CR ends a row, as csv wants (found by fuzzing, issue 10)
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:  # a field over csv's size limit, a stray NUL
+            raise DecodeError("decode", f"inspection rows are not readable CSV ({exc})") from None
         if len(rows) < 2 or len(rows) > MAX_CSV_ROWS:
             raise DecodeError("decode", f"an inspection export has a header and 1 to {MAX_CSV_ROWS - 1} rows")
         try:
