@@ -7,18 +7,16 @@ step); a device, terminal, stop, fix or fingerprint is never a label. Ratios are
 families are numerators and denominators, and `deploy/prometheus/rules/*.yml` derives the ratios.
 
 A domain plugs in by adding its KPI families to `FAMILIES` (each names the KPI it comes from);
-`docs/metrics.md` is generated from this table (`python -m safecampus.dashboards.metrics docs/metrics.md`).
+`docs/metrics.md` is generated from this table (`python -m safecampus.dashboards.rules docs/metrics.md`).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -385,36 +383,3 @@ def _histogram(family: Family, samples: dict[tuple[str, str], list[float]]) -> M
 
 def _le(bound: float) -> str:
     return f"{bound:g}" if bound != int(bound) else f"{int(bound)}.0"
-
-
-def reference() -> str:
-    """docs/metrics.md: every family with its type, labels, meaning and source."""
-    lines = [
-        "# Metrics reference / 指标说明",
-        "",
-        "Generated from `dashboards/metrics.py` by `python -m safecampus.dashboards.metrics docs/metrics.md`;",
-        "`tests/dashboards/test_metrics.py` fails when this file is stale. Served by `safecampus exporter` on",
-        "`/metrics`. Ratios are recording rules in `deploy/prometheus/rules/` (listed at the end).",
-        "",
-        "| name | type | labels | meaning | source |",
-        "|---|---|---|---|---|",
-    ]
-    for f in FAMILIES:
-        labels = ", ".join(f"`{label}`" for label in f.labels) or "—"
-        lines.append(f"| `{f.name}` | {f.kind} | {labels} | {f.help} | {f.source} |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str]) -> None:
-    """Write the reference, with the recording rules appended by the caller's list (see dashboards.rules)."""
-    from safecampus.dashboards.rules import recording_reference
-
-    text = reference() + recording_reference()
-    if argv:
-        Path(argv[0]).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

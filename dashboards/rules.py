@@ -1,11 +1,18 @@
-"""The Prometheus rule files under deploy/prometheus/rules/, read for the metrics reference and the tests."""
+"""The Prometheus rule files under deploy/prometheus/rules/, read for the tests, and docs/metrics.md made from
+them and the exporter's families:
+
+    python -m safecampus.dashboards.rules docs/metrics.md
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from safecampus.dashboards.metrics import FAMILIES
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules"
 
@@ -39,3 +46,35 @@ def recording_reference() -> str:
             f"| {rule.get('for', '0')} | {summary} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def reference() -> str:
+    """docs/metrics.md: every family with its type, labels, meaning and source."""
+    lines = [
+        "# Metrics reference / 指标说明",
+        "",
+        "Generated from `dashboards/metrics.py` and `deploy/prometheus/rules/` by",
+        "`python -m safecampus.dashboards.rules docs/metrics.md`; `tests/dashboards/test_metrics.py` fails when",
+        "this file is stale. Served by `safecampus exporter` on `/metrics`; every ratio is a recording rule",
+        "(listed at the end).",
+        "",
+        "| name | type | labels | meaning | source |",
+        "|---|---|---|---|---|",
+    ]
+    for f in FAMILIES:
+        labels = ", ".join(f"`{label}`" for label in f.labels) or "—"
+        lines.append(f"| `{f.name}` | {f.kind} | {labels} | {f.help} | {f.source} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    """Write docs/metrics.md (or print it): the families, then the recording and alerting rules."""
+    text = reference() + recording_reference()
+    if argv:
+        Path(argv[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

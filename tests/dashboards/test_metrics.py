@@ -17,8 +17,8 @@ from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
 from safecampus.dashboards import grafana
 from safecampus.dashboards.live import RegistryCounts, openmetrics
-from safecampus.dashboards.metrics import BOUNDED_LABELS, FAMILIES, MetricState, main, reference
-from safecampus.dashboards.rules import RULES_DIR, recording_reference, rules
+from safecampus.dashboards.metrics import BOUNDED_LABELS, FAMILIES, MetricState
+from safecampus.dashboards.rules import RULES_DIR, main, recording_reference, reference, rules
 from safecampus.pipelines.bus.kpis import REPORTED as BUS_REPORTED
 from safecampus.pipelines.security.kpis import DEVICE_EVENTS
 from safecampus.schemas.alert import Alert
@@ -111,7 +111,7 @@ def test_the_metrics_reference_is_the_generated_one(tmp_path: Path) -> None:
     main([str(tmp_path / "metrics.md")])
     committed = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     assert committed == (tmp_path / "metrics.md").read_text(encoding="utf-8"), (
-        "docs/metrics.md is stale: python -m safecampus.dashboards.metrics docs/metrics.md"
+        "docs/metrics.md is stale: python -m safecampus.dashboards.rules docs/metrics.md"
     )
     assert all(f"`{f.name}`" in committed for f in FAMILIES)
     assert reference() in committed and recording_reference() in committed
