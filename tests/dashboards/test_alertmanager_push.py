@@ -28,6 +28,8 @@ from safecampus.connectors.kafka.clients import Topics, produce_batch
 from safecampus.connectors.store import alert_row, engine_for, upsert
 from safecampus.dashboards import grafana
 from safecampus.schemas.alert import Alert, alert_fingerprint
+from safecampus.schemas.dlq import DlqRecord
+from safecampus.schemas.kpi import Kpi
 from safecampus.schemas.store import AlertRow
 
 pytestmark = pytest.mark.integration
@@ -66,6 +68,12 @@ def live(
     upsert(engine_for(store), AlertRow, [alert_row(door)])  # as the streaming runner's store sink leaves it
     produce_batch(kafka_bootstrap, topics.alerts, [(a.fingerprint.encode(), a.model_dump_json().encode(), [])
                                                    for a in (alarm, intrusion, door)])  # fmt: skip
+    # two batches' KPI counts and a DLQ record, as the streaming runner writes them
+    window = {"window_start": NOW, "window_end": NOW + timedelta(seconds=2)}
+    kpis = [Kpi(domain="bus", metric="bus_stop_visits", labels={"route": "CZ01"}, value=v, **window) for v in (3, 4)]  # type: ignore[arg-type]
+    produce_batch(kafka_bootstrap, topics.kpis, [(k.key().encode(), k.model_dump_json().encode(), []) for k in kpis])
+    dead = DlqRecord.of("bus", "decode", "不是 JT/T 808 帧 not a frame", b"\x00", topics.raw("bus"), 7, 0)
+    produce_batch(kafka_bootstrap, topics.dlq, [(None, dead.model_dump_json().encode(), [])])
     # the pipelines' group has read and committed some of five raw records: the rest is its lag
     group = f"{prefix}pipelines"
     produce_batch(kafka_bootstrap, topics.raw("security"), [(b"k", b"{}", [])] * 5)
@@ -183,3 +191,17 @@ def test_the_live_panels_answer_and_the_lag_is_the_groups(live: dict[str, Any]) 
             assert answer["status"] == "success" and answer["data"]["result"], f"{board.uid} / {title}: {expr}"
             asked += 1
     assert asked >= 1
+
+
+def test_the_kpis_and_dlq_topics_are_summed_into_counters(live: dict[str, Any]) -> None:
+    def scraped() -> dict[str, float]:
+        text = urllib.request.urlopen(live["metrics"], timeout=10).read().decode()
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"}
+
+    got = wait_for(
+        "the KPI counts", lambda: (m := scraped()).get('safecampus_bus_stop_visits_total{route="CZ01"}') and m
+    )
+    assert got['safecampus_bus_stop_visits_total{route="CZ01"}'] == 7.0  # two batches add up
+    assert got['safecampus_dlq_records_total{domain="bus",step="decode"}'] == 1.0
+    assert got["safecampus_exporter_live"] == 1.0
+    assert got['safecampus_kpi_records_total{domain="bus",mapped="true"}'] == 2.0
