@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 from stack import ESCALATE_AFTER_S, Receiver, am_config, deploy, free_port, get_json, shortened_rules, wait_for
 
 from safecampus.connectors.kafka.clients import Topics, produce_batch
@@ -104,6 +104,11 @@ def live(
         exporter.terminate()
         exporter.wait(timeout=10)
         receiver.shutdown()
+        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        try:
+            admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])
+        finally:
+            admin.close()
 
 
 def held(am: str, fingerprint: str) -> list[dict[str, Any]]:
