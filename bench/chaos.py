@@ -334,30 +334,33 @@ def main() -> None:
     say(f"chaos: starting a private broker ({BOOTSTRAP}) and PostgreSQL (port {PG_PORT})")
     service("kafka.sh", "start")
     service("postgres.sh", "start")
-    inputs = prepare(args.records)
-    fresh_topics()
-    want = Expected(inputs)
-    total = sum(len(v) for v in inputs.values())
-    say(
-        f"chaos: {total:,} records ({want.dlq} malformed) at {args.rate:,.0f}/s, "
-        f"{len(want.fingerprints)} alerts expected"
-    )
-    store = Store()
-    stop = threading.Event()
-    feeding = producer(inputs, args.rate, stop)
-    kill_cycles(store, args.kills, rng)
-    restart_under(store, "kafka.sh", "broker restart")
-    restart_under(store, "postgres.sh", "PostgreSQL restart")
-    feeding.join(timeout=3600)
-    say("chaos: draining with a last run (--until-idle)")
-    last = start_run("--until-idle")
-    if last.wait(timeout=900) != 0:
-        say(f"chaos: the last run exited {last.returncode}; see {tempfile.gettempdir()}/chaos-run.log")
-    stop.set()
-    figures = verify(store, want, started)
-    if not args.keep_services:
-        service("kafka.sh", "stop")
-        service("postgres.sh", "stop")
+    try:
+        inputs = prepare(args.records)
+        fresh_topics()
+        want = Expected(inputs)
+        total = sum(len(v) for v in inputs.values())
+        say(
+            f"chaos: {total:,} records ({want.dlq} malformed) at {args.rate:,.0f}/s, "
+            f"{len(want.fingerprints)} alerts expected"
+        )
+        store = Store()
+        stop = threading.Event()
+        feeding = producer(inputs, args.rate, stop)
+        kill_cycles(store, args.kills, rng)
+        restart_under(store, "kafka.sh", "broker restart")
+        restart_under(store, "postgres.sh", "PostgreSQL restart")
+        feeding.join(timeout=3600)
+        say("chaos: draining with a last run (--until-idle)")
+        last = start_run("--until-idle")
+        if last.wait(timeout=900) != 0:
+            say(f"chaos: the last run exited {last.returncode}; see {tempfile.gettempdir()}/chaos-run.log")
+        stop.set()
+        figures = verify(store, want, started)
+    finally:  # the private broker and PostgreSQL never outlive the run, even on an error
+        _kill_started()
+        if not args.keep_services:
+            service("kafka.sh", "stop")
+            service("postgres.sh", "stop")
     figures["kills"], figures["records"] = args.kills, total
     print(json.dumps(figures))
     ok = (

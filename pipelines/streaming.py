@@ -54,7 +54,7 @@ from safecampus.connectors.registry import registry_at
 from safecampus.connectors.store import StoreSink, engine_for
 from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import attach_offsets, detection_failed, is_stateful, kpis_of, refused_dlq
-from safecampus.pipelines.domain import Detector, DomainPipeline
+from safecampus.pipelines.domain import Detector, DomainPipeline, leniency_partials, merge_partials
 from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
@@ -117,7 +117,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         if alerts:
             yield beam.pvalue.TaggedOutput("alerts", alert_records(alerts))
         if out.earliest and out.latest:
-            kpis = self._kpi_records(out.events, alerts, derived, out.earliest, out.latest)
+            kpis = self._kpi_records(out.events, alerts, derived, out.lenient, out.earliest, out.latest)
             yield beam.pvalue.TaggedOutput("kpis", kpis)
 
     def _kpi_records(
@@ -125,11 +125,14 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         events: list[tuple[str, Record]],
         alerts: list[Alert],
         derived: list[Record],
+        lenient: list[str],
         start: datetime,
         end: datetime,
     ) -> list[ProducerRecord]:
-        """The batch's additive counts (sums add up across batches); ratios are the exporter's to derive."""
+        """The batch's additive counts (sums add up across batches); ratios are the exporter's to derive.
+        `lenient` are what the lines themselves bent (a BOM), counted as in replay."""
         partials = self.pipeline.kpi_partials([e for _, e in events], alerts, derived)
+        partials = merge_partials([partials, leniency_partials(self.domain, [], lenient)])
         counts = {key: value for key, value in partials.items() if not key[0].startswith("_")}
         return [
             (k.key().encode(), k.model_dump_json().encode(), JSON_HEADERS)

@@ -211,6 +211,7 @@ def test_events_and_dlq_account_for_every_record(
         "bus": _lines(simulated_day, "bus", 1500) + GARBAGE,
         "canteen": _lines(simulated_day, "canteen", 300) + GARBAGE[:2],
     }
+    inputs["canteen"][0] = b"\xef\xbb\xbf" + inputs["canteen"][0]  # a UTF-8 BOM: read, and counted as in replay
     expected = {domain: Expected(domain, lines, city_registry) for domain, lines in inputs.items()}
     for domain, lines in inputs.items():
         _forget(store, domain, expected[domain])
@@ -242,6 +243,8 @@ def test_events_and_dlq_account_for_every_record(
         if kpi["metric"].endswith("_events_total") and not kpi["labels"]:
             totals[(kpi["domain"], kpi["metric"])] = totals.get((kpi["domain"], kpi["metric"]), 0) + kpi["value"]
     assert totals == {(d, f"{d}_events_total"): float(e.events) for d, e in expected.items()}  # counts add up
+    boms = [k for k in kpis if k["metric"] == "decode_leniencies_total" and k["labels"].get("kind") == "utf8_bom"]
+    assert sum(k["value"] for k in boms) == 1 and {k["domain"] for k in boms} == {"canteen"}
 
 
 def test_sigkill_mid_stream_then_restart_stores_each_record_once(
