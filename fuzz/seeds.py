@@ -130,6 +130,22 @@ def _csv_of_form(form: dict[str, object]) -> bytes:
     return out.getvalue().encode()
 
 
+def _xlsx_of(export: bytes) -> bytes:
+    """The same export as an XLSX workbook, as an inspection app offers it."""
+    import csv
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in csv.reader(io.StringIO(export.decode("utf-8"), newline="")):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def seeds(target: str) -> list[bytes]:
     """The seed inputs of one target (see targets.TARGETS)."""
     examples = ROOT / "docs" / "examples"
@@ -159,6 +175,15 @@ def seeds(target: str) -> list[bytes]:
         return _payloads("fire", "inspection-json")
     if target == "fire_csv":
         return [_csv_of_form(json.loads(form)) for form in _payloads("fire", "inspection-json")] + _hand("fire*.csv")
+    if target == "fire_import":
+        forms = _payloads("fire", "inspection-json")
+        exports = [_csv_of_form(json.loads(form)) for form in forms[:4]] + _hand("fire*.csv")
+        return (
+            [b"\x00" + form for form in forms[:4]]
+            + [b"\x00[" + b",".join(forms[:3]) + b"]", b"\x01" + b"\n".join(forms[:4])]
+            + [b"\x02" + export for export in exports]
+            + [b"\x03" + _xlsx_of(export) for export in exports[:3]]
+        )
     if target == "replay_line":
         return [bytes([DOMAINS.index(d)]) + line for d in DOMAINS for line in simulated_lines()[d][:40]]
     raise KeyError(target)

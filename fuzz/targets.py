@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -19,6 +20,7 @@ from safecampus.connectors.bus.escort import EscortError, decode_escort
 from safecampus.connectors.bus.jt808_decode import decode_frame, location_fields, message_to_json
 from safecampus.connectors.bus.jt808_frame import Jt808Error, split_frames
 from safecampus.connectors.bus.jt808_messages import LocationBatch, LocationReport
+from safecampus.connectors.fire.importer import ImportRefused, import_file
 from safecampus.connectors.registry import RegistryView
 from safecampus.connectors.security.alarmbox import decode_alarmbox
 from safecampus.connectors.security.gb28181 import decode_gb28181
@@ -138,6 +140,34 @@ def fire_csv(data: bytes) -> None:
     _form("fire", "inspection-csv", data)
 
 
+IMPORT_SUFFIXES = (".json", ".jsonl", ".csv", ".xlsx")
+
+
+@cache
+def _import_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="fuzz-import-"))
+
+
+def fire_import(data: bytes) -> None:
+    """`safecampus import fire` of one file (the first byte picks .json, .jsonl, .csv or .xlsx): refused
+    with ImportRefused, or envelopes and DLQ records; then each envelope through the pipeline's decode."""
+    if not data:
+        return
+    path = _import_dir() / f"inspection{IMPORT_SUFFIXES[data[0] % len(IMPORT_SUFFIXES)]}"
+    path.write_bytes(data[1:])
+    try:
+        result = import_file(path)
+    except ImportRefused:
+        return
+    for envelope in result.envelopes:
+        try:
+            pipeline("fire").decode(envelope)
+        except (DecodeError, ValidationError):
+            continue
+
+
 def replay_line(data: bytes) -> None:
     """A whole replay line (the first byte picks the domain) through normalize, then detection.
 
@@ -168,5 +198,6 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "canteen": canteen,
     "fire": fire,
     "fire_csv": fire_csv,
+    "fire_import": fire_import,
     "replay_line": replay_line,
 }

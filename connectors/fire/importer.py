@@ -57,7 +57,11 @@ def import_file(path: Path, sheet: str | None = None) -> ImportResult:
                 text = path.read_bytes().decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
             except UnicodeDecodeError:
                 raise ImportRefused(f"{path.name} is neither UTF-8 nor GB18030 text") from None
-        return _rows(path, [list(row) for row in csv.reader(io.StringIO(text))])
+        try:  # newline="": a bare CR ends a row, as csv wants (found by fuzzing, issue 10)
+            table: list[list[object]] = [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+        except csv.Error as exc:
+            raise ImportRefused(f"{path.name} is not readable CSV ({exc})") from None
+        return _rows(path, table)
     if suffix == ".xlsx":
         return _rows(path, _xlsx_rows(path, sheet))
     raise ImportRefused(f"{path.name}: an inspection file is .json, .jsonl, .csv or .xlsx")
@@ -158,5 +162,9 @@ def _xlsx_rows(path: Path, sheet: str | None) -> list[list[object]]:
             raise ImportRefused(f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
         ws = book[sheet] if sheet else book.worksheets[0]
         return [list(row) for row in ws.iter_rows(values_only=True)]
+    except ImportRefused:
+        raise
+    except Exception as exc:  # a damaged sheet inside a readable archive (found by fuzzing, issue 10)
+        raise ImportRefused(f"{path.name}: its sheet cannot be read ({type(exc).__name__})") from None
     finally:
         book.close()
