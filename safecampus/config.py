@@ -82,6 +82,18 @@ class FireRules(BaseModel):
     )
 
 
+class PagingRules(BaseModel):
+    """What pages a duty officer; deploy/prometheus/rules/alerts.yml holds these numbers (a test compares)."""
+
+    device_online_target: float = Field(0.95, description="configurable: the bureau's device online target")
+    police_linkage_target: float = Field(1.0, description="4个100%: alarms linked to the police, 100 %")
+    bus_on_time_target: float = Field(0.9, description="configurable: the transport bureau's on-time target")
+    devices_offline_h: float = Field(2, description="configurable: devices offline this long page the school")
+    critical_to_district_min: int = Field(10, description="configurable: an unacknowledged critical alert")
+    critical_to_city_min: int = Field(30, description="configurable: still unacknowledged, to the city")
+    high_to_district_min: int = Field(60, description="configurable: an unacknowledged high alert")
+
+
 class InputLimits(BaseModel):
     """The window a time from a device or a file must fall in, checked at the boundary (schemas/common.py)."""
 
@@ -115,6 +127,7 @@ class Settings(BaseSettings):
     canteen: CanteenRules = CanteenRules()
     fire: FireRules = FireRules()
     limits: InputLimits = InputLimits()
+    paging: PagingRules = PagingRules()
 
     @classmethod
     def settings_customise_sources(
@@ -142,6 +155,7 @@ def rules_reference() -> str:
         ("canteen", CanteenRules),
         ("fire", FireRules),
         ("limits", InputLimits),
+        ("paging", PagingRules),
     ):
         out += [f"### `[{group}]`", "", "| setting | default | source |", "|---|---:|---|"]
         for name, field in model.model_fields.items():

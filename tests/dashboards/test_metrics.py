@@ -268,3 +268,19 @@ def test_live_counts_fold_devices_and_terminals_into_schools_and_routes(city_reg
     fleet = {labels["route"]: v for labels, v in got["safecampus_bus_terminals"]}
     assert sum(fleet.values()) == len(city_registry.buses_by_terminal)
     assert sum(v for _, v in got["safecampus_security_devices"]) == len(city_registry.devices)
+
+
+def test_the_paging_rules_hold_the_numbers_of_the_settings() -> None:
+    paging = Settings().paging
+    by_name = {rule["alert"]: rule for rule in rules("alert")}
+
+    def threshold(name: str) -> float:
+        return float(re.search(r"< ([0-9.]+)", by_name[name]["expr"]).group(1))  # type: ignore[union-attr]
+
+    assert threshold("SafecampusDeviceOnlineRateLow") == paging.device_online_target
+    assert threshold("SafecampusOneKeyAlarmNotLinked") == paging.police_linkage_target
+    assert threshold("SafecampusBusOnTimeRateLow") == paging.bus_on_time_target
+    assert by_name["SafecampusDevicesOfflineForHours"]["for"] == f"{paging.devices_offline_h:g}h"
+    assert by_name["SafecampusCriticalUnacknowledged"]["for"] == f"{paging.critical_to_district_min}m"
+    assert by_name["SafecampusCriticalUnacknowledgedCity"]["for"] == f"{paging.critical_to_city_min}m"
+    assert by_name["SafecampusHighUnacknowledged"]["for"] == f"{paging.high_to_district_min // 60}h"
