@@ -58,6 +58,19 @@ class SecurityRules(BaseModel):
 
 class CanteenRules(BaseModel):
     min_delivery_checkers: int = Field(2, description="MOE 2024 guideline: deliveries checked by ≥ 2 people")
+    surplus_rate_warning: float = Field(
+        0.05, description="configurable: non-profit check (five-ministry notice); no national number exists"
+    )
+    disclosure_day_of_month: int = Field(15, description="disclosure practice: by the 15th of the next month")
+    price_deviation_ratio: float = Field(
+        0.5, description="ours, to tune with auditors: unit price this far above the city median for the item"
+    )
+    price_median_min_canteens: int = Field(
+        3, description="ours: a city median needs prices from at least this many canteens"
+    )
+    supplier_share_warning: float = Field(
+        0.7, description="ours, to tune with auditors: one supplier's share of a month's ingredient spend"
+    )
 
 
 class FireRules(BaseModel):

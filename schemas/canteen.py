@@ -30,8 +30,9 @@ LedgerCategory = Literal[
 
 
 class CanteenLedgerEntry(Record):
-    """One booked line of a canteen's ledger."""
+    """One booked line of a canteen's ledger; `source_file` and `source_row` say where an imported line was."""
 
+    kind: Literal["ledger"] = "ledger"
     entry_id: str = Field(min_length=1, max_length=64, description="voucher number, unique per canteen")
     canteen_id: str = Field(min_length=1, max_length=32)
     school_id: str | None = Field(default=None, max_length=64)
@@ -41,6 +42,9 @@ class CanteenLedgerEntry(Record):
     category: LedgerCategory
     amount_cny: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2), at_most_places(2)]
     supplier_id: str | None = Field(default=None, max_length=32)
+    unit: str | None = Field(default=None, max_length=8, description="unit of quantity, e.g. 公斤; for meal fees 份")
+    source_file: str | None = Field(default=None, max_length=80)
+    source_row: int | None = Field(default=None, ge=1)
     invoice_no: str | None = Field(default=None, max_length=40)
     item: str | None = Field(default=None, max_length=40, description="purchased item, e.g. 大米")
     # Bounded so that an exponent like 1e999999999 is refused, not carried into sums.

@@ -28,6 +28,9 @@ SourceFormat = Literal[
     "bus-json",  # the simulator's documented JSON bus fix
     "ledger-json",  # a canteen ledger entry as JSON
     "ledger-csv",  # one CSV row of a canteen ledger export (with header line)
+    "canteen-survey-json",  # a semester's satisfaction survey of a canteen (connectors/canteen)
+    "supplier-rating-json",  # a canteen's rating of a supplier for a semester
+    "canteen-disclosure-json",  # a month's accounts published by the school
     "inspection-json",  # a fire-safety inspection form as JSON
     "inspection-csv",  # the rows of one inspection from an inspection app's CSV or XLSX export (with header)
 ]

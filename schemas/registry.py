@@ -90,9 +90,14 @@ class Driver(SQLModel, table=True):
 
 
 class Canteen(SQLModel, table=True):
+    """A school canteen, or a central kitchen (`kind`) that cooks for the canteens naming it in `kitchen_id`;
+    its costs are allocated to them by meals served. `granted_subsidy_cny` is the fiscal subsidy per month."""
+
     canteen_id: str = Field(primary_key=True)
     school_id: str = Field(index=True, foreign_key="school.school_id")
     granted_subsidy_cny: float
+    kind: str = "canteen"  # canteen, central_kitchen
+    kitchen_id: str | None = None  # the central kitchen that cooks for this canteen
 
 
 class ChildcareInstitution(SQLModel, table=True):

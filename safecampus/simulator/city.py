@@ -72,6 +72,24 @@ class City:
         ]
 
 
+KITCHENS = {"K001": range(140, 145), "K002": range(145, 150)}  # central kitchen → the canteens it cooks for
+
+
+def _add_central_kitchens(city: City) -> None:
+    """Two central kitchens, each cooking for five canteens (no random draws: the rest of the city is unchanged)."""
+    for kitchen_id, served in KITCHENS.items():
+        for n in served:
+            city.canteens[n].kitchen_id = kitchen_id
+        city.canteens.append(
+            Canteen(
+                canteen_id=kitchen_id,
+                school_id=city.canteens[served[0]].school_id,
+                granted_subsidy_cny=0.0,
+                kind="central_kitchen",
+            )
+        )
+
+
 def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
     return (
         round(lat + north_m / 111_320.0, 6),
@@ -140,6 +158,7 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
                 granted_subsidy_cny=float(rng.choice((20000, 30000, 50000))),
             )
         )
+    _add_central_kitchens(city)
     for i in range(80):
         floor = 4 if i % 19 == 4 else rng.randint(1, 3)
         building = "basement" if i % 29 == 9 else "ordinary"

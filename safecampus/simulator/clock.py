@@ -18,6 +18,7 @@ class GroundTruth:
     """The injected anomalies: what a correct pipeline should find."""
 
     items: list[dict[str, str]] = field(default_factory=list)
+    days: set[tuple[str, date]] = field(default_factory=set)  # (domain, day) simulated so far
 
     def add(self, domain: Domain, kind: str, subject: str, at: datetime) -> None:
         self.items.append({"domain": domain, "kind": kind, "subject": subject, "time": at.isoformat()})

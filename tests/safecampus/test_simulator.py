@@ -12,7 +12,8 @@ def test_city_has_the_required_size() -> None:
     assert len(city.devices) >= 3000
     assert len(city.buses) == 60
     assert len({b.route_id for b in city.buses}) == 10
-    assert len(city.canteens) == 150
+    assert len([c for c in city.canteens if c.kind == "canteen"]) == 150
+    assert {c.kitchen_id for c in city.canteens if c.kitchen_id} == {"K001", "K002"}
     assert len(city.institutions) == 80
     assert {d.district_id for d in city.districts} == {s.district_id for s in city.schools}
 
