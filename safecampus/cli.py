@@ -21,6 +21,8 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from safecampus.alert_desk import alerts_app  # noqa: E402
+from safecampus.canteen.cli import api_app  # noqa: E402
+from safecampus.canteen.cli import register as register_canteen  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.dashboards_cli import dashboards_app  # noqa: E402
 from safecampus.exporter import exporter  # noqa: E402
@@ -46,11 +48,18 @@ app.add_typer(gateway_app, name="gateway")
 app.add_typer(alerts_app, name="alerts")
 app.command("exporter")(exporter)
 app.add_typer(dashboards_app, name="dashboards")
-report_app = typer.Typer(help="Reports people read: the fire-safety remediation ledger.", no_args_is_help=True)
-import_app = typer.Typer(help="Import files kept by people into raw envelopes (a replay file).", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports people read: canteen disclosures and audits, open data, the fire remediation ledger.",
+    no_args_is_help=True,
+)
+import_app = typer.Typer(
+    help="Import files kept by people into raw envelopes (replay file or topic).", no_args_is_help=True
+)
 app.add_typer(report_app, name="report")
 app.add_typer(import_app, name="import")
 register_fire(report_app, import_app)
+register_canteen(report_app, import_app)
+app.add_typer(api_app, name="api")
 console = Console()
 errors = Console(stderr=True)
 
@@ -258,6 +267,10 @@ def replay(
         fail(str(exc), 2)
     except OSError as exc:
         fail(f"could not read or write files: {exc}")
+    if chosen == "canteen":
+        from safecampus.canteen.audit_run import audit_after_replay
+
+        audit_after_replay(url, out, settings)  # statements and the ledger-wide checks, over the whole store
     counts = {name: _count_lines(out / f"{name}.jsonl") for name in ("events", "alerts", "kpis", "dlq")}
     console.print(" · ".join(f"{n} {c:,}" for n, c in counts.items()) + f" → {out}/")
     if counts["events"] == 0 and counts["dlq"] == 0:

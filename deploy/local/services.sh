@@ -8,6 +8,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 "$HERE/postgres.sh" start
 "$HERE/alertmanager.sh" start
 "$HERE/prometheus.sh" start   # scrapes safecampus exporter on 127.0.0.1:9108 once one runs
+"$HERE/chromium.sh" >/dev/null  # headless Chromium + Noto CJK fonts: the canteen reports are checked in it
 # Prism is no daemon: the Beam SDK starts it per pipeline from this binary (--prism_location).
 PRISM="$("$HERE/prism.sh")"
 echo "prism: $PRISM (pass --runner=PrismRunner --prism_location=$PRISM)"
