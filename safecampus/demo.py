@@ -67,8 +67,14 @@ def run_demo(out: Path, days: int, console: Console, full_day: bool = False) -> 
             raw = history.raw_file(domain) if domain == "fire" else sim.raw_file(domain)
             run_replay([(domain, raw, out / domain)], settings, store_url, store_url)
             _done(progress, task, sim.counts[domain], "records")
+        from safecampus.canteen.demo_month import canteen_month
+
+        task = _step(progress, "食堂月报 canteen month", None)
+        records, public, audit = canteen_month(out, settings)
+        _done(progress, task, records, "records")
     _summary(out, store_url, sim.counts, console, time.monotonic() - started, full_day)
     _fire_ledger(out, store_url, settings, console)
+    console.print(f"食堂公示 Canteen public disclosure → {public}\n食堂审计 Canteen auditors' report → {audit}")
 
 
 def _fire_ledger(out: Path, store_url: str, settings: Settings, console: Console) -> None:

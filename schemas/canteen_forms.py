@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from safecampus.schemas.common import SHANGHAI, Record
+from safecampus.schemas.common import SHANGHAI, PlausibleDate, PlausibleTime, Record
 
 # 类别 as a school's ledger names it → our category code.
 CATEGORY_NAMES: dict[str, str] = {
@@ -89,8 +89,8 @@ class CanteenSurvey(Record):
     respondents: Literal["parents", "students"]
     responses: int | None = Field(default=None, ge=0, le=100_000, description="answers received")
     satisfaction: Decimal = Field(ge=0, le=100, decimal_places=1, description="share satisfied, 0–100")
-    surveyed_on: date
-    recorded_at: AwareDatetime
+    surveyed_on: PlausibleDate
+    recorded_at: PlausibleTime
 
 
 class SupplierRating(Record):
@@ -103,8 +103,8 @@ class SupplierRating(Record):
     supplier_id: str = Field(min_length=1, max_length=32)
     semester: str = Field(pattern=r"^\d{4}-\d{4}-[12]$")
     score: Decimal = Field(ge=0, le=100, decimal_places=1)
-    rated_on: date
-    recorded_at: AwareDatetime
+    rated_on: PlausibleDate
+    recorded_at: PlausibleTime
 
 
 class CanteenDisclosure(Record):
@@ -115,5 +115,5 @@ class CanteenDisclosure(Record):
     school_id: str | None = Field(default=None, max_length=64)
     district: str | None = Field(default=None, max_length=64)
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    published_at: AwareDatetime
+    published_at: PlausibleTime
     channel: str | None = Field(default=None, max_length=40)
