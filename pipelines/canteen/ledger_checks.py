@@ -268,6 +268,7 @@ class SupplierConcentration:
                     evidence=[
                         {
                             "kind": "supplier_share",
+                            "month": month,
                             "supplier_id": top,
                             "share": f"{share:.4f}",
                             "spend_cny": str(amount),

@@ -3,7 +3,9 @@
 `replay canteen` runs it over the whole store once the pipeline has upserted the file's records, so
 the checks that need every canteen and month (duplicates across canteens, city median prices,
 event-time deadlines) see the same records as a stream that filled the store. Its alerts go through
-the one store sink, its statements to `DIR/statements.jsonl`, its alerts also into `DIR/alerts.jsonl`.
+the one store sink, its statements to `DIR/statements.jsonl`, its alerts also into `DIR/alerts.jsonl` and
+its KPIs (`kpis.py`: surplus rate, ingredient share, disclosure status, red flags by rule and district)
+into the store and `DIR/kpis.jsonl`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from safecampus.canteen.data import CanteenData
+from safecampus.canteen.kpis import audit_kpis
 from safecampus.config import Settings
 from safecampus.connectors.store import StoreSink
 
 
 def audit_after_replay(store_url: str, out_dir: Path, settings: Settings) -> CanteenData:
     data = CanteenData.load(store_url, settings)
-    StoreSink(store_url).write(alerts=data.audit.alerts)
+    kpis = audit_kpis(data)
+    StoreSink(store_url).write(alerts=data.audit.alerts, kpis=kpis)
+    with (out_dir / "kpis.jsonl").open("a", encoding="utf-8") as handle:
+        handle.writelines(k.model_dump_json() + "\n" for k in kpis)
     with (out_dir / "statements.jsonl").open("w", encoding="utf-8") as handle:
         handle.writelines(s.model_dump_json() + "\n" for s in data.audit.statements)
     with (out_dir / "alerts.jsonl").open("a", encoding="utf-8") as handle:

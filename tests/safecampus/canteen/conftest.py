@@ -19,7 +19,9 @@ from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.simulator.run import Simulation, simulate
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "local"
-DAYS = 42  # 1 September – 12 October 2026
+DAYS = (
+    50  # 1 September – 20 October 2026: September published on the 10th (one late, one never), a late entry on the 12th
+)
 
 
 @pytest.fixture(scope="session")

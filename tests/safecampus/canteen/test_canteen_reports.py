@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from safecampus.canteen.data import CanteenData
 from safecampus.canteen.files import report_bytes, write_open_data
+from safecampus.canteen.kpis import audit_kpis
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.ledger_files import write_ledger_files
@@ -102,6 +103,10 @@ def test_import_replay_report_as_a_user_would(canteen_weeks: Simulation, tmp_pat
     assert Decimal(report["income_cny"]) == income and Decimal(report["cost_cny"]) == cost
     statements = [json.loads(line) for line in (tmp_path / "o" / "statements.jsonl").open(encoding="utf-8")]
     assert {s["month"] for s in statements} == {"2026-09", "2026-10"}
+    kpis = [json.loads(line) for line in (tmp_path / "o" / "kpis.jsonl").open(encoding="utf-8")]
+    assert {"canteen_surplus_rate", "canteen_disclosure_published", "canteen_red_flags_total"} <= {
+        k["metric"] for k in kpis
+    }
 
 
 def _topic_values(bootstrap: str, topic: str, expected: int) -> list[bytes]:
@@ -133,3 +138,22 @@ def test_import_to_kafka_sends_records_to_raw_canteen_and_bad_rows_to_the_dlq(
     assert (
         record.source_offset == 3 and "很多" in record.reason and record.payload() == "2026-10-02,伙食费,很多".encode()
     )
+
+
+def test_the_audit_gives_kpi_records_for_the_exporter(canteen_data: CanteenData) -> None:
+    kpis = audit_kpis(canteen_data)
+    published = {
+        (k.labels["canteen"], k.labels["month"]): k.value for k in kpis if k.metric == "canteen_disclosure_published"
+    }
+    assert published[("C0001", "2026-09")] == 1.0 and published[("C0001", "2026-10")] == 0.0
+    reopened = next(s for s in canteen_data.audit.statements if s.status == "reopened")
+    assert published[(reopened.canteen_id, reopened.month)] == 0.5
+    flags = [k for k in kpis if k.metric == "canteen_red_flags_total"]
+    assert sum(k.value for k in flags) == len(canteen_data.audit.alerts) + len(canteen_data.audit.line_alerts)
+    assert {"rule", "district"} == set(flags[0].labels)
+    rates = {
+        k.labels["canteen"]: k.value
+        for k in kpis
+        if k.metric == "canteen_surplus_rate" and k.labels["month"] == "2026-09"
+    }
+    assert rates["C0001"] == float(canteen_data.statement("C0001", "2026-09", "auditor").surplus_rate or 0)
