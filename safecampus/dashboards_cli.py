@@ -1,7 +1,7 @@
 """`safecampus dashboards build|push`: the Grafana dashboards generated from `safecampus.dashboards.grafana`.
 
     safecampus dashboards build                                   # dashboards/json/*.json, committed
-    safecampus dashboards push --url http://grafana:3000 --token glsa_…
+    GRAFANA_TOKEN=glsa_… safecampus dashboards push --url http://grafana:3000
     safecampus dashboards render --prometheus http://127.0.0.1:9090 --out docs/dashboards   # PNGs
 
 Uploads go through grafana-client, the maintained fork of grafana-api (abandoned in 2020).
@@ -34,7 +34,12 @@ def build(
 @dashboards_app.command("push")
 def push(
     url: Annotated[str, typer.Option(help="Grafana's base URL, e.g. http://127.0.0.1:3000")],
-    token: Annotated[str, typer.Option(help="a service-account token with dashboard write rights")],
+    token: Annotated[
+        str,
+        typer.Option(
+            envvar="GRAFANA_TOKEN", help="a service-account token with dashboard write rights (or $GRAFANA_TOKEN)"
+        ),
+    ],
     folder_uid: Annotated[str | None, typer.Option(help="folder to put them in")] = None,
 ) -> None:
     """Upload every dashboard to Grafana's HTTP API, overwriting the same uid (上传仪表盘)."""
@@ -73,6 +78,12 @@ def render(
         raise typer.Exit(1) from None
     except OSError as exc:
         errors.print(f"[bold red]error:[/] cannot query Prometheus at {prometheus} ({exc})（无法连接）")
+        raise typer.Exit(1) from None
+    except (ValueError, KeyError, TypeError) as exc:  # it answered, but not as Prometheus does
+        errors.print(
+            f"[bold red]error:[/] {prometheus} does not answer as Prometheus does ({type(exc).__name__})"
+            "（不是 Prometheus 的应答）"
+        )
         raise typer.Exit(1) from None
     for path in paths:
         console.print(f"已绘制 drew {path}", highlight=False)

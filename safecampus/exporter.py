@@ -142,7 +142,7 @@ class AlertPush:
             try:
                 self.push_once()
                 self._said = False
-            except (OSError, ValueError) as exc:  # Alertmanager away: say so once, post everything next time
+            except Exception as exc:  # Alertmanager or the store away, a reply cut short: say so once, retry
                 if not self._said:
                     errors.print(
                         f"Alertmanager 无法连接 cannot reach {self.url} ({exc}); retrying every {self.every:g} s"
@@ -246,9 +246,19 @@ def follow(
         except Exception as exc:  # no broker yet: say so, retry (kafka-python reconnects by itself once made)
             errors.print(f"Kafka 无法连接 cannot reach Kafka at {bootstrap} ({type(exc).__name__}); retrying in 5 s")
             stop.wait(5)
+    said = False
     while consumer is not None and not stop.is_set():
         grew = False
-        for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
+        try:
+            polled = consumer.poll(timeout_ms=500, max_records=5000)
+            said = False
+        except Exception as exc:  # the broker went away mid-poll: say so once, keep serving, poll again
+            if not said:
+                errors.print(f"Kafka 读取中断 lost Kafka at {bootstrap} ({type(exc).__name__}); retrying")
+                said = True
+            stop.wait(2)
+            continue
+        for batch in polled.values():
             for message in batch:
                 grew |= _take(state, kinds[message.topic], message.value, counts, pusher)
         if grew and counts is not None:
