@@ -87,11 +87,13 @@ def main() -> None:
         with sim.raw_file("canteen").open(encoding="utf-8") as handle:
             records = [r for line in handle for r in pipeline.decode(RawEnvelope.model_validate_json(line))]
         book = CanteenBook.of(records)
-        october = [r for r in records if isinstance(r, CanteenLedgerEntry) and f"{r.booked_on:%Y-%m}" == "2026-10"]
-        month_book = CanteenBook.of(october)
+        month = book.months()[0]
+        month_book = CanteenBook.of(
+            r for r in records if isinstance(r, CanteenLedgerEntry) and f"{r.booked_on:%Y-%m}" == month
+        )
         month_s, statements = best(args.repeat, lambda: len(build_statements(month_book, registry)))
         audit_s, alerts = best(1, lambda: len(run_audit(book, registry, Settings().canteen).alerts))
-        print(f"statements of one month (2026-10) for every canteen: {statements} in {month_s * 1000:.0f} ms")
+        print(f"statements of one month ({month}) for every canteen: {statements} in {month_s * 1000:.0f} ms")
         print(f"whole audit over {args.days} days ({len(book.entries):,} lines): {audit_s:.1f} s, {alerts:,} alerts")
 
 

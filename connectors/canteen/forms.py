@@ -100,7 +100,10 @@ def _text(cells: dict[str, Any], ctx: RowContext, field: str, limit: int) -> str
     value = cells.get(field)
     if is_blank(value):
         return None
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = str(value)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.strip()
     if isinstance(value, float) and value.is_integer():  # a spreadsheet's 20261001.0 for an invoice number
         text = str(int(value))
     if len(text) > limit:

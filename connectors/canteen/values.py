@@ -31,7 +31,10 @@ _EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (it counts 1900 as a leap yea
 
 def _text(value: object) -> str:
     """A cell as text, full-width forms folded to ASCII (NFKC: ５ → 5, ， → ,, ． → .)."""
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    text = str(value)
+    if not unicodedata.is_normalized("NFKC", text):  # the check is much cheaper than the fold
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip()
 
 
 def parse_amount(value: object, what: str = "金额 amount") -> Decimal:
@@ -44,6 +47,8 @@ def parse_amount(value: object, what: str = "金额 amount") -> Decimal:
         return Decimal(repr(value))
     if isinstance(value, Decimal):
         return value
+    if isinstance(value, str) and _PLAIN.match(value):  # most cells: plain digits, nothing to fold or strip
+        return Decimal(value)
     text = _text(value)
     if not text:
         raise CellError(f"{what} 为空 is empty")
