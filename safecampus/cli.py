@@ -11,23 +11,24 @@ import logging
 # Beam logs import-time warnings on the root logger; keep the terminal for people.
 logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
-import errno  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any, NoReturn  # noqa: E402
+from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 
 from safecampus.alert_desk import alerts_app  # noqa: E402
 from safecampus.canteen.cli import api_app  # noqa: E402
 from safecampus.canteen.cli import register as register_canteen  # noqa: E402
+from safecampus.cli_common import check_kafka_or_exit as _check_kafka  # noqa: E402
+from safecampus.cli_common import console, errors, fail  # noqa: E402
+from safecampus.cli_devices import decode_app, gateway_app  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.dashboards_cli import dashboards_app  # noqa: E402
 from safecampus.exporter import exporter  # noqa: E402
 from safecampus.fire.cli import register as register_fire  # noqa: E402
-from safecampus.schemas.common import DOMAINS, SHANGHAI, Domain  # noqa: E402
+from safecampus.schemas.common import DOMAINS, Domain  # noqa: E402
 
 app = typer.Typer(
     help="Streaming pipelines for the safe-campus (平安校园) programme.",
@@ -36,12 +37,6 @@ app = typer.Typer(
     add_completion=False,
 )
 registry_app = typer.Typer(help="Load and inspect the registry.", no_args_is_help=True)
-decode_app = typer.Typer(
-    help="Decode one device payload and print the normalized record as JSON.", no_args_is_help=True
-)
-gateway_app = typer.Typer(
-    help="Device gateways: each payload stored unchanged as a raw envelope.", no_args_is_help=True
-)
 app.add_typer(registry_app, name="registry")
 app.add_typer(decode_app, name="decode")
 app.add_typer(gateway_app, name="gateway")
@@ -60,14 +55,6 @@ app.add_typer(import_app, name="import")
 register_fire(report_app, import_app)
 register_canteen(report_app, import_app)
 app.add_typer(api_app, name="api")
-console = Console()
-errors = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one plain line to stderr and exit non-zero."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _domains(values: list[str] | None) -> list[Domain]:
@@ -146,20 +133,6 @@ def _drive(bus_file: Path, gateway: str, speed: float) -> None:
                 "start it with safecampus gateway jt808"
             )
     console.print(f"{sent.terminals} terminals sent {sent.frames_sent:,} frames; {sent.replies:,} replies")
-
-
-def _check_kafka(bootstrap: str) -> None:
-    from safecampus.connectors.kafka import KafkaUnavailableError, check_kafka
-
-    kafka_log = logging.getLogger("kafka")
-    level = kafka_log.level
-    kafka_log.setLevel(logging.CRITICAL)  # kafka-python logs every refused connection; one line says it all
-    try:
-        check_kafka(bootstrap)
-    except KafkaUnavailableError as exc:
-        fail(str(exc))
-    finally:
-        kafka_log.setLevel(level)
 
 
 def _publish(counts: dict[str, int], files: dict[str, Path], bootstrap: str, speed: float, prefix: str) -> None:
@@ -349,184 +322,6 @@ def registry_load(
     except (RegistryLoadError, StoreError) as exc:
         fail(str(exc), 2)
     console.print(f"loaded {total:,} rows into {url}")
-
-
-def _print_security(path: Path, source: str) -> None:
-    from datetime import UTC, datetime
-
-    from pydantic import ValidationError
-
-    from safecampus.connectors.registry import EmptyRegistryError, RegistryView, registry_at
-    from safecampus.connectors.store import StoreError
-    from safecampus.pipelines.catalog import pipeline_for
-    from safecampus.pipelines.domain import DecodeError
-    from safecampus.schemas.common import describe_validation_error
-    from safecampus.schemas.envelope import RawEnvelope
-
-    if not path.is_file():
-        fail(f"file {path} does not exist", 2)
-    envelope = RawEnvelope.of_bytes(
-        path.read_bytes(),
-        domain="security",
-        source=source,
-        content_type="application/xml",
-        received_at=datetime.now(UTC),
-    )
-    settings = Settings()
-    try:  # enrich from the loaded registry when there is one; else the device is shown as unregistered
-        registry = registry_at(settings.database_url)
-    except (EmptyRegistryError, StoreError):
-        registry = RegistryView()
-    pipeline = pipeline_for("security", settings, registry)
-    try:
-        (event,) = pipeline.decode(envelope)
-    except DecodeError as exc:
-        fail(str(exc))
-    except ValidationError as exc:
-        fail(f"{source} payload: {describe_validation_error(exc)}")
-    shown = event.model_dump(mode="json")
-    shown["occurred_at"] = event.occurred_at.astimezone(SHANGHAI).isoformat()  # type: ignore[attr-defined]
-    print(json.dumps(shown, ensure_ascii=False, indent=2))
-
-
-@decode_app.command("isapi")
-def decode_isapi(
-    file: Annotated[Path, typer.Argument(help="ISAPI EventNotificationAlert XML (or multipart post)")],
-) -> None:
-    """Decode a Hikvision ISAPI alert."""
-    _print_security(file, "isapi")
-
-
-@decode_app.command("gb28181")
-def decode_gb28181(file: Annotated[Path, typer.Argument(help="GB/T 28181 Notify body (or SIP MESSAGE)")]) -> None:
-    """Decode a GB/T 28181 alarm or keepalive."""
-    _print_security(file, "gb28181")
-
-
-@decode_app.command("jt808")
-def decode_jt808(frame: Annotated[str, typer.Argument(help="one JT/T 808 frame in hex (with or without 7e)")]) -> None:
-    """Decode one JT/T 808 frame."""
-    from safecampus.connectors.bus.jt808_decode import decode_frame, message_to_json
-    from safecampus.connectors.bus.jt808_frame import Jt808Error
-
-    try:
-        data = bytes.fromhex(frame.replace(" ", ""))
-    except ValueError:
-        fail("the frame is not hexadecimal text")
-    try:
-        print(json.dumps(message_to_json(decode_frame(data)), ensure_ascii=False, indent=2))
-    except Jt808Error as exc:
-        fail(f"bad JT/T 808 frame: {exc}")
-
-
-def _raw_sink(kafka: str | None, out: Path | None) -> Any:
-    from safecampus.gateways import FileRawSink, KafkaRawSink
-
-    if (kafka is None) == (out is None):
-        fail("say where payloads go: --kafka HOST:PORT (raw.<domain> topics) or --out FILE (a replay file)", 2)
-    if kafka is not None:
-        _check_kafka(kafka)
-        return KafkaRawSink(kafka)
-    return FileRawSink(out)  # type: ignore[arg-type]
-
-
-def _listen_error(port: int, exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return f"port {port} on 127.0.0.1 is taken (another gateway?); stop it or choose another with --port"
-    return f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}"
-
-
-@gateway_app.command("jt808")
-def gateway_jt808(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 7808,
-    kafka: Annotated[str | None, typer.Option(help="write frames to raw.bus on this broker")] = None,
-    out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(help="store URL whose registry says which terminals may connect (default: settings)"),
-    ] = None,
-) -> None:
-    """Serve JT/T 808 bus terminals: reply as the protocol requires, store every frame unchanged.
-
-    Terminals not in the registry are refused (0x8100 result 4); with no registry in the store
-    every terminal is accepted and counted as unverified. Refusals are logged to stderr.
-    """
-    from safecampus.connectors.registry import EmptyRegistryError, registry_at
-    from safecampus.connectors.store import StoreError
-    from safecampus.gateways import serve_jt808
-
-    logging.getLogger("safecampus.connectors.bus.jt808_gateway").setLevel(logging.INFO)
-    url = store or Settings().database_url
-    try:
-        known: Any = registry_at(url).buses_by_terminal
-        checked = f"{len(known)} registered terminals"
-    except (EmptyRegistryError, StoreError):
-        known, checked = None, "no registry in the store: every terminal accepted, counted as unverified"
-    sink = _raw_sink(kafka, out)
-    try:
-        serve_jt808(
-            port,
-            sink,
-            known_terminals=known,
-            on_ready=lambda: console.print(
-                f"JT/T 808 gateway on 127.0.0.1:{port} → {kafka or out}; {checked} (Ctrl-C stops)"
-            ),
-        )
-    except OSError as exc:
-        fail(_listen_error(port, exc))
-    finally:
-        sink.close()
-
-
-@gateway_app.command("http")
-def gateway_http(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8080,
-    kafka: Annotated[
-        str | None,
-        typer.Option(help="write posts to raw.security (escort confirmations: raw.bus, inspections: raw.fire)"),
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="or append them to this JSONL replay file")] = None,
-    tokens: Annotated[
-        Path | None,
-        typer.Option(help="device token file (name sha256$salt$digest per line); without it the gateway runs open"),
-    ] = None,
-) -> None:
-    """Receive camera (ISAPI, GB/T 28181), alarm-box, escort-app (POST /escort) and inspection-app
-    (POST /inspection) posts; store every body unchanged.
-
-    /escort takes the escort app's "all students off" confirmation:
-    {"terminal_id": "013800000001", "kind": "all_off", "time": "2026-09-01T07:52:10+08:00"}
-    /inspection takes a childcare fire-safety inspection form (JSON, at most 256 KiB).
-
-    Devices authenticate with `Authorization: Bearer TOKEN` or `?token=TOKEN`; make tokens with
-    `python -m safecampus.connectors.security.tokens NAME…`. Refusals are logged to stderr.
-    """
-    from safecampus.connectors.security.tokens import TokenFileError, TokenStore
-    from safecampus.gateways import serve_http
-
-    logging.getLogger("safecampus.connectors.security.http").setLevel(logging.INFO)
-    store_of_tokens = None
-    if tokens is not None:
-        try:
-            store_of_tokens = TokenStore.from_file(tokens)
-        except (OSError, TokenFileError) as exc:
-            fail(f"cannot read the token file: {exc}", 2)
-    mode = (
-        f"{len(store_of_tokens)} device tokens required"
-        if store_of_tokens
-        else "OPEN: no device tokens configured (--tokens FILE), every post accepted"
-    )
-    sink = _raw_sink(kafka, out)
-    banner = (
-        f"HTTP gateway on http://127.0.0.1:{port}/ (ISAPI), /gb28181, /alarmbox → security; "
-        f"/escort (escort app) → bus; /inspection (inspection app) → fire; → {kafka or out}; {mode}"
-    )
-    try:
-        serve_http(port, sink, tokens=store_of_tokens, on_ready=lambda: console.print(banner))
-    except OSError as exc:
-        fail(_listen_error(port, exc))
-    finally:
-        sink.close()
 
 
 @app.command("gtfs-rt")

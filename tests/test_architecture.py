@@ -106,7 +106,7 @@ def test_modules_and_classes_are_readable_in_one_sitting() -> None:
     long_modules, long_classes = [], []
     for name, path in MODULES.items():
         text = path.read_text(encoding="utf-8")
-        if _layer(name) in (2, 3) and text.count("\n") > 400:
+        if text.count("\n") > 400:  # every layer, the doors and dashboards/ included
             long_modules.append(f"{name}: {text.count(chr(10))} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno + 1 > 200:
