@@ -99,6 +99,12 @@ def _xlsx(data: CanteenData, canteen: str, month: str, audience: Audience) -> by
     surveys.append(["学期", "调查对象", "满意度（%）", "有效问卷"])
     for x in data.surveys(canteen):
         surveys.append([x["semester"], x["respondents"], x["satisfaction"], x["responses"]])
+    if audience == "auditor":
+        ratings = book.create_sheet("供应商评价")
+        ratings.append(["学期", "供应商", "评分"])
+        for r in data.ratings(canteen):
+            ratings.append([r["semester"], r["supplier_id"], r["score"]])
+            ratings.cell(ratings.max_row, 3).number_format = "0.0"
     flags = book.create_sheet("风险提示")
     flags.append(["规则", "名称", "级别", "说明", "凭证号", "日期", "类别", "供应商", "发票号", "单价", "金额"])
     for alert in data.red_flags(canteen, month):

@@ -3,7 +3,8 @@ no external files) that opens offline and prints on A4:
 
 - `disclosure_html`: the public monthly disclosure (income against cost, ingredient share over the last
   12 months as charts, satisfaction scores) — published months only;
-- `audit_html`: the auditors' report of a month — the statement and every red flag with its evidence rows;
+- `audit_html`: the auditors' report of a month — the statement, every red flag with its evidence rows, and
+  the canteen's ratings of its suppliers;
 - `public_page_html`: a canteen's public page — its latest disclosures, the charts, the satisfaction scores.
 
 The text uses the CJK fonts a reader's system has (Debian: `fonts-noto-cjk`).
@@ -92,6 +93,13 @@ FLAGS = """
 </table>{% endif %}</div>{% else %}<p>本月没有风险提示。</p>{% endfor %}
 """
 
+RATINGS = """
+<h2>供应商评价（双向评价）</h2>
+{% if ratings %}<table><tr><th>学期</th><th>供应商</th><th>评分</th></tr>
+{% for x in ratings %}<tr class="rating"><td>{{ semester(x.semester) }}</td><td>{{ x.supplier_id }}</td><td class="n">{{ "%.1f"|format(x.score) }}</td></tr>{% endfor %}</table>
+{% else %}<p>暂无供应商评价。</p>{% endif %}
+"""
+
 PUBLISHED = """
 <h2>已公示的月度收支</h2>
 {% if rows %}<table><tr><th>月份</th><th>收入</th><th>支出</th><th>结余率</th><th>食材占伙食费</th><th>公示时间</th></tr>
@@ -161,6 +169,7 @@ def audit_html(data: CanteenData, canteen: str, month: str) -> str:
     flags = [flag_view(a, "auditor") for a in data.red_flags(canteen, month)]
     history = data.last_months(canteen, month, "auditor")
     body = _statement(data, s, "auditor") + _render(FLAGS, flags=flags) + _charts(history)
+    body += _render(RATINGS, ratings=data.ratings(canteen))
     return _page(data, canteen, f"{data.canteen_name(canteen)} {month} 审计报告", "audit", body)
 
 

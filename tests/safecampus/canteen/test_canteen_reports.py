@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +20,11 @@ from openpyxl import load_workbook
 
 from safecampus.canteen.data import CanteenData
 from safecampus.canteen.files import report_bytes, write_open_data
+from safecampus.canteen.html import audit_html, disclosure_html
 from safecampus.canteen.kpis import audit_kpis
+from safecampus.pipelines.canteen.book import CanteenBook
+from safecampus.schemas.canteen_forms import SupplierRating
+from safecampus.schemas.common import SHANGHAI
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator.ledger_files import write_ledger_files
@@ -46,7 +51,7 @@ def test_xlsx_has_a_sheet_per_section_with_numbers_not_text(canteen_data: Cantee
     path = tmp_path / "r.xlsx"
     path.write_bytes(report_bytes(canteen_data, "C0001", "2026-09", "xlsx", "auditor"))
     book = load_workbook(path)
-    assert book.sheetnames == ["收支汇总", "收入", "支出", "近12个月", "满意度", "风险提示"]
+    assert book.sheetnames == ["收支汇总", "收入", "支出", "近12个月", "满意度", "供应商评价", "风险提示"]
     values = {row[0].value: row[1] for row in book["收支汇总"].iter_rows(min_row=2)}
     statement = canteen_data.statement("C0001", "2026-09", "auditor")
     income, rate = values["收入合计"], values["结余率"]
@@ -157,3 +162,18 @@ def test_the_audit_gives_kpi_records_for_the_exporter(canteen_data: CanteenData)
         if k.metric == "canteen_surplus_rate" and k.labels["month"] == "2026-09"
     }
     assert rates["C0001"] == float(canteen_data.statement("C0001", "2026-09", "auditor").surplus_rate or 0)
+
+
+def test_the_auditors_report_shows_the_canteens_ratings_of_its_suppliers(canteen_data: CanteenData) -> None:
+    when = datetime(2026, 10, 8, 18, tzinfo=SHANGHAI)
+    rating = SupplierRating(canteen_id="C0001", supplier_id="SUP07", semester="2026-2027-1", score=Decimal("72.5"),
+                            rated_on=date(2026, 10, 8), recorded_at=when)  # fmt: skip
+    lines = [e for e in canteen_data.book.entries if e.canteen_id == "C0001"]
+    published = canteen_data.book.disclosures[("C0001", "2026-09")]
+    data = CanteenData.of(CanteenBook.of([*lines, published, rating]), canteen_data.registry)
+    page = audit_html(data, "C0001", "2026-09")
+    assert '<tr class="rating"><td>2026—2027学年第一学期</td><td>SUP07</td><td class="n">72.5</td></tr>' in page
+    assert "SUP07" not in disclosure_html(data, "C0001", "2026-09")  # ratings are for auditors
+    book = load_workbook(io.BytesIO(report_bytes(data, "C0001", "2026-09", "xlsx", "auditor")))
+    (row,) = book["供应商评价"].iter_rows(min_row=2, values_only=True)
+    assert row == ("2026-2027-1", "SUP07", 72.5)
