@@ -43,9 +43,11 @@ class ImportResult:
 def import_file(path: Path, sheet: str | None = None) -> ImportResult:
     """The envelopes of one inspection file, by its suffix (.json, .jsonl, .csv, .xlsx)."""
     if not path.is_file():
-        raise ImportRefused(f"{path} is not a file")
+        raise ImportRefused(f"{path} 不是文件 is not a file")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise ImportRefused(f"{path.name} is {path.stat().st_size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit")
+        raise ImportRefused(
+            f"{path.name} 文件过大 is {path.stat().st_size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit"
+        )
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
         return _json_file(path, suffix == ".jsonl")
@@ -56,15 +58,15 @@ def import_file(path: Path, sheet: str | None = None) -> ImportResult:
             try:
                 text = path.read_bytes().decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
             except UnicodeDecodeError:
-                raise ImportRefused(f"{path.name} is neither UTF-8 nor GB18030 text") from None
+                raise ImportRefused(f"{path.name} 编码无法识别 is neither UTF-8 nor GB18030 text") from None
         try:  # newline="": a bare CR ends a row, as csv wants (found by fuzzing, issue 10)
             table: list[list[object]] = [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
         except csv.Error as exc:
-            raise ImportRefused(f"{path.name} is not readable CSV ({exc})") from None
+            raise ImportRefused(f"{path.name} 不是可读的 CSV is not readable CSV ({exc})") from None
         return _rows(path, table)
     if suffix == ".xlsx":
         return _rows(path, _xlsx_rows(path, sheet))
-    raise ImportRefused(f"{path.name}: an inspection file is .json, .jsonl, .csv or .xlsx")
+    raise ImportRefused(f"{path.name}: 检查记录须为 an inspection file is .json, .jsonl, .csv or .xlsx")
 
 
 def _envelope(payload: str, source: str, key: str | None, content_type: str) -> RawEnvelope:
@@ -109,7 +111,7 @@ def _rows(path: Path, table: list[list[object]]) -> ImportResult:
     result = ImportResult(path)
     table = [row for row in table if any(cell not in (None, "") for cell in row)]
     if not table:
-        raise ImportRefused(f"{path.name} is empty")
+        raise ImportRefused(f"{path.name} 是空文件 is empty")
     header: list[object] = [str(h or "").strip() for h in table[0]]
     columns = [column_of(str(h)) for h in header]
     if "inspection_id" not in columns or "item_code" not in columns:
@@ -156,10 +158,10 @@ def _xlsx_rows(path: Path, sheet: str | None) -> list[list[object]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
-        raise ImportRefused(f"{path.name} is not an XLSX workbook ({type(exc).__name__})") from None
+        raise ImportRefused(f"{path.name} 不是 XLSX 工作簿 is not an XLSX workbook ({type(exc).__name__})") from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise ImportRefused(f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+            raise ImportRefused(f"{path.name} 没有工作表 has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
         ws = book[sheet] if sheet else book.worksheets[0]
         return [list(row) for row in ws.iter_rows(values_only=True)]
     except ImportRefused:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import make_url
 from sqlmodel import Session, select
 
 from safecampus.config import Settings
@@ -138,7 +139,10 @@ def build_fire_report(
     inspections = stored_inspections(store_url)
     if as_of is None:
         if not inspections:
-            raise ReportError(f"the store {store_url} holds no fire inspections; replay some: safecampus replay fire")
+            shown = make_url(store_url).render_as_string(hide_password=True)
+            raise ReportError(
+                f"库中没有消防检查记录 the store {shown} holds no fire inspections; replay some: safecampus replay fire"
+            )
         as_of = max(i.inspected_at for i in inspections)
     return report_of(registry, inspections, settings, as_of, _district_id(registry, district))
 
