@@ -110,28 +110,24 @@ def check_time(moment: datetime) -> datetime:
     return moment
 
 
-def check_date(day: date) -> date:
-    """A calendar date (booked, remediated) inside the same window as `check_time`."""
-    limits = input_limits()
-    latest = datetime.now(UTC).date() + timedelta(days=limits.future_tolerance_days)
-    if not date(limits.earliest_year, 1, 1) <= day <= latest:
+def _check_day(day: date, what: str, horizon_days: int) -> date:
+    """`day` when it lies between 1 January of `earliest_year` and `horizon_days` after today."""
+    earliest = date(input_limits().earliest_year, 1, 1)
+    if not earliest <= day <= datetime.now(UTC).date() + timedelta(days=horizon_days):
         raise ValueError(
-            f"date {day.isoformat()} is outside the accepted window "
-            f"({limits.earliest_year}-01-01 to {limits.future_tolerance_days} days after today)"
+            f"{what} {day.isoformat()} is outside the accepted window ({earliest} to {horizon_days} days after today)"
         )
     return day
+
+
+def check_date(day: date) -> date:
+    """A calendar date (booked, remediated) inside the same window as `check_time`."""
+    return _check_day(day, "date", input_limits().future_tolerance_days)
 
 
 def check_deadline(day: date) -> date:
     """A deadline: from `earliest_year` to `deadline_horizon_days` after today."""
-    limits = input_limits()
-    latest = datetime.now(UTC).date() + timedelta(days=limits.deadline_horizon_days)
-    if not date(limits.earliest_year, 1, 1) <= day <= latest:
-        raise ValueError(
-            f"deadline {day.isoformat()} is outside the accepted window "
-            f"({limits.earliest_year}-01-01 to {limits.deadline_horizon_days} days after today)"
-        )
-    return day
+    return _check_day(day, "deadline", input_limits().deadline_horizon_days)
 
 
 def at_most_places(places: int) -> AfterValidator:
