@@ -203,9 +203,18 @@ def test_the_kpis_and_dlq_topics_are_summed_into_counters(live: dict[str, Any]) 
         text = urllib.request.urlopen(live["metrics"], timeout=10).read().decode()
         return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"}
 
-    got = wait_for(
-        "the KPI counts", lambda: (m := scraped()).get('safecampus_bus_stop_visits_total{route="CZ01"}') and m
-    )
+    want = {
+        'safecampus_bus_stop_visits_total{route="CZ01"}': 7.0,  # two batches add up
+        'safecampus_dlq_records_total{domain="bus",step="decode"}': 1.0,
+        'safecampus_kpi_records_total{domain="bus",mapped="true"}': 2.0,
+    }
+
+    def complete() -> dict[str, float] | None:
+        # Every topic read (a poll may return one topic or one batch first): only then is there a result.
+        m = scraped()
+        return m if all(m.get(k, 0) >= v for k, v in want.items()) else None
+
+    got = wait_for("the KPI counts", complete)
     assert got['safecampus_bus_stop_visits_total{route="CZ01"}'] == 7.0  # two batches add up
     assert got['safecampus_dlq_records_total{domain="bus",step="decode"}'] == 1.0
     assert got["safecampus_exporter_live"] == 1.0
