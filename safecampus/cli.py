@@ -243,7 +243,7 @@ def replay(
     if chosen == "canteen":
         from safecampus.canteen.audit_run import audit_after_replay
 
-        audit_after_replay(url, out, settings)  # statements and the ledger-wide checks, over the whole store
+        audit_after_replay(url, out, settings, input)  # statements and the ledger-wide checks, over the store
     counts = {name: _count_lines(out / f"{name}.jsonl") for name in ("events", "alerts", "kpis", "dlq")}
     console.print(" · ".join(f"{n} {c:,}" for n, c in counts.items()) + f" → {out}/")
     if counts["events"] == 0 and counts["dlq"] == 0:

@@ -60,8 +60,17 @@ def prism_location() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """SQLAlchemy URL of a real PostgreSQL with role and database `safecampus`."""
+    """SQLAlchemy URL of a real PostgreSQL: the tests' own database `safecampus_test`, emptied first, so a
+    store an older version of the project made (without today's columns) never meets today's tables."""
     out = _run("postgres.sh", "start", last_line=False)
-    yield out.strip().splitlines()[-1]
+    url = out.strip().splitlines()[-1].rsplit("/", 1)[0] + "/safecampus_test"
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    yield url
     if "postgres: started" in out:
         _run("postgres.sh", "stop")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a PostgreSQL server (Debian's package) for safecampus on 127.0.0.1:5432 with role and
-# database `safecampus` (password `safecampus`). Idempotent.
+# database `safecampus` (password `safecampus`), and `safecampus_test`, which the tests empty at each run. Idempotent.
 #   postgres.sh [start]   install if absent, initdb once, start, create role + database, print the URL
 #   postgres.sh stop      fast shutdown, waits for exit
 set -euo pipefail
@@ -59,6 +59,8 @@ SELECT 'CREATE ROLE safecampus LOGIN PASSWORD ''safecampus'''
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'safecampus') \gexec
 SELECT 'CREATE DATABASE safecampus OWNER safecampus'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'safecampus') \gexec
+SELECT 'CREATE DATABASE safecampus_test OWNER safecampus'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'safecampus_test') \gexec
 SQL
   # Wait until the server answers over TCP with the app's credentials.
   for _ in $(seq 1 60); do

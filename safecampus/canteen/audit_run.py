@@ -16,10 +16,15 @@ from safecampus.canteen.data import CanteenData
 from safecampus.canteen.kpis import audit_kpis
 from safecampus.config import Settings
 from safecampus.connectors.store import StoreSink
+from safecampus.schemas.alert import Alert
 
 
-def audit_after_replay(store_url: str, out_dir: Path, settings: Settings) -> CanteenData:
+def audit_after_replay(store_url: str, out_dir: Path, settings: Settings, source: Path | None = None) -> CanteenData:
+    """The audit over the store; with `source` (the replayed file) its alerts name that file's lines
+    behind their evidence in `source_offsets`, as the pipeline's own alerts do."""
     data = CanteenData.load(store_url, settings)
+    if source is not None and data.audit.alerts:
+        data.audit.alerts[:] = _with_lines(data.audit.alerts, source, store_url, settings)
     kpis = audit_kpis(data)
     StoreSink(store_url).write(alerts=data.audit.alerts, kpis=kpis)
     with (out_dir / "kpis.jsonl").open("a", encoding="utf-8") as handle:
@@ -29,3 +34,17 @@ def audit_after_replay(store_url: str, out_dir: Path, settings: Settings) -> Can
     with (out_dir / "alerts.jsonl").open("a", encoding="utf-8") as handle:
         handle.writelines(a.model_dump_json() + "\n" for a in data.audit.alerts)
     return data
+
+
+def _with_lines(alerts: list[Alert], source: Path, store_url: str, settings: Settings) -> list[Alert]:
+    """Alerts with the lines of `source` their evidence's ledger entries came from (decoded as replay
+    decodes them, so the event ids and line numbers are the pipeline's own)."""
+    from safecampus.connectors.registry import registry_at
+    from safecampus.pipelines.catalog import pipeline_for
+    from safecampus.pipelines.detection import attach_offsets
+    from safecampus.pipelines.normalize import normalize_lines
+
+    pipeline = pipeline_for("canteen", settings, registry_at(store_url))
+    with source.open("rb") as handle:
+        lines = [(number, line.rstrip(b"\n")) for number, line in enumerate(handle, start=1)]
+    return attach_offsets(alerts, normalize_lines(pipeline, lines, source.name).origins, source.name, None)
