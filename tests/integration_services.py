@@ -7,6 +7,7 @@ running service; what a fixture started it also stops at the end of the session.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from safecampus.connectors.kafka import KafkaUnavailableError, check_kafka
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "local"
 KAFKA_BOOTSTRAP = "127.0.0.1:9092"
+# Several checkouts testing at once on one server each name their own database (postgres.sh creates it).
+TEST_DB = os.environ.get("SAFECAMPUS_TEST_DB", "safecampus_test")
 
 
 def _run(script: str, *args: str, timeout: float = 900, last_line: bool = True) -> str:
@@ -60,10 +63,11 @@ def prism_location() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """SQLAlchemy URL of a real PostgreSQL: the tests' own database `safecampus_test`, emptied first, so a
+    """SQLAlchemy URL of a real PostgreSQL: the tests' own database (`safecampus_test`, or
+    $SAFECAMPUS_TEST_DB), emptied first, so a
     store an older version of the project made (without today's columns) never meets today's tables."""
     out = _run("postgres.sh", "start", last_line=False)
-    url = out.strip().splitlines()[-1].rsplit("/", 1)[0] + "/safecampus_test"
+    url = out.strip().splitlines()[-1].rsplit("/", 1)[0] + "/" + TEST_DB
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)

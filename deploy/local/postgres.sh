@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a PostgreSQL server (Debian's package) for safecampus on 127.0.0.1:5432 with role and
-# database `safecampus` (password `safecampus`), and `safecampus_test`, which the tests empty at each run. Idempotent.
+# database `safecampus` (password `safecampus`), and the tests' own (`safecampus_test`, or $SAFECAMPUS_TEST_DB
+# when several checkouts test at once), which the tests empty at each run. Idempotent.
 #   postgres.sh [start]   install if absent, initdb once, start, create role + database, print the URL
 #   postgres.sh stop      fast shutdown, waits for exit
 set -euo pipefail
@@ -54,13 +55,14 @@ start() {
       -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories='$PGDATA'" >/dev/null
     echo "postgres: started, log $PGDATA/server.log; stop it with: $0 stop"
   fi
-  psql_su <<'SQL'
+  TEST_DB="${SAFECAMPUS_TEST_DB:-safecampus_test}"
+  psql_su <<SQL
 SELECT 'CREATE ROLE safecampus LOGIN PASSWORD ''safecampus'''
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'safecampus') \gexec
 SELECT 'CREATE DATABASE safecampus OWNER safecampus'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'safecampus') \gexec
-SELECT 'CREATE DATABASE safecampus_test OWNER safecampus'
-  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'safecampus_test') \gexec
+SELECT 'CREATE DATABASE $TEST_DB OWNER safecampus'
+  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$TEST_DB') \gexec
 SQL
   # Wait until the server answers over TCP with the app's credentials.
   for _ in $(seq 1 60); do
