@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services kafka postgres prism prometheus alertmanager stop bench chaos soak fuzz clean
+.PHONY: demo test lint services kafka postgres prism prometheus alertmanager stop bench chaos scale-out soak fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench: $(STAMP) services
 
 chaos: $(STAMP) services  ## 10 SIGKILLs, a broker and a PostgreSQL restart under load; counts lost and doubled
 	$(BIN)/python bench/chaos.py
+
+scale-out: $(STAMP) services  ## two instances share 4-partition topics; one SIGKILLed mid-stream; counts lost and doubled
+	$(BIN)/python bench/scale_out.py
 
 soak: $(STAMP) services  ## 30 minutes at 2,000 events/s on the streaming runner; throughput, p99, RSS, lag as a PNG
 	$(BIN)/python bench/soak.py

@@ -40,6 +40,7 @@ STORE = f"postgresql+psycopg2://safecampus:safecampus@127.0.0.1:{PG_PORT}/safeca
 DOMAINS = ("bus", "security")
 GARBAGE = [b"not json at all", b'{"domain": "bus"}', b"\xff\xfe binary", b'{"domain": "security", "source": "x"}']
 GROUP = "chaos"
+LOG_NAME = "chaos-run.log"  # in the temporary directory: what the pipelines printed
 
 
 def private_env() -> dict[str, str]:
@@ -158,8 +159,9 @@ def prepare(records: int) -> dict[str, list[bytes]]:
     return inputs
 
 
-def fresh_topics(domains: tuple[str, ...] = DOMAINS) -> None:
-    """Delete and recreate the private broker's topics of `domains` and forget the group's offsets."""
+def fresh_topics(domains: tuple[str, ...] = DOMAINS, partitions: int = 2) -> None:
+    """Delete and recreate the private broker's topics of `domains` (`partitions` each) and forget the group's
+    offsets."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
@@ -180,7 +182,7 @@ def fresh_topics(domains: tuple[str, ...] = DOMAINS) -> None:
         for name in names:  # one at a time: a topic still being deleted is retried, not fatal
             for _ in range(30):
                 try:
-                    admin.create_topics([NewTopic(name, 2, 1)])
+                    admin.create_topics([NewTopic(name, partitions, 1)])
                     break
                 except Exception:
                     time.sleep(1)
@@ -233,7 +235,7 @@ def start_run(*extra: str, domains: tuple[str, ...] = DOMAINS) -> subprocess.Pop
     prism_bin = next(iter(sorted(prism.glob("prism-*/prism"))), None)
     if prism_bin is None:
         raise SystemExit("chaos: the Prism runner is not built: make prism")
-    log = open(Path(tempfile.gettempdir()) / "chaos-run.log", "ab")  # noqa: SIM115 (the child owns it)
+    log = open(Path(tempfile.gettempdir()) / LOG_NAME, "ab")  # noqa: SIM115 (the child owns it)
     proc = subprocess.Popen(
         [str(SAFECAMPUS), "run", *domains, "--kafka", BOOTSTRAP, "--store", STORE, "--group", GROUP]
         + ["--prism-location", str(prism_bin), *extra],
@@ -272,8 +274,9 @@ def kill_cycles(store: Store, kills: int, rng: random.Random) -> int:
     return kills
 
 
-def restart_under(store: Store, script: str, what: str) -> None:
-    """Restart a service (the broker or PostgreSQL) while the pipeline runs; the pipeline is left to cope."""
+def restart_under(store: Store, script: str, what: str) -> float | None:
+    """Restart a service (the broker or PostgreSQL) while the pipeline runs; the pipeline is left to cope.
+    Returns the seconds from the service's start to the pipeline's next stored event (None: none within 90 s)."""
     before = store.events()
     proc = start_run()
     wait_for(lambda: store.events() > before, 120)
@@ -282,11 +285,14 @@ def restart_under(store: Store, script: str, what: str) -> None:
     service(script, "stop")
     time.sleep(3)
     service(script, "start")
-    say(f"{what}: started again; stored events {store.events():,}")
-    time.sleep(10)
+    back, stored = time.monotonic(), store.events()
+    resumed = wait_for(lambda: store.events() > stored, 90)
+    seconds = round(time.monotonic() - back, 1) if resumed else None
+    say(f"{what}: started again; the pipeline stored again after {seconds} s; stored events {store.events():,}")
     exited = proc.poll()
     kill(proc)
     say(f"{what}: the pipeline {'had exited with ' + str(exited) if exited is not None else 'kept running'}")
+    return seconds
 
 
 def verify(store: Store, want: Expected, started: float) -> dict[str, object]:
@@ -347,8 +353,10 @@ def main() -> None:
         stop = threading.Event()
         feeding = producer(inputs, args.rate, stop)
         kill_cycles(store, args.kills, rng)
-        restart_under(store, "kafka.sh", "broker restart")
-        restart_under(store, "postgres.sh", "PostgreSQL restart")
+        resumed = {
+            "broker": restart_under(store, "kafka.sh", "broker restart"),
+            "postgres": restart_under(store, "postgres.sh", "PostgreSQL restart"),
+        }
         feeding.join(timeout=3600)
         say("chaos: draining with a last run (--until-idle)")
         last = start_run("--until-idle")
@@ -362,6 +370,7 @@ def main() -> None:
             service("kafka.sh", "stop")
             service("postgres.sh", "stop")
     figures["kills"], figures["records"] = args.kills, total
+    figures["stored_again_after_restart_s"] = resumed
     print(json.dumps(figures))
     ok = (
         figures["events_lost"] == 0

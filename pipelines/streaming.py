@@ -42,6 +42,8 @@ from sqlalchemy import select
 
 from safecampus.config import Settings
 from safecampus.connectors.kafka import (
+    EVERY_PARTITION,
+    Instance,
     KafkaMessage,
     KafkaUnavailableError,
     ProducerRecord,
@@ -246,12 +248,14 @@ def build_streaming(
     stop_at_end: bool = False,
     topic_prefix: str = "",
     max_batch: int = 1000,
+    instance: Instance = EVERY_PARTITION,
 ) -> None:
-    """Add one domain's streaming graph (see the module docstring) to `root`."""
+    """Add one domain's streaming graph (see the module docstring) to `root`; `instance` says which share of
+    the raw topic's partitions this pipeline reads (all of them by default)."""
     name = domain.capitalize()
     topics = Topics(topic_prefix)
     batches = root | f"{name}Read" >> ReadFromKafka(
-        bootstrap, [topics.raw(domain)], group_id, max_batch=max_batch, stop_at_end=stop_at_end
+        bootstrap, [topics.raw(domain)], group_id, max_batch=max_batch, stop_at_end=stop_at_end, instance=instance
     )
     parts = batches | f"{name}Process" >> beam.ParDo(
         ProcessBatch(domain, settings, registry_url, store_url)
@@ -265,25 +269,37 @@ def build_streaming(
         _ = parts.derived | f"{name}WriteDerived" >> WriteToKafka(bootstrap, topics.derived(derived[0], domain))
 
 
-def streaming_options(prism_location: str) -> PipelineOptions:
-    """Prism in streaming mode; type checks off (batches are plain lists, checked by our own types)."""
-    return PipelineOptions(
-        ["--no_pipeline_type_check"], runner="PrismRunner", prism_location=prism_location, streaming=True
-    )
+PRISM = "PrismRunner"
+
+
+def streaming_options(
+    prism_location: str | None, runner: str = PRISM, beam_args: Sequence[str] = ()
+) -> PipelineOptions:
+    """Streaming mode on `runner` (Prism by default, from `prism_location`), with the caller's own Beam options
+    (`beam_args`, e.g. a job endpoint) passed through as written; type checks off (batches are plain lists,
+    checked by our own types). Nothing in the graph assumes Prism: see deploy/RUNNERS.md."""
+    extra: dict[str, Any] = {"prism_location": prism_location} if runner == PRISM and prism_location else {}
+    return PipelineOptions(["--no_pipeline_type_check", *beam_args], runner=runner, streaming=True, **extra)
 
 
 def run_streaming(
     domains: Sequence[Domain],
     bootstrap: str,
-    prism_location: str,
+    prism_location: str | None,
     store_url: str | None,
     registry_url: str,
     group_id: str = "safecampus",
     stop_at_end: bool = False,
     topic_prefix: str = "",
     settings: Settings | None = None,
+    instance: Instance = EVERY_PARTITION,
+    runner: str = PRISM,
+    beam_args: Sequence[str] = (),
 ) -> None:
     """Run the streaming pipelines of `domains` on Prism until stopped (or, with `stop_at_end`, drained).
+
+    With `instance` (i of n), this process reads only its share of each raw topic's partitions: n such
+    processes, on one machine or n, share the topics, the group's offsets and the store (deploy/SCALING.md).
 
     Ctrl-C cancels the pipeline and returns: offsets of bundles not yet finalized stay uncommitted,
     so the next run reads those records again. When streaming, a failed job (the broker went away)
@@ -294,10 +310,19 @@ def run_streaming(
     if store_url:
         engine_for(store_url)  # create the tables once, before many workers race to
     while True:
-        root = beam.Pipeline(options=streaming_options(prism_location))
+        root = beam.Pipeline(options=streaming_options(prism_location, runner, beam_args))
         for domain in domains:
             build_streaming(
-                root, domain, bootstrap, group_id, settings, registry_url, store_url, stop_at_end, topic_prefix
+                root,
+                domain,
+                bootstrap,
+                group_id,
+                settings,
+                registry_url,
+                store_url,
+                stop_at_end,
+                topic_prefix,
+                instance=instance,
             )
         result = root.run()
         try:

@@ -22,7 +22,7 @@ from safecampus.alert_desk import alerts_app  # noqa: E402
 from safecampus.canteen.cli import api_app  # noqa: E402
 from safecampus.canteen.cli import register as register_canteen  # noqa: E402
 from safecampus.cli_common import check_kafka_or_exit as _check_kafka  # noqa: E402
-from safecampus.cli_common import console, errors, fail  # noqa: E402
+from safecampus.cli_common import console, errors, fail, split_beam_args  # noqa: E402
 from safecampus.cli_devices import decode_app, gateway_app  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.dashboards_cli import dashboards_app  # noqa: E402
@@ -165,8 +165,9 @@ def _default_prism() -> Path:
     return Path.home() / ".cache" / "safecampus" / f"prism-{beam_version}" / "prism"
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
+    ctx: typer.Context,
     domains: Annotated[list[str] | None, typer.Argument(help="domains to run (default: all four)")] = None,
     kafka: Annotated[str | None, typer.Option("--kafka", help="Kafka bootstrap HOST:PORT (default: settings)")] = None,
     prism_location: Annotated[Path | None, typer.Option(help="Prism runner binary (default: the cached build)")] = (
@@ -182,26 +183,51 @@ def run(
         False
     ),
     topic_prefix: Annotated[str, typer.Option(help="prefix of every topic name (tests)")] = "",
+    instance: Annotated[int, typer.Option(help="this instance's number, 0..instances-1 (deploy/SCALING.md)")] = 0,
+    instances: Annotated[int, typer.Option(help="how many instances share the topics' partitions")] = 1,
+    runner: Annotated[str, typer.Option(help="Beam runner; options after -- go to it (deploy/RUNNERS.md)")] = (
+        "PrismRunner"
+    ),
 ) -> None:
-    """Run the streaming pipelines on Prism: raw.* → events.*, alerts, dlq and the store, until Ctrl-C."""
-    chosen = _domains(domains)
+    """Run the streaming pipelines on Prism: raw.* → events.*, alerts, dlq and the store, until Ctrl-C.
+
+    Beam options after `--` are passed to the runner as written, e.g.
+    `safecampus run --runner PortableRunner -- --job_endpoint=localhost:8099`."""
+    named, beam_args = split_beam_args(domains)
+    chosen = _domains(named)
+    beam_args += ctx.args
+    if instances < 1 or not 0 <= instance < instances:
+        fail(f"--instance {instance} --instances {instances}: the instance must be 0..{max(instances, 1) - 1}", 2)
     settings = Settings()
     kafka = kafka or settings.kafka
     url = store or settings.database_url
     _registry_or_exit(url)
     _check_kafka(kafka)
     prism = prism_location or _default_prism()
-    if not prism.is_file():
+    if runner == "PrismRunner" and not prism.is_file():
         fail(f"the Prism runner is not at {prism} — build it with make prism (deploy/local/prism.sh)")
+    from safecampus.connectors.kafka import Instance
     from safecampus.pipelines.streaming import run_streaming
 
+    logging.getLogger("safecampus").setLevel(logging.INFO)  # a restart after a failure is said, in one line
+    share = f", instance {instance + 1} of {instances}" if instances > 1 else ""
     console.print(
-        f"running {', '.join(chosen)} from {kafka} on Prism (group {group}) → store {url}"
-        + ("" if until_idle else "; Ctrl-C stops")
+        f"running {', '.join(chosen)} from {kafka} on {runner.removesuffix('Runner')} (group {group}{share})"
+        f" → store {url}" + ("" if until_idle else "; Ctrl-C stops")
     )
     try:
         run_streaming(
-            chosen, kafka, str(prism), url, url, group_id=group, stop_at_end=until_idle, topic_prefix=topic_prefix
+            chosen,
+            kafka,
+            str(prism),
+            url,
+            url,
+            group_id=group,
+            stop_at_end=until_idle,
+            topic_prefix=topic_prefix,
+            instance=Instance(instance, instances),
+            runner=runner,
+            beam_args=beam_args,
         )
     except KeyboardInterrupt:
         pass  # run_streaming cancels on Ctrl-C; a second Ctrl-C lands here

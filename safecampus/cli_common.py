@@ -31,3 +31,11 @@ def check_kafka_or_exit(bootstrap: str) -> None:
         fail(str(exc))
     finally:
         kafka_log.setLevel(level)
+
+
+def split_beam_args(words: list[str] | None) -> tuple[list[str] | None, list[str]]:
+    """`run bus -- --job_endpoint=…`: what follows `--` arrives among the domains; Beam options start with "-".
+    Returns the domains (None when none were named) and the Beam options, as written."""
+    words = words or []
+    cut = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    return words[:cut] or None, words[cut:]

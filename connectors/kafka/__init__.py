@@ -15,10 +15,12 @@ from safecampus.connectors.kafka.clients import (
     view_consumer,
 )
 from safecampus.connectors.kafka.sink import WriteToKafka
-from safecampus.connectors.kafka.source import KafkaMessage, ReadFromKafka
+from safecampus.connectors.kafka.source import EVERY_PARTITION, Instance, KafkaMessage, ReadFromKafka
 
 __all__ = [
+    "EVERY_PARTITION",
     "Header",
+    "Instance",
     "KafkaMessage",
     "KafkaUnavailableError",
     "ProducerRecord",

@@ -10,10 +10,12 @@ bundle's outputs durable, so a crash before that replays the records (at-least-o
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -27,6 +29,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from safecampus.connectors.kafka.clients import Header
 
+log = logging.getLogger(__name__)
 _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
 _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this much
 # An idle partition is polled again after this: it bounds produce→output latency when the reader has
@@ -47,6 +50,23 @@ class KafkaMessage(NamedTuple):
     timestamp_ms: int
 
 
+@dataclass(frozen=True)
+class Instance:
+    """This pipeline instance's share of the partitions: number `index` of `count` (0-based)."""
+
+    index: int = 0
+    count: int = 1
+
+    def owns(self, partition: int) -> bool:
+        return partition % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index + 1}/{self.count}"
+
+
+EVERY_PARTITION = Instance()  # one instance reads them all
+
+
 class _PartitionSpec(NamedTuple):
     """A partition to read and its initial offset range [start, stop)."""
 
@@ -57,11 +77,14 @@ class _PartitionSpec(NamedTuple):
 
 
 class _DiscoverPartitions(beam.DoFn):
-    """Impulse → one `_PartitionSpec` per partition, starting at the group's committed offset."""
+    """Impulse → one `_PartitionSpec` per partition of this instance, starting at the group's committed offset.
 
-    def __init__(self, bootstrap: str, topics: list[str], group_id: str, stop_at_end: bool) -> None:
+    Instance `i` of `n` reads the partitions numbered p with p % n == i of every topic (static assignment,
+    as Beam's own KafkaIO assigns partitions rather than joining a consumer group)."""
+
+    def __init__(self, bootstrap: str, topics: list[str], group_id: str, stop_at_end: bool, instance: Instance) -> None:
         self._bootstrap, self._topics, self._group_id = bootstrap, topics, group_id
-        self._stop_at_end = stop_at_end
+        self._stop_at_end, self._instance = stop_at_end, instance
 
     def process(self, _: bytes) -> Iterator[_PartitionSpec]:
         consumer = KafkaConsumer(bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False)
@@ -71,7 +94,16 @@ class _DiscoverPartitions(beam.DoFn):
                 partitions = consumer.partitions_for_topic(topic)
                 if not partitions:
                     raise ValueError(f"Kafka topic {topic!r} does not exist at {self._bootstrap}")
-                tps += [TopicPartition(topic, p) for p in sorted(partitions)]
+                mine = [p for p in sorted(partitions) if self._instance.owns(p)]
+                if not mine:
+                    log.warning(
+                        "topic %s has %d partitions: none for instance %s; create at least as many partitions "
+                        "as instances",
+                        topic,
+                        len(partitions),
+                        self._instance,
+                    )
+                tps += [TopicPartition(topic, p) for p in mine]
             earliest, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
             for tp in tps:
                 committed = consumer.committed(tp)
@@ -284,10 +316,15 @@ class ReadFromKafka(beam.PTransform):
         max_batch: int = 1000,
         poll_timeout_ms: int = 200,
         stop_at_end: bool = False,
+        instance: Instance = EVERY_PARTITION,
     ) -> None:
         super().__init__()
+        if not 0 <= instance.index < instance.count:
+            last = instance.count - 1
+            raise ValueError(f"instance {instance.index} of {instance.count}: the index must be in 0..{last}")
         self._bootstrap, self._topics, self._group_id = bootstrap, list(topics), group_id
         self._max_batch, self._poll_timeout_ms, self._stop_at_end = max_batch, poll_timeout_ms, stop_at_end
+        self._instance = instance
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         reader = _ReadPartition if self._stop_at_end else _ReadPartitionForever
@@ -295,7 +332,9 @@ class ReadFromKafka(beam.PTransform):
             pbegin
             | "Impulse" >> beam.Impulse()
             | "Partitions"
-            >> beam.ParDo(_DiscoverPartitions(self._bootstrap, self._topics, self._group_id, self._stop_at_end))
+            >> beam.ParDo(
+                _DiscoverPartitions(self._bootstrap, self._topics, self._group_id, self._stop_at_end, self._instance)
+            )
             | "Spread" >> beam.Reshuffle()  # so that partitions can be read by different workers
             | "Read" >> beam.ParDo(reader(self._bootstrap, self._group_id, self._max_batch, self._poll_timeout_ms))
         )
