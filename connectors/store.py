@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
 
+import safecampus.schemas.progress  # noqa: F401  (registers the progress tables)
 import safecampus.schemas.registry  # noqa: F401  (registers the registry tables)
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.dlq import DlqRecord

@@ -28,6 +28,7 @@ from safecampus.config import Settings  # noqa: E402
 from safecampus.dashboards_cli import dashboards_app  # noqa: E402
 from safecampus.exporter import exporter  # noqa: E402
 from safecampus.fire.cli import register as register_fire  # noqa: E402
+from safecampus.plan.cli import register as register_plan  # noqa: E402
 from safecampus.schemas.common import DOMAINS, Domain  # noqa: E402
 
 app = typer.Typer(
@@ -44,7 +45,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("exporter")(exporter)
 app.add_typer(dashboards_app, name="dashboards")
 report_app = typer.Typer(
-    help="Reports people read: canteen disclosures and audits, open data, the fire remediation ledger.",
+    help="Reports people read: canteen disclosures and audits, open data, the fire ledger, certification, the plan.",
     no_args_is_help=True,
 )
 import_app = typer.Typer(
@@ -54,6 +55,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(import_app, name="import")
 register_fire(report_app, import_app)
 register_canteen(report_app, import_app)
+register_plan(report_app, import_app)
 app.add_typer(api_app, name="api")
 
 

@@ -107,6 +107,21 @@ class PagingRules(BaseModel):
     high_to_district_min: int = Field(60, description="configurable: an unacknowledged high alert")
 
 
+class PlanRules(BaseModel):
+    """The plan's progress records and the files of its targets and of the certification scorecard."""
+
+    first_aid_validity_years: int = Field(
+        3, description="Red Cross first-aider (救护员) certificates are valid for 3 years"
+    )
+    teacher_salt: str = Field(
+        "", description="configurable: the salt a teacher's staff number is hashed with on import (keep it secret)"
+    )
+    targets: str = Field("", description="configurable: a targets TOML of your own; empty: deploy/plan/targets.toml")
+    indicators: str = Field(
+        "", description="configurable: a scorecard TOML of your own; empty: deploy/certification/indicators.toml"
+    )
+
+
 class InputLimits(BaseModel):
     """The window a time from a device or a file must fall in, checked at the boundary (schemas/common.py)."""
 
@@ -141,6 +156,7 @@ class Settings(BaseSettings):
     fire: FireRules = FireRules()
     limits: InputLimits = InputLimits()
     paging: PagingRules = PagingRules()
+    plan: PlanRules = PlanRules()
 
     @classmethod
     def settings_customise_sources(
@@ -169,6 +185,7 @@ def rules_reference() -> str:
         ("fire", FireRules),
         ("limits", InputLimits),
         ("paging", PagingRules),
+        ("plan", PlanRules),
     ):
         out += [f"### `[{group}]`", "", "| setting | default | source |", "|---|---:|---|"]
         for name, field in model.model_fields.items():

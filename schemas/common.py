@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 Domain = Literal["security", "bus", "canteen", "fire"]
 DOMAINS: tuple[Domain, ...] = ("security", "bus", "canteen", "fire")
+# KPI and DLQ records also come from the plan's progress records and the certification scorecard (no raw topic).
+RecordDomain = Literal["security", "bus", "canteen", "fire", "plan"]
 Severity = Literal["critical", "high", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "warning", "info")
 SEVERITY_NAMES: dict[str, str] = {

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, Field
 
-from safecampus.schemas.common import Domain, Record
+from safecampus.schemas.common import Record, RecordDomain
 
 
 class DlqRecord(Record):
     """One unusable record. `payload_b64` holds the original bytes exactly as received."""
 
-    domain: Domain
+    domain: RecordDomain
     step: str = Field(description="pipeline step that refused it: envelope, decode, validate, registry")
     reason: str = Field(description="a plain-words reason a person can act on")
     payload_b64: str

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, Field
 
-from safecampus.schemas.common import Domain, Record
+from safecampus.schemas.common import Record, RecordDomain
 
 
 class Kpi(Record):
     """A metric value, e.g. metric="bus_fixes_total", labels={"route": "CZ01"}, value=812."""
 
-    domain: Domain
+    domain: RecordDomain
     metric: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     labels: dict[str, str] = Field(default_factory=dict)
     value: float

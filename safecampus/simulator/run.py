@@ -15,6 +15,7 @@ from safecampus.schemas.envelope import RawEnvelope
 from safecampus.simulator import bus, canteen, fire, security
 from safecampus.simulator.city import City, build_city
 from safecampus.simulator.clock import GroundTruth
+from safecampus.simulator.progress import write_progress
 
 GENERATORS: dict[Domain, Callable[[City, date, random.Random, GroundTruth], Iterator[RawEnvelope]]] = {
     "security": security.generate,
@@ -53,6 +54,7 @@ def simulate(
     truth = GroundTruth()
     within = _within(hours)
     write_csv_dir(out_dir / "registry", city.rows())
+    write_progress(city, out_dir / "progress", start, seed)  # the plan's progress records (docs/progress-records.md)
     result = Simulation(out_dir)
     (out_dir / "raw").mkdir(parents=True, exist_ok=True)
     for domain in domains:
