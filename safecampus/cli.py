@@ -53,9 +53,8 @@ import_app = typer.Typer(
 )
 app.add_typer(report_app, name="report")
 app.add_typer(import_app, name="import")
-register_fire(report_app, import_app)
-register_canteen(report_app, import_app)
-register_plan(report_app, import_app)
+for register in (register_fire, register_canteen, register_plan):
+    register(report_app, import_app)
 app.add_typer(api_app, name="api")
 
 
