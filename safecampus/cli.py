@@ -1,4 +1,4 @@
-"""The `safecampus` command: simulate, demo, replay, registry, decode, run, gateway, exporter.
+"""The `safecampus` command: simulate, demo, replay, registry, decode, run, gateway, exporter, gtfs-rt, evaluate.
 
 Errors a person sees are one line in plain words with what to do next; exit codes are 0 on
 success (even when records went to the DLQ) and non-zero only when the command could not run.
@@ -24,6 +24,7 @@ from safecampus.canteen.cli import register as register_canteen  # noqa: E402
 from safecampus.cli_common import check_kafka_or_exit as _check_kafka  # noqa: E402
 from safecampus.cli_common import console, errors, fail, split_beam_args  # noqa: E402
 from safecampus.cli_devices import decode_app, gateway_app  # noqa: E402
+from safecampus.cli_transit import evaluate_app, gtfs_rt  # noqa: E402
 from safecampus.config import Settings  # noqa: E402
 from safecampus.dashboards_cli import dashboards_app  # noqa: E402
 from safecampus.exporter import exporter  # noqa: E402
@@ -43,6 +44,8 @@ app.add_typer(decode_app, name="decode")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(alerts_app, name="alerts")
 app.command("exporter")(exporter)
+app.command("gtfs-rt")(gtfs_rt)
+app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(dashboards_app, name="dashboards")
 report_app = typer.Typer(
     help="Reports people read: canteen disclosures and audits, open data, the fire ledger, certification, the plan.",
@@ -349,43 +352,6 @@ def registry_load(
     except (RegistryLoadError, StoreError) as exc:
         fail(str(exc), 2)
     console.print(f"loaded {total:,} rows into {url}")
-
-
-@app.command("gtfs-rt")
-def gtfs_rt(
-    port: Annotated[int, typer.Option(help="HTTP port on 127.0.0.1")] = 8081,
-    kafka: Annotated[str | None, typer.Option(help="follow events.bus and alerts on this broker")] = None,
-    from_dir: Annotated[Path | None, typer.Option(help="or serve a bus replay's output directory")] = None,
-) -> None:
-    """Serve GTFS-realtime VehiclePositions and TripUpdates of the school buses."""
-    import threading
-
-    from safecampus.connectors.bus.gtfs_realtime import GtfsRealtimeServer, GtfsRealtimeState
-    from safecampus.transit_feed import follow_kafka, load_replay_output
-
-    if (kafka is None) == (from_dir is None):
-        fail("say where bus positions come from: --kafka HOST:PORT or --from-dir DIR (a bus replay's output)", 2)
-    state = GtfsRealtimeState()
-    if from_dir is not None:
-        if not (from_dir / "events.jsonl").is_file():
-            fail(f"{from_dir} holds no events.jsonl; run safecampus replay bus --out {from_dir} first", 2)
-        console.print(f"loaded {load_replay_output(state, from_dir):,} bus events")
-    else:
-        _check_kafka(kafka or "")
-    stopped = threading.Event()
-    try:
-        server = GtfsRealtimeServer(state, port=port).start()
-    except OSError as exc:
-        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}")
-    console.print(f"GTFS-realtime at {server.url}/gtfs-rt/vehicle-positions and /gtfs-rt/trip-updates (Ctrl-C stops)")
-    try:
-        if kafka is not None:
-            follow_kafka(state, kafka, stopped.is_set)
-        else:
-            stopped.wait()
-    finally:
-        stopped.set()
-        server.stop()
 
 
 def main() -> None:  # noqa: D103

@@ -41,6 +41,15 @@ class BusRules(BaseModel):
     service_margin_s: int = Field(
         1800, description="configurable: fixes this near a trip's timetable belong to its run"
     )
+    prediction_min_runs: int = Field(
+        3, description="TheTransitClock-style history: a segment's average is used once this many runs were seen"
+    )
+    prediction_dwell_s: float = Field(
+        30, description="configurable: a segment's share spent standing at its first stop (pupils board)"
+    )
+    prediction_schedule_sd_s: float = Field(
+        60, description="configurable: uncertainty per segment when only the timetable is known"
+    )
 
 
 class SecurityRules(BaseModel):

@@ -84,3 +84,26 @@ class BusRun(Record):
     def run_id(self) -> str:
         """The natural key: terminal, trip, service day."""
         return f"{self.subject}/{self.trip_id}/{self.service_day.isoformat()}"
+
+
+class StopArrival(Record):
+    """A predicted arrival at one stop still ahead of a bus."""
+
+    stop_id: str
+    stop_sequence: int
+    scheduled: AwareDatetime
+    predicted: AwareDatetime
+    uncertainty_s: int = Field(ge=0, description="one standard deviation of the prediction, seconds")
+    source: Literal["history", "schedule"] = Field(description="learned segment times, or the timetable's")
+
+
+class ArrivalPrediction(Record):
+    """When a bus in service reaches each of its remaining stops, as predicted at `made_at`."""
+
+    subject: str = Field(description="the terminal driving the run")
+    trip_id: str
+    route_id: str
+    service_day: date
+    made_at: AwareDatetime = Field(description="the time of the fix the prediction was made from")
+    delay_s: int = Field(description="predicted arrival minus scheduled at the next stop (late is positive)")
+    stops: list[StopArrival] = Field(default_factory=list, description="the remaining stops, in order")

@@ -1,8 +1,10 @@
 """GTFS-realtime out: live bus positions and delays as protobuf feeds any transit tool can read.
 
-`build_feed` turns the latest BusEvent per terminal (VehiclePositions) and the latest measured
-stop delay per terminal (TripUpdates) into a FeedMessage. `GtfsRealtimeState` is what the pipeline
-updates (fixes from events, delays from the stop visits of runs and late-arrival alerts);
+`build_feed` turns the latest BusEvent per terminal (VehiclePositions) and, per terminal, the
+predicted arrivals at the remaining stops of the run in service (TripUpdates: one StopTimeUpdate
+per stop, its time, delay and uncertainty) or else the latest measured stop delay into a
+FeedMessage. `GtfsRealtimeState` is what the pipeline updates (fixes from events, predictions
+from `pipelines.bus.predict`, delays from the stop visits of runs and late-arrival alerts);
 `GtfsRealtimeServer` serves it over HTTP on 127.0.0.1:
 
     GET /gtfs-rt/vehicle-positions   VehiclePositions only
@@ -13,6 +15,7 @@ updates (fixes from events, delays from the stop visits of runs and late-arrival
     >>> state.update(event)                       # a BusEvent fix
     >>> state.observe_run(run)                    # a BusRun: its last measured stop visit is the delay
     >>> state.observe_alert(alert)                # a late-arrival alert: the visit in its evidence
+    >>> state.set_prediction(terminal, prediction)  # an ArrivalPrediction (None: not in service)
     >>> with GtfsRealtimeServer(state) as server:  # port 0: the OS picks one
     ...     urllib.request.urlopen(server.url + "/gtfs-rt/vehicle-positions").read()
 """
@@ -29,7 +32,7 @@ from google.transit import gtfs_realtime_pb2
 from pydantic import ValidationError
 
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.bus import BusEvent, BusRun, StopVisit
+from safecampus.schemas.bus import ArrivalPrediction, BusEvent, BusRun, StopVisit
 
 FeedPart = Literal["all", "vehicles", "trips"]
 CONTENT_TYPE = "application/x-protobuf"
@@ -43,16 +46,25 @@ PATHS: dict[str, FeedPart] = {
 Delay = tuple[str, str, int]
 
 
-def build_feed(latest: dict[str, BusEvent], delays: dict[str, Delay], now: datetime, part: FeedPart = "all") -> bytes:
-    """A FULL_DATASET FeedMessage of the buses in `latest` (by terminal id), serialized."""
+def build_feed(
+    latest: dict[str, BusEvent],
+    delays: dict[str, Delay],
+    now: datetime,
+    part: FeedPart = "all",
+    predictions: dict[str, ArrivalPrediction] | None = None,
+) -> bytes:
+    """A FULL_DATASET FeedMessage of the buses in `latest` (by terminal id), serialized.
+
+    A terminal with a prediction has it as its TripUpdate; one without, its last measured delay."""
+    predictions = predictions or {}
     feed = gtfs_realtime_pb2.FeedMessage()
     feed.header.gtfs_realtime_version = "2.0"
     feed.header.incrementality = gtfs_realtime_pb2.FeedHeader.FULL_DATASET
     feed.header.timestamp = int(now.timestamp())
     for terminal_id in sorted(latest):
         event = latest[terminal_id]
-        delay = delays.get(terminal_id)
-        trip_id = delay[0] if delay else event.trip_id
+        delay, predicted = delays.get(terminal_id), predictions.get(terminal_id)
+        trip_id = predicted.trip_id if predicted else delay[0] if delay else event.trip_id
         if part in ("all", "vehicles") and event.lat_deg is not None and event.lon_deg is not None:
             entity = feed.entity.add()
             entity.id = f"vp-{terminal_id}"
@@ -69,7 +81,9 @@ def build_feed(latest: dict[str, BusEvent], delays: dict[str, Delay], now: datet
             if event.speed_kmh is not None:
                 vehicle.position.speed = event.speed_kmh / 3.6  # GTFS-realtime speed is in m/s
             vehicle.timestamp = int(event.occurred_at.timestamp())
-        if part in ("all", "trips") and delay is not None:
+        if part in ("all", "trips") and predicted is not None:
+            _trip_update(feed.entity.add(), terminal_id, predicted, event)
+        elif part in ("all", "trips") and delay is not None:
             entity = feed.entity.add()
             entity.id = f"tu-{terminal_id}"
             update = entity.trip_update
@@ -83,6 +97,29 @@ def build_feed(latest: dict[str, BusEvent], delays: dict[str, Delay], now: datet
             update.delay = delay[2]
             update.timestamp = int(event.occurred_at.timestamp())
     return bytes(feed.SerializeToString())
+
+
+def _trip_update(
+    entity: gtfs_realtime_pb2.FeedEntity, terminal_id: str, predicted: ArrivalPrediction, event: BusEvent
+) -> None:
+    """A TripUpdate of predicted arrivals: each remaining stop's time, delay and uncertainty."""
+    entity.id = f"tu-{terminal_id}"
+    update = entity.trip_update
+    update.trip.trip_id = predicted.trip_id
+    update.trip.route_id = predicted.route_id
+    update.trip.start_date = predicted.service_day.strftime("%Y%m%d")
+    update.trip.schedule_relationship = gtfs_realtime_pb2.TripDescriptor.SCHEDULED
+    _describe(update.vehicle, event)
+    for stop in predicted.stops:
+        stop_update = update.stop_time_update.add()
+        stop_update.stop_sequence = stop.stop_sequence
+        stop_update.stop_id = stop.stop_id
+        stop_update.arrival.time = int(stop.predicted.timestamp())
+        stop_update.arrival.delay = round((stop.predicted - stop.scheduled).total_seconds())
+        stop_update.arrival.uncertainty = stop.uncertainty_s
+        stop_update.schedule_relationship = gtfs_realtime_pb2.TripUpdate.StopTimeUpdate.SCHEDULED
+    update.delay = predicted.delay_s
+    update.timestamp = int(predicted.made_at.timestamp())
 
 
 def _describe(descriptor: gtfs_realtime_pb2.VehicleDescriptor, event: BusEvent) -> None:
@@ -103,6 +140,7 @@ class GtfsRealtimeState:
         self._latest: dict[str, BusEvent] = {}
         self._delays: dict[str, Delay] = {}
         self._measured_at: dict[str, datetime] = {}
+        self._predictions: dict[str, ArrivalPrediction] = {}
 
     def update(self, event: BusEvent) -> None:
         """Keep a fix if it is newer than the one held: late fixes must not move a bus backwards."""
@@ -112,6 +150,14 @@ class GtfsRealtimeState:
             held = self._latest.get(event.terminal_id)
             if held is None or event.occurred_at > held.occurred_at:
                 self._latest[event.terminal_id] = event
+
+    def set_prediction(self, terminal_id: str, prediction: ArrivalPrediction | None) -> None:
+        """The predicted arrivals of the terminal's run in service; None: it is not in service."""
+        with self._lock:
+            if prediction is None:
+                self._predictions.pop(terminal_id, None)
+            else:
+                self._predictions[terminal_id] = prediction
 
     def set_delay(self, terminal_id: str, trip_id: str, stop_id: str, delay_s: int) -> None:
         with self._lock:
@@ -149,8 +195,8 @@ class GtfsRealtimeState:
 
     def feed(self, now: datetime, part: FeedPart = "all") -> bytes:
         with self._lock:
-            latest, delays = dict(self._latest), dict(self._delays)
-        return build_feed(latest, delays, now, part)
+            latest, delays, predictions = dict(self._latest), dict(self._delays), dict(self._predictions)
+        return build_feed(latest, delays, now, part, predictions)
 
 
 class GtfsRealtimeServer:

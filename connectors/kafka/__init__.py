@@ -11,6 +11,7 @@ from safecampus.connectors.kafka.clients import (
     Topics,
     check_kafka,
     produce_batch,
+    read_from_start,
     reliable_producer,
     view_consumer,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "WriteToKafka",
     "check_kafka",
     "produce_batch",
+    "read_from_start",
     "reliable_producer",
     "view_consumer",
 ]

@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from safecampus.schemas.common import Domain
 
@@ -94,3 +94,29 @@ def reliable_producer(bootstrap: str, batch_size: int = 16384) -> KafkaProducer:
 def view_consumer(bootstrap: str, topics: Sequence[str]) -> KafkaConsumer:
     """A consumer with no group that follows `topics` from their end: a live view, committing nothing."""
     return KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="latest", enable_auto_commit=False)
+
+
+def read_from_start(bootstrap: str, topic: str, timeout_s: float = 30) -> Iterator[bytes]:
+    """Every value on `topic` from its start up to its end when called (no group, nothing committed).
+
+    A topic that does not exist yet yields nothing."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = {tp: offset for tp, offset in consumer.end_offsets(partitions).items() if offset > 0}
+        idle = 0.0
+        while ends and idle < timeout_s:
+            batch = consumer.poll(timeout_ms=500)
+            idle = 0.0 if batch else idle + 0.5
+            for tp, records in batch.items():
+                for record in records:
+                    if tp in ends and record.offset < ends[tp]:
+                        yield record.value
+                if tp in ends and consumer.position(tp) >= ends[tp]:
+                    del ends[tp]
+    finally:
+        consumer.close()

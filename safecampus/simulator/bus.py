@@ -1,6 +1,8 @@
 """A school morning of bus terminals speaking JT/T 808, driven along the GTFS shapes.
 
-Each bus runs its trip; fixes every `report_interval_s`, as 0x0200 frames (hex). Injected:
+Each bus runs its trip as `bus_timing.drive` has it (traffic by time of day, dwell at stops, the
+odd jam; its stop arrivals are the ground truth of `GroundTruth.arrivals`); fixes every
+`report_interval_s`, as 0x0200 frames (hex). Injected:
 overspeed, off-route, a late trip, a silent terminal, an unregistered terminal, a run with no
 "all off" confirmation, an illegal door opening, and a tunnel whose fixes arrive late as a
 0x0704 blind-area batch. The escort's "all off" confirmation comes from the escort app as JSON.
@@ -8,6 +10,8 @@ overspeed, off-route, a late trip, a silent terminal, an unregistered terminal, 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 import random
@@ -26,6 +30,7 @@ from safecampus.connectors.bus.jt808_messages import (
 )
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import Bus, GtfsShapePoint, GtfsStopTime, GtfsTrip
+from safecampus.simulator.bus_timing import drive
 from safecampus.simulator.city import City
 from safecampus.simulator.clock import GroundTruth, local
 
@@ -43,8 +48,10 @@ def _seconds(hhmmss: str) -> int:
     return h * 3600 + m * 60 + s
 
 
-def _trip_path(city: City, trip: GtfsTrip) -> tuple[list[tuple[float, float]], list[tuple[float, int]]]:
-    """Shape points, and (distance along shape, scheduled second) at each stop."""
+def _trip_path(
+    city: City, trip: GtfsTrip
+) -> tuple[list[tuple[float, float]], list[tuple[float, int]], list[tuple[str, int]]]:
+    """Shape points, (distance along shape, scheduled second) and (stop_id, stop_sequence) of each stop."""
     points = [
         (p.shape_pt_lat, p.shape_pt_lon)
         for p in city.gtfs
@@ -61,18 +68,18 @@ def _trip_path(city: City, trip: GtfsTrip) -> tuple[list[tuple[float, float]], l
     schedule = [
         (cumulative[i], _seconds(t.arrival_time or "00:00:00")) for i, t in zip(stop_index, times, strict=False)
     ]
-    return points, schedule
+    return points, schedule, [(t.stop_id, t.stop_sequence) for t in times]
 
 
-def _position(points: list[tuple[float, float]], distance: float) -> tuple[float, float, int]:
-    walked = 0.0
-    for a, b in zip(points, points[1:], strict=False):
-        seg = _metres(a, b)
-        if walked + seg >= distance and seg > 0:
-            f = (distance - walked) / seg
+def _position(points: list[tuple[float, float]], distance: float, along: list[float]) -> tuple[float, float, int]:
+    """The point `distance` metres along the shape; `along`: metres along it of each shape point."""
+    for i in range(max(1, bisect.bisect_left(along, distance)), len(points)):
+        a, b = points[i - 1], points[i]
+        seg = along[i] - along[i - 1]
+        if along[i] >= distance and seg > 0:
+            f = (distance - along[i - 1]) / seg
             heading = math.degrees(math.atan2((b[1] - a[1]) * math.cos(math.radians(a[0])), b[0] - a[0])) % 360
             return a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), int(heading) % 360
-        walked += seg
     return points[-1][0], points[-1][1], 0
 
 
@@ -98,24 +105,27 @@ def _run(
 ) -> Iterator[RawEnvelope]:
     no = int(bus.bus_id[1:]) if bus else -1
     interval = bus.report_interval_s if bus else 15
-    points, schedule = _trip_path(city, trip)
+    points, schedule, stops = _trip_path(city, trip)
+    along = list(itertools.accumulate((_metres(a, b) for a, b in zip(points, points[1:], strict=False)), initial=0.0))
     delay = 540 if no == 12 else rng.randint(-20, 60)
-    start, end = schedule[0][1] + delay - 120, schedule[-1][1] + delay + 60
+    run = drive(trip.route_id, schedule, delay, random.Random(rng.random()), recover=no != 12)
+    start, end = schedule[0][1] + delay - 120, run.arrivals[-1] + 60
     if bus is None:
         truth.add("bus", "unregistered", terminal, local(day, start))
+    else:
+        truth.arrive(
+            terminal, trip.trip_id, [(*stop, local(day, a)) for stop, a in zip(stops, run.arrivals, strict=False)]
+        )
     serial = 0
     tunnel: list[LocationReport] = []
     t = start
     fixes = int((end - start) // interval)
     for k in range(fixes):
         t = start + k * interval
-        progress = t - delay
-        distance = schedule[0][0] if progress <= schedule[0][1] else schedule[-1][0]
-        for (d0, s0), (d1, s1) in zip(schedule, schedule[1:], strict=False):
-            if s0 <= progress < s1:
-                distance = d0 + (d1 - d0) * (progress - s0) / (s1 - s0)
-        lat, lon, heading = _position(points, distance)
-        speed = 0.0 if progress <= schedule[0][1] or progress >= schedule[-1][1] else rng.uniform(18, 32)
+        distance = run.distance_at(t)
+        lat, lon, heading = _position(points, distance, along)
+        moving = run.speed_kmh(t)
+        speed = 0.0 if moving == 0 else max(5.0, moving + rng.uniform(-3, 3))
         alarm, status = 0, STATUS_ACC_ON | STATUS_POSITIONED
         share = k / fixes
         if no == 3 and 0.40 < share < 0.52:
@@ -173,7 +183,7 @@ def _run(
             key=terminal,
         )
     if no == 12:
-        truth.add("bus", "late_arrival", terminal, local(day, schedule[1][1] + delay))
+        truth.add("bus", "late_arrival", terminal, local(day, run.arrivals[1]))
     if no == 30:
         truth.add("bus", "no_all_off", terminal, local(day, end))
     elif bus is not None:

@@ -1,4 +1,5 @@
-"""Write a simulated city to disk: registry CSV + GTFS, raw JSONL per domain, ground truth."""
+"""Write a simulated city to disk: registry CSV + GTFS, raw JSONL per domain, ground truth
+(ground_truth.jsonl: the injected anomalies; bus_arrivals.jsonl: when each bus really reached each stop)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,9 @@ def simulate(
     with (out_dir / "ground_truth.jsonl").open("w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
     result.anomalies = len(items)
+    arrivals = [a for a in truth.arrivals if within(datetime.fromisoformat(str(a["time"])))]
+    with (out_dir / "bus_arrivals.jsonl").open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(a, ensure_ascii=False) + "\n" for a in arrivals)
     return result
 
 

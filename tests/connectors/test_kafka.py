@@ -24,6 +24,7 @@ from safecampus.connectors.kafka import (
     WriteToKafka,
     check_kafka,
     produce_batch,
+    read_from_start,
 )
 
 pytestmark = pytest.mark.integration
@@ -231,3 +232,13 @@ def test_check_kafka_on_running_broker(kafka_bootstrap: str) -> None:
     assert check_kafka(kafka_bootstrap) is None  # answers: no error
     with pytest.raises(KafkaUnavailableError, match="not reachable at 127.0.0.1:1"):
         check_kafka("127.0.0.1:1", timeout_s=1)  # the same check fails where no broker listens
+
+
+def test_read_from_start_gives_what_was_on_the_topic_and_stops_at_its_end(
+    kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    src, dst = topics
+    assert list(read_from_start(kafka_bootstrap, dst)) == []  # an empty topic
+    produce_batch(kafka_bootstrap, src, _records(40))
+    values = list(read_from_start(kafka_bootstrap, src))
+    assert Counter(values) == Counter(v for _, v, _ in _records(40))  # both partitions, each value once

@@ -90,9 +90,10 @@ def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path, city_stor
     )
     assert replay.returncode == 0, replay.stderr
     port = free_port()
-    proc = start("gtfs-rt", "--port", str(port), "--from-dir", str(tmp_path))
+    moment = "2026-09-01T07:10:00+08:00"  # the state as it was then: most buses on the road
+    proc = start("gtfs-rt", "--port", str(port), "--from-dir", str(tmp_path), "--until", moment, "--store", city_store)
     try:
-        url = f"http://127.0.0.1:{port}/gtfs-rt/vehicle-positions"
+        url = f"http://127.0.0.1:{port}/gtfs-rt"
         body = until(lambda: urllib.request.urlopen(url, timeout=2).read(), 60)
     finally:
         proc.terminate()
@@ -102,6 +103,9 @@ def test_gtfs_rt_serves_a_replay_output(simulated_day, tmp_path: Path, city_stor
     vehicles = [e.vehicle for e in feed.entity if e.HasField("vehicle")]
     assert len(vehicles) == 61  # 60 registered buses and the unregistered terminal
     assert all(31 < v.position.latitude < 32.6 for v in vehicles)
+    assert all(v.timestamp <= datetime.fromisoformat(moment).timestamp() for v in vehicles)
+    predicted = [e.trip_update for e in feed.entity if e.HasField("trip_update") and e.trip_update.trip.start_date]
+    assert len(predicted) >= 40 and all(u.stop_time_update[0].arrival.uncertainty >= 0 for u in predicted)
 
 
 def test_simulated_buses_drive_the_gateway(simulated_day, tmp_path: Path, city_store: str) -> None:  # type: ignore[no-untyped-def]

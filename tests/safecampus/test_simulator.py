@@ -48,3 +48,33 @@ def test_simulation_writes_four_sorted_streams_and_ground_truth(simulated_day: S
         ("fire", "location_noncompliant"),
     ]:
         assert kinds[expected] > 0, expected
+
+
+def test_simulated_buses_meet_traffic_and_record_when_they_reached_each_stop(simulated_day: Simulation) -> None:
+    from collections import defaultdict
+    from statistics import mean, pstdev
+
+    from safecampus.schemas.common import SHANGHAI
+
+    runs: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for line in (simulated_day.out_dir / "bus_arrivals.jsonl").open():
+        item = json.loads(line)
+        runs[(item["terminal_id"], item["trip_id"])].append(item)
+    assert len(runs) == 60 and all(len(stops) == 8 for stops in runs.values())
+    early, peak, segments = [], [], []
+    for stops in runs.values():
+        times = [datetime.fromisoformat(s["time"]) for s in sorted(stops, key=lambda s: int(s["stop_sequence"]))]
+        assert times == sorted(times)
+        for a, b in zip(times[:6], times[1:7], strict=True):  # the last stop is a hop to the school gate
+            seconds = (b - a).total_seconds()
+            segments.append(seconds)
+            local = a.astimezone(SHANGHAI)
+            (
+                early
+                if local.hour == 6 and local.minute < 50
+                else peak
+                if local.hour == 7 and local.minute >= 15
+                else []
+            ).append(seconds)
+    assert pstdev(segments) > 15  # not the timetable's 5 minutes every time
+    assert mean(peak) > mean(early) + 10  # school-time traffic is slower than the early morning's
