@@ -11,8 +11,9 @@ Latency is from our send of a raw record to the CreateTime of the first alert it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
+import multiprocessing
 import statistics
 import threading
 import time
@@ -22,12 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import psutil
 from bench_replay import city_registry, city_store, machine  # bench/ is sys.path[0] when run as a script
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from safecampus.config import Settings
-from safecampus.connectors.kafka import Topics
+from safecampus.connectors.kafka import Instance, Topics
 from safecampus.pipelines.catalog import pipeline_for
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.pipelines.streaming import run_streaming
@@ -51,13 +53,13 @@ class _DomainTopics(NamedTuple):
     runs: str
 
 
-def _topics(prefix: str, domain: Domain) -> _DomainTopics:
+def _topics(prefix: str, domain: Domain, partitions: int = 2) -> _DomainTopics:
     named = Topics(prefix)
     topics = _DomainTopics(
         named.raw(domain), named.events(domain), named.alerts, named.dlq, named.kpis, named.derived("runs", domain)
     )
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    admin.create_topics([NewTopic(t, 2, 1) for t in topics])
+    admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
     admin.close()
     return topics
 
@@ -80,13 +82,25 @@ def _expected_events(domain: Domain, lines: list[bytes]) -> int:
     return len(normalize_lines(pipeline, list(enumerate(lines)), "bench").events)
 
 
-def bench_prism(domain: Domain, lines: list[bytes], events: int) -> float:
+def bench_prism(domain: Domain, lines: list[bytes], events: int, instances: int = 1) -> float:
+    """Our runner; with `instances` > 1, that many processes (each a Prism and a worker) share the partitions."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics = _topics(prefix, domain)
+    topics = _topics(prefix, domain, partitions=max(2, instances))
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
-    run_streaming(
-        [domain], BOOTSTRAP, PRISM, None, city_store(), group_id=f"{prefix}g", stop_at_end=True, topic_prefix=prefix
-    )
+    args = ([domain], BOOTSTRAP, PRISM, None, city_store())
+    kwargs: dict[str, Any] = {"group_id": f"{prefix}g", "stop_at_end": True, "topic_prefix": prefix}
+    if instances == 1:
+        run_streaming(*args, **kwargs)
+    else:
+        spawn = multiprocessing.get_context("spawn")
+        procs = [
+            spawn.Process(target=run_streaming, args=args, kwargs={**kwargs, "instance": Instance(i, instances)})
+            for i in range(instances)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
     got, seconds = _span(topics.events, events)
     return got / seconds if seconds else float("nan")
 
@@ -187,20 +201,25 @@ def _live_line(index: int, devices: list[str], boxes: list[str]) -> tuple[bytes,
     return envelope.model_dump_json().encode(), index % 50 == 0
 
 
-def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, float, int]]:
-    """Produce→alert latency (p50, p99 in s, alerts) for security at each rate, one running pipeline."""
+def bench_latency(rates: list[int], seconds: float, instances: int = 1) -> dict[int, tuple[float, float, int]]:
+    """Produce→alert latency (p50, p99 in s, alerts) for security at each rate, `instances` running pipelines."""
     prefix = f"lat{uuid.uuid4().hex[:6]}."
-    topics = _topics(prefix, "security")
+    topics = _topics(prefix, "security", partitions=max(2, instances))
     registry = city_registry()
     devices = sorted(d.device_id for d in registry.devices.values() if d.kind == "camera")
     boxes = sorted(d.device_id for d in registry.devices.values() if d.kind == "alarm_box")
-    thread = threading.Thread(
-        target=run_streaming,
-        args=(["security"], BOOTSTRAP, PRISM, None, city_store()),
-        kwargs={"group_id": f"{prefix}g", "topic_prefix": prefix},
-        daemon=True,
-    )
-    thread.start()
+    spawn = multiprocessing.get_context("spawn")
+    runs = [
+        spawn.Process(
+            target=run_streaming,
+            args=(["security"], BOOTSTRAP, PRISM, None, city_store()),
+            kwargs={"group_id": f"{prefix}g", "topic_prefix": prefix, "instance": Instance(i, instances)},
+            daemon=True,
+        )
+        for i in range(instances)
+    ]
+    for run in runs:
+        run.start()
     time.sleep(15)  # Prism and the worker start; the reader reaches the (empty) topic
     producer = raw_producer(BOOTSTRAP)
     sent: dict[str, tuple[int, float]] = {}  # alarm box → (rate, send time) of its pending alarm
@@ -224,7 +243,7 @@ def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, fl
     producer.close()
     time.sleep(5)
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False)
-    consumer.assign([TopicPartition(topics.alerts, p) for p in (0, 1)])
+    consumer.assign([TopicPartition(topics.alerts, p) for p in sorted(consumer.partitions_for_topic(topics.alerts))])
     # An alarm's alert is the first one_key alert of its box after it was sent: match in send order.
     pending: dict[str, list[tuple[int, float]]] = {}
     for key, value in sorted(sent.items(), key=lambda kv: kv[1][1]):
@@ -243,6 +262,7 @@ def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, fl
                     rate, at = queue.pop(0)
                     latencies[rate].append(r.timestamp / 1000 - at)
     consumer.close()
+    _stop_children()
     result = {}
     for rate, values in latencies.items():
         values.sort()
@@ -251,40 +271,59 @@ def bench_latency(rates: list[int], seconds: float) -> dict[int, tuple[float, fl
     return result
 
 
+def _stop_children() -> None:
+    """The pipelines of the latency phase run until stopped: stop them and their Prism runners."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(children, timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=20000, help="raw records per domain")
     parser.add_argument("--seconds", type=float, default=10, help="duration of each latency phase")
     parser.add_argument("--sim", type=Path, default=Path("out/bench-sim"))
+    parser.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
+    parser.add_argument("--instances", type=int, default=2, help="pipeline processes of the second Prism column")
+    parser.add_argument("--rates", nargs="+", type=int, default=[2000, 4000, 8000], help="latency phases, records/s")
     args = parser.parse_args()
     print(machine())
     sim = simulate(args.sim) if not (args.sim / "raw" / "security.jsonl").exists() else None
     raw_dir = (sim.out_dir if sim else args.sim) / "raw"
-    rows: list[tuple[str, float, float, float]] = []
+    n = args.instances
     runners: list[tuple[str, Callable[[Domain, list[bytes], int], float]]] = [
         ("prism", bench_prism),
+        (f"prism×{n}", lambda d, lines, events: bench_prism(d, lines, events, n)),
         ("plain", bench_plain),
         ("quix", bench_quix),
     ]
-    for domain in DOMAINS:
+    rows: list[tuple[str, dict[str, float]]] = []
+    for domain in args.domains:
         source = (raw_dir / f"{domain}.jsonl").read_bytes().splitlines()
         lines = [source[i % len(source)] for i in range(args.records)]  # small domains repeat their day
         events = _expected_events(domain, lines)
         rates = {name: fn(domain, lines, events) for name, fn in runners}
-        rows.append((domain, rates["prism"], rates["plain"], rates["quix"]))
+        rows.append((domain, rates))
         print(f"  {domain}: {rates}", flush=True)
     print(f"\nthroughput raw → events, {args.records:,} raw records per domain, events/s")
-    print(f"{'domain':10} {'prism':>9} {'plain':>9} {'quix':>9} {'prism/plain':>12} {'prism/quix':>11}")
-    for domain, prism, plain, quix in rows:
-        print(f"{domain:10} {prism:9,.0f} {plain:9,.0f} {quix:9,.0f} {prism / plain:12.2f} {prism / quix:11.2f}")
-    latency = bench_latency([2000, 4000, 8000], args.seconds)
-    print(f"\nproduce → alert latency, security on Prism, {args.seconds:g} s per rate")
-    print(f"{'rate/s':>8} {'p50 s':>8} {'p99 s':>8} {'alerts':>7}")
-    for rate, (p50, p99, n) in latency.items():
-        print(f"{rate:8,} {p50:8.3f} {p99:8.3f} {n:7}")
-    steady = [rate for rate, (_, p99, n) in latency.items() if n and p99 < 1.0]
-    print(f"highest tried rate with p99 < 1 s: {max(steady):,}/s" if steady else "no tried rate had p99 < 1 s")
-    os._exit(0)  # the latency pipeline runs on a daemon thread with Prism; do not wait for it
+    print(f"(prism: 1 process + its Prism; prism×{n}: {n} such; plain and quix: 1 process each)")
+    header = "".join(f"{name:>10}" for name, _ in runners)
+    print(f"{'domain':10}{header} {'best/plain':>11} {'best/quix':>10}")
+    for domain, rates in rows:
+        best = max(rates["prism"], rates[f"prism×{n}"])
+        cells = "".join(f"{rates[name]:10,.0f}" for name, _ in runners)
+        print(f"{domain:10}{cells} {best / rates['plain']:11.2f} {best / rates['quix']:10.2f}")
+    for count in sorted({1, n}):
+        latency = bench_latency(args.rates, args.seconds, count)
+        print(f"\nproduce → alert latency, security on Prism, {count} process(es), {args.seconds:g} s per rate")
+        print(f"{'rate/s':>8} {'p50 s':>8} {'p99 s':>8} {'alerts':>7}")
+        for rate, (p50, p99, alerts) in latency.items():
+            print(f"{rate:8,} {p50:8.3f} {p99:8.3f} {alerts:7}")
+        steady = [rate for rate, (_, p99, alerts) in latency.items() if alerts and p99 < 1.0]
+        print(f"highest tried rate with p99 < 1 s: {max(steady):,}/s" if steady else "no tried rate had p99 < 1 s")
+    _stop_children()
 
 
 if __name__ == "__main__":

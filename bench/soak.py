@@ -12,7 +12,7 @@ boxes (raised, then cleared 2 s later; each box at most once in 10 minutes, unde
 and canteen ledger and fire inspection lines from a simulated term. Runs on the private broker and
 PostgreSQL of bench/chaos.py, so the store of the shared services does not grow.
 
-    python bench/soak.py [--minutes 30] [--rate 2000] [--png out/soak.png]
+    python bench/soak.py [--minutes 30] [--rate 2000] [--png out/soak.png] [--instances 1]
 """
 
 from __future__ import annotations
@@ -267,12 +267,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--rate", type=float, default=2000, help="records produced per second, all domains")
     parser.add_argument("--png", type=Path, default=Path("out/soak.png"))
+    parser.add_argument("--instances", type=int, default=1, help="pipeline processes sharing the partitions")
     args = parser.parse_args()
     print(machine())
     service("kafka.sh", "start")
     service("postgres.sh", "start")
     fresh_store()
-    fresh_topics(ALL)
+    fresh_topics(ALL, partitions=max(2, args.instances))
     from safecampus.simulator.run import simulate
 
     term, day = (Path(tempfile.mkdtemp(prefix=f"soak-{name}-")) for name in ("term", "day"))
@@ -281,7 +282,10 @@ def main() -> None:
     mix = Mix(term, day)
     watch = AlertWatch()
     watch.start()
-    proc = start_run(domains=ALL)
+    n = args.instances
+    procs = [
+        start_run(*(("--instance", str(i), "--instances", str(n)) if n > 1 else ()), domains=ALL) for i in range(n)
+    ]
     try:
         time.sleep(20)  # Prism and the workers start before the load does
         stop, sent = threading.Event(), [0]
@@ -299,7 +303,7 @@ def main() -> None:
                 "events_per_s": (events - last_events) / 60,
                 "p99_s": p99(watch.latencies(window)),
                 "alarms": len(window),
-                "rss_mib": rss_mib(proc),
+                "rss_mib": sum(rss_mib(proc) for proc in procs),
                 "lag": lag(),
             }
             last_sent, last_events = sent[0], events
@@ -308,17 +312,18 @@ def main() -> None:
         stop.set()
         feeding.join(timeout=30)
     finally:  # never leave the pipeline or the private services behind, even on an error
-        kill(proc)
+        for proc in procs:
+            kill(proc)
         watch.done.set()
         service("kafka.sh", "stop")
         service("postgres.sh", "stop")
     rss_ok = flat([s["rss_mib"] for s in samples], 0.10, 50)
     lag_ok = flat([s["lag"] for s in samples], 0.50, args.rate * 5)
-    title = f"safecampus soak 浸泡测试: {args.minutes:g} min at {args.rate:,.0f}/s — {machine()}"
+    title = f"safecampus soak 浸泡测试: {args.minutes:g} min at {args.rate:,.0f}/s, {n} instance(s) — {machine()}"
     draw(samples, args.png, title)
     half = samples[len(samples) // 2 :]
     print(
-        f"soak: {args.minutes:g} min at {args.rate:,.0f}/s; second half: "
+        f"soak: {args.minutes:g} min at {args.rate:,.0f}/s, {n} instance(s); second half: "
         f"{sum(s['events_per_s'] for s in half) / max(len(half), 1):,.0f} events/s, "
         f"p99 {max((s['p99_s'] for s in half if s['p99_s'] == s['p99_s']), default=float('nan')):.2f} s, "
         f"RSS {half[-1]['rss_mib']:,.0f} MiB ({'flat' if rss_ok else 'GROWING'}), "

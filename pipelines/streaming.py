@@ -38,6 +38,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms.window import FixedWindows
 from sqlalchemy import select
 
 from safecampus.config import Settings
@@ -237,6 +238,15 @@ def derived_records(records: Sequence[Record]) -> list[ProducerRecord]:
     return [(str(getattr(r, "subject", "")).encode(), r.model_dump_json().encode(), JSON_HEADERS) for r in records]
 
 
+class _SecondStage(beam.PTransform):  # type: ignore[misc]
+    """A stage boundary for an always-empty PCollection: a GroupByKey (Prism fuses through a Reshuffle)."""
+
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
+        keyed = pcoll | "Key" >> beam.Map(lambda value: (b"", value))
+        # Windowed: Beam refuses a GroupByKey of an unbounded PCollection in the global window.
+        return keyed | "Window" >> beam.WindowInto(FixedWindows(60)) | "Group" >> beam.GroupByKey()
+
+
 def build_streaming(
     root: beam.Pipeline,
     domain: Domain,
@@ -260,7 +270,12 @@ def build_streaming(
     parts = batches | f"{name}Process" >> beam.ParDo(
         ProcessBatch(domain, settings, registry_url, store_url)
     ).with_outputs("dlq", "alerts", "kpis", "derived", main="events")
-    _ = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events(domain))
+    written = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events(domain))
+    # Prism 2.77 spins a core for as long as a bundle runs in a stage that sends nothing back to it: such a
+    # bundle's "outputs done" channel is closed from the start and its progress loop selects it again and
+    # again (worker/bundle.go Init, stage.go Execute). The writes make no records, so one (always empty)
+    # output to a stage of its own makes the loop wait for the bundle instead. See the README, streaming.
+    _ = written | f"{name}KeepPrismWaiting" >> _SecondStage()
     _ = parts.dlq | f"{name}WriteDlq" >> WriteToKafka(bootstrap, topics.dlq)
     _ = parts.alerts | f"{name}WriteAlerts" >> WriteToKafka(bootstrap, topics.alerts)
     _ = parts.kpis | f"{name}WriteKpis" >> WriteToKafka(bootstrap, topics.kpis)
