@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Generic, TypeVar
 
 from safecampus.config import Settings
@@ -58,6 +58,11 @@ class Detector(ABC, Generic[EventT]):
         of the KPIs with a stream of their own (`DomainPipeline.derived`), never alerts."""
         return []
 
+    def restore(self, alerts: Sequence[Alert]) -> None:
+        """A detector rebuilt from stored events is told the last stored update of each of its subject's
+        alerts, so that it can later resolve or withdraw one that a timer raised before the rebuild.
+        By default nothing (the runner then does not read them)."""
+
 
 class DomainPipeline(ABC, Generic[EventT]):
     """One domain's decode, subject, detection and KPIs."""
@@ -92,6 +97,12 @@ class DomainPipeline(ABC, Generic[EventT]):
     def new_detector(self, subject: str) -> Detector[EventT] | None:
         """A fresh state machine for one subject, or None when the domain is stateless."""
         return None
+
+    def detector_history(self) -> timedelta | None:
+        """How much of a subject's stored events rebuilds its detector in streaming (after a restart):
+        `detector_history_h` hours before the batch, or None for every stored event of the subject,
+        before and after the batch's (a detector whose state is a function of the set of its events)."""
+        return timedelta(hours=self.settings.detector_history_h)
 
     def alerts_of(self, event: EventT) -> list[Alert]:
         """Alerts that one event raises on its own, without state (e.g. a red-flag category)."""

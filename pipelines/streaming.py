@@ -16,13 +16,17 @@ the reading bundle, before its finalization commits the Kafka offsets: a crash r
 committed and the idempotent sinks (natural keys, fingerprints) double nothing.
 
 Detection needs no shuffle either: raw topics are keyed by device, so every record of a subject is
-in one partition. Detectors live in memory per partition; their state is not a checkpoint of its own
-(Prism keeps none) but a function of the stored events: after a restart, or when a partition moves
-between workers (an offset gap), a subject's detector is rebuilt from its stored events of the last
-`detector_history_h` hours. Deadlines (device offline, terminal silent) are event-time timers kept
-here rather than Beam timers: each partition's clock is its newest record timestamp (the gateway's
-receive time), and detectors whose deadline it passes are expired. This also avoids Prism's open
-issue with event-time timers and split bundles (apache/beam #35771).
+in one partition. Detectors live in memory per partition, shared by the DoFn instances of one
+pipeline in a worker process (Prism resumes a partition's residual restriction on whichever instance
+is free). Their state is not a checkpoint of its own (Prism keeps none) but a function of the stored
+events: after a restart, or when another process read the partition (an offset gap), a subject's
+detector is rebuilt from its stored events (`DomainPipeline.detector_history`: the last
+`detector_history_h` hours, or all of them for fire) and told its subject's stored alerts. Deadlines
+(device offline, terminal silent, a day's fire patrols) are event-time timers kept here rather than
+Beam timers: each partition's clock is its newest record timestamp (the gateway's receive time), and
+detectors whose deadline it passes are expired, also a deadline already behind the clock when its
+subject's late record arrives. This also avoids Prism's open issue with event-time timers and split
+bundles (apache/beam #35771).
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
@@ -62,7 +68,7 @@ from safecampus.pipelines.normalize import event_rows, normalize_lines
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.dlq import DlqRecord
-from safecampus.schemas.store import EventRow
+from safecampus.schemas.store import AlertRow, EventRow
 
 __all__ = ["build_streaming", "run_streaming"]
 
@@ -78,6 +84,13 @@ class PartitionState:
     clock: datetime | None = None
     detectors: dict[str, Detector[Record]] = field(default_factory=dict)
     deadlines: list[tuple[datetime, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# The partitions' states in this worker process by (pipeline's ProcessBatch, topic, partition): Prism hands a
+# partition's next bundle to any instance of the stage; a state kept per instance was rebuilt at each move.
+_STATES: dict[tuple[str, str, int], PartitionState] = {}
+_STATES_LOCK = threading.Lock()
 
 
 class ProcessBatch(beam.DoFn):  # type: ignore[misc]
@@ -86,13 +99,18 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
     def __init__(self, domain: Domain, settings: Settings, registry_url: str, store_url: str | None) -> None:
         self.domain, self.settings = domain, settings
         self.registry_url, self.store_url = registry_url, store_url
+        self.run_id = uuid.uuid4().hex  # one per pipeline: its instances share the partitions' states
 
     def setup(self) -> None:
         self.pipeline: DomainPipeline[Record] = pipeline_for(self.domain, self.settings, registry_at(self.registry_url))
         self.sink = StoreSink(self.store_url) if self.store_url else None
         self.stateful = is_stateful(self.pipeline)
-        self.partitions: dict[tuple[str, int], PartitionState] = {}
-        self.history = timedelta(hours=self.settings.detector_history_h)
+        self.history = self.pipeline.detector_history()
+
+    def teardown(self) -> None:
+        with _STATES_LOCK:  # another instance still running rebuilds from the store: correct, only slower
+            for key in [key for key in _STATES if key[0] == self.run_id]:
+                del _STATES[key]
 
     def process(self, batch: list[KafkaMessage]) -> Iterator[Any]:
         if not batch:
@@ -151,11 +169,17 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         events: list[tuple[str, Record]],
         clock: datetime,
     ) -> list[Alert]:
-        state = self.partitions.get((topic, partition))
-        if state is None or state.next_offset != first_offset:
-            # New here, or another worker read this partition meanwhile: rebuild from the store.
-            state = self.partitions[(topic, partition)] = PartitionState()
-        state.next_offset = last_offset + 1
+        key = (self.run_id, topic, partition)
+        with _STATES_LOCK:
+            state = _STATES.get(key)
+            if state is None or state.next_offset != first_offset:
+                # New in this process, or another one read this partition meanwhile: rebuild from the store.
+                state = _STATES[key] = PartitionState()
+        with state.lock:
+            state.next_offset = last_offset + 1
+            return self._detect_on(state, events, clock)
+
+    def _detect_on(self, state: PartitionState, events: list[tuple[str, Record]], clock: datetime) -> list[Alert]:
         pipeline, alerts = self.pipeline, []
         self._touched: list[Detector[Record]] = []  # whose derived records this batch may have made
         self._refused: list[tuple[str, Record | None, str]] = []  # events a rule failed on: to the DLQ
@@ -165,6 +189,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         for subject, mine in by_subject.items():
             mine.sort(key=pipeline.occurred_at)
             detector = state.detectors.get(subject)
+            created = detector is None
             if detector is None:
                 detector = self._rebuild(subject, mine)
                 if detector is None:
@@ -176,7 +201,9 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
                 except Exception as exc:  # one record must never stop a run: it goes to the DLQ
                     self._refused.append((subject, event, detection_failed(exc)))
             self._touched.append(detector)
-            self._schedule(state, subject, detector)
+            # A new or rebuilt detector's clock is its own records': a deadline behind the partition's clock
+            # is expired below, as the detectors the clock has been moving were.
+            self._schedule(state, subject, detector, past=created)
         state.clock = clock if state.clock is None or clock > state.clock else state.clock
         while state.deadlines and state.deadlines[0][0] <= state.clock:
             _, subject = heapq.heappop(state.deadlines)
@@ -186,17 +213,17 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             except Exception as exc:
                 self._refused.append((subject, None, detection_failed(exc)))
             self._touched.append(detector)
-            self._schedule(state, subject, detector)
+            self._schedule(state, subject, detector, past=False)
         return alerts
 
-    def _schedule(self, state: PartitionState, subject: str, detector: Detector[Record]) -> None:
+    def _schedule(self, state: PartitionState, subject: str, detector: Detector[Record], past: bool) -> None:
         try:
             deadline = detector.next_deadline()
         except Exception as exc:  # e.g. a deadline past the calendar's end: no timer, said in the DLQ
             self._refused.append((subject, None, detection_failed(exc)))
             return
-        # Only future deadlines: one the clock has passed was just expired (no busy loop on it).
-        if deadline is not None and (state.clock is None or deadline > state.clock):
+        # After an expiry only future deadlines: one the clock has passed was just expired (no busy loop on it).
+        if deadline is not None and (past or state.clock is None or deadline > state.clock):
             heapq.heappush(state.deadlines, (deadline, subject))
 
     def _rebuild(self, subject: str, batch: list[Record]) -> Detector[Record] | None:
@@ -207,18 +234,25 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         pipeline = self.pipeline
         earliest = pipeline.occurred_at(batch[0])
         in_batch = {pipeline.event_id(e) for e in batch}
-        query = (
-            select(EventRow.event_id, EventRow.body)  # type: ignore[call-overload]
-            .where(EventRow.domain == self.domain, EventRow.subject == subject)
-            .where(EventRow.occurred_at >= earliest - self.history, EventRow.occurred_at <= earliest)
-            .order_by(EventRow.occurred_at)  # type: ignore[arg-type]
+        query = select(EventRow.event_id, EventRow.body).where(  # type: ignore[call-overload]
+            EventRow.domain == self.domain, EventRow.subject == subject
         )
+        if self.history is not None:
+            query = query.where(EventRow.occurred_at >= earliest - self.history, EventRow.occurred_at <= earliest)
+        query = query.order_by(EventRow.occurred_at, EventRow.event_id)
         with engine_for(self.store_url).connect() as conn:
             rows = conn.execute(query).all()
+            shown: list[Alert] = []
+            if type(detector).restore is not Detector.restore:
+                stored = select(AlertRow.body).where(  # type: ignore[call-overload]
+                    AlertRow.domain == self.domain, AlertRow.subject == subject
+                )
+                shown = [Alert.model_validate_json(body) for (body,) in conn.execute(stored).all()]
         for event_id, body in rows:
             if event_id not in in_batch:  # a replayed batch: its events are observed below, once
                 with contextlib.suppress(Exception):  # one that failed was sent to the DLQ when first read
                     detector.observe(pipeline.event_type.model_validate_json(body))
+        detector.restore(shown)
         detector.take_records()  # records of the history were published when it was first read
         return detector
 

@@ -157,7 +157,8 @@ class Settings(BaseSettings):
     detector_history_h: float = Field(
         26,
         description="streaming: hours of stored events replayed to rebuild a detector after a restart "
-        "(longer than the longest rule window, the 24 h unfixed fault)",
+        "(longer than the longest rule window, the 24 h unfixed fault); fire reads every stored form of an "
+        "institution (its rules reach back to a finding's day, a month and a year)",
     )
     bus: BusRules = BusRules()
     security: SecurityRules = SecurityRules()

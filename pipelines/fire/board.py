@@ -84,6 +84,14 @@ class AlertBoard:
         self.groups[group] = now
         return out
 
+    def restore(self, group: Group, alert: Alert) -> None:
+        """What the control room was shown before this board was rebuilt (the store's last update): later
+        offers then bring that up to date, e.g. resolve a patrol alert a timer raised before a late form."""
+        if alert.status not in ("firing", "resolved"):  # acknowledged or suppressed: the rules' view is firing
+            alert = alert.model_copy(update={"status": "firing"})
+        self.shown[alert.fingerprint] = alert
+        self.groups.setdefault(group, set()).add(alert.fingerprint)
+
     def _show(self, alert: Alert) -> list[Alert]:
         before = self.shown.get(alert.fingerprint)
         if before is None and alert.status == "resolved":

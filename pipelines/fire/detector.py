@@ -18,6 +18,7 @@ Every alert is a function of the inspections and the clock, not of the order for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from safecampus.config import FireRules
@@ -100,6 +101,12 @@ class FireDetector(Detector[FireInspection]):
             dues.append(self.patrols.judged_at(self._next_patrol_day()))
         return min(dues) if dues else None
 
+    def restore(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            group = group_of(alert)
+            if group is not None:
+                self.board.restore(group, alert)
+
     def take_records(self) -> list[Record]:
         """The institution's ledger as of the clock, when something changed since the last call."""
         if not self._changed or self.clock is None:
@@ -179,3 +186,21 @@ class FireDetector(Detector[FireInspection]):
         if dues:
             self.due[("item", code)] = min(dues)
         return alerts
+
+
+ITEM_KINDS = frozenset({"finding", "area_closed", "overdue", "unconfirmed"})
+
+
+def group_of(alert: Alert) -> Group | None:
+    """The board group a stored fire alert belongs to, from its summary (the first evidence item)."""
+    summary = alert.evidence[0] if alert.evidence else {}
+    kind = summary.get("kind")
+    if kind in ITEM_KINDS and summary.get("item_code"):
+        return ("item", str(summary["item_code"]))
+    if kind == "patrols" and summary.get("day"):
+        return ("patrol", date.fromisoformat(str(summary["day"])))
+    if kind in ("monthly", "drill"):
+        return ("interval", str(kind))
+    if kind in ("registry_check", "unknown_institution"):
+        return ("registry",)
+    return None

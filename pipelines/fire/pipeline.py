@@ -83,6 +83,11 @@ class FirePipeline(DomainPipeline[FireInspection]):
     def new_detector(self, subject: str) -> FireDetector:
         return FireDetector(InstitutionFacts.of(subject, self.registry), self.settings.fire, self.checklist)
 
+    def detector_history(self) -> None:
+        """Every stored form: the rules reach back to each open finding's day, a month (the monthly
+        inspection) and a year (drills), and a late form may be older than the newest one."""
+        return None
+
     def kpi_partials(
         self, events: Sequence[FireInspection], alerts: Sequence[Alert], derived: Sequence[Record] = ()
     ) -> KpiPartials:
