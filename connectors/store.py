@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, and_, case
+from sqlalchemy import Table, and_, case, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -82,7 +82,26 @@ def engine_for(url: str) -> Engine:
     connect_args = {"timeout": 60} if url.startswith("sqlite") else {}
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     SQLModel.metadata.create_all(engine)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """A store made by an older version gains the nullable columns added since (create_all adds only
+    tables), so `registry load` into yesterday's store keeps working."""
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable or column.primary_key:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+            except SQLAlchemyError:
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise  # not another process adding it at the same moment: a real failure
 
 
 def upsert(engine: Engine, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:

@@ -1,7 +1,8 @@
 """The pipelines' alerts as Alertmanager v2 alerts, and silences read back as acknowledgements.
 
 Each of our alerts becomes one Alertmanager alert: labels `alertname` (our rule), `severity`, `domain`,
-`district`, `school`, `fingerprint` and `escalation="school"`; title and detail (Chinese) as annotations;
+`district`, `school`, `fingerprint` and `escalation="school"`; title and detail (Chinese) as annotations,
+and a camera's playback link (`playback`) when the alert has one;
 `startsAt` from when it happened. An open alert is posted again every push with `endsAt` a few pushes
 ahead, as Prometheus does, so that it ends by itself should the exporter stop; a resolve (or a suppression)
 is posted once with `endsAt` at the resolve.
@@ -38,13 +39,16 @@ def postable(alert: Alert, now: datetime, push_every_s: float) -> dict[str, Any]
     }
     open_ = alert.status in ("firing", "acknowledged")
     ends = now + timedelta(seconds=ENDS_AFTER_PUSHES * push_every_s) if open_ else alert.detected_at
+    annotations = {
+        "summary": f"{alert.title}（{rule_name(alert.rule)}）",
+        "description": alert.detail or alert.title,
+        "status": {"firing": "告警中", "acknowledged": "已确认"}.get(alert.status, "已恢复"),
+    }
+    if alert.playback is not None:  # a camera's video around the alarm, or that it has expired
+        annotations["playback"] = alert.playback.text(now)
     return {
         "labels": {k: v for k, v in labels.items() if v},
-        "annotations": {
-            "summary": f"{alert.title}（{rule_name(alert.rule)}）",
-            "description": alert.detail or alert.title,
-            "status": {"firing": "告警中", "acknowledged": "已确认"}.get(alert.status, "已恢复"),
-        },
+        "annotations": annotations,
         "startsAt": alert.occurred_at.isoformat(),
         "endsAt": ends.isoformat(),
     }

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from safecampus.schemas.alert import Alert, AlertStatus, alert_fingerprint
+from safecampus.schemas.alert import Alert, AlertStatus, PlaybackLink, alert_fingerprint
 from safecampus.schemas.common import Domain, Severity
 from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
 
@@ -44,9 +44,11 @@ def new_alert(
     status: AlertStatus = "firing",
     school_id: str | None = None,
     district: str | None = None,
+    playback: PlaybackLink | None = None,
 ) -> Alert:
     """The one alert builder. `window` tells one incident of a rule on a subject from the next;
-    `detected_at` is never before `occurred_at` (a late record is detected when it arrives)."""
+    `detected_at` is never before `occurred_at` (a late record is detected when it arrives);
+    `playback` is the video of a camera or NVR channel around it (connectors/security/playback.py)."""
     return Alert(
         fingerprint=alert_fingerprint(domain, rule, subject, window),
         domain=domain,
@@ -61,6 +63,7 @@ def new_alert(
         title=title,
         detail=detail,
         evidence=[_evidence(item) for item in evidence],
+        playback=playback,
     )
 
 

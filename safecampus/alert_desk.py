@@ -92,6 +92,9 @@ def list_alerts(
         table.add_column(column)
     table.add_column("发生时间 since (Asia/Shanghai)")
     table.add_column("指纹 fingerprint")
+    table.add_column("回放 playback")
+    now = datetime.now(UTC)
+    links: list[str] = []
     for row in shown:
         place = [
             districts.get(row.district or "", row.district or ""),
@@ -110,8 +113,20 @@ def list_alerts(
             " ".join(p for p in place if p) or "—",
             local_text(row.occurred_at.replace(tzinfo=row.occurred_at.tzinfo or UTC)),
             row.fingerprint[:SHORT],
+            _playback_cell(row, now, links),
         )
     console.print(table)
+    for line in links:  # below the table, whole: a wrapped URL cannot be copied
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def _playback_cell(row: AlertRow, now: datetime, links: list[str]) -> str:
+    """The playback column of one alert; its link (or that it expired) is added to `links`."""
+    link = Alert.model_validate_json(row.body).playback
+    if link is None:
+        return "—"
+    links.append(f"{row.fingerprint[:SHORT]} {link.text(now)}")
+    return "已过期 expired" if link.expired(now) else f"见下 below ({link.vendor})"
 
 
 def _utc(moment: datetime) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +63,34 @@ class SecurityRules(BaseModel):
     guards_small_school: int = Field(1, description="GB/T 29315-2022: < 100 non-boarding students")
     guards_medium_school: int = Field(2, description="GB/T 29315-2022: 100–999 students")
     guards_large_school: int = Field(3, description="GB/T 29315-2022: ≥ 1000 students, +1 per extra 500")
+    video_retention_days: int = Field(
+        30, description="GB/T 29315: video kept ≥ 30 days; a channel's own (registry) may be shorter"
+    )
+    playback_before_s: int = Field(30, description="configurable: an alert's playback starts this long before it")
+    playback_after_s: int = Field(60, description="configurable: … and ends this long after it")
+    gb28181_playback_url: str = Field(
+        "http://127.0.0.1:18080/api/playback/start/{device_id}/{channel_id}?startTime={start}&endTime={end}",
+        description="wvp-GB28181-pro PlaybackController, GET /api/playback/start/{deviceId}/{channelId} "
+        "(times yyyy-MM-dd HH:mm:ss, Beijing time); your video platform's address",
+    )
+    isapi_search_url: str = Field(
+        "http://{address}/ISAPI/ContentMgmt/search",
+        description="Hikvision ISAPI (RaCM): POST a CMSearchDescription for track {track} and the time span",
+    )
+    isapi_playback_url: str = Field(
+        "rtsp://{address}/Streaming/tracks/{track}?starttime={start}&endtime={end}",
+        description="Hikvision ISAPI playbackURI: track {channel}01, times yyyyMMddTHHmmssZ (UTC)",
+    )
+
+    @field_validator("gb28181_playback_url", "isapi_search_url", "isapi_playback_url")
+    @classmethod
+    def _known_placeholders(cls, pattern: str, info: ValidationInfo) -> str:
+        names = ("device_id", "channel_id") if info.field_name == "gb28181_playback_url" else ("address", "track")
+        try:
+            pattern.format(**dict.fromkeys((*names, "start", "end"), "x"))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"the pattern may use only {{{'}, {'.join((*names, 'start', 'end'))}}} ({exc})") from None
+        return pattern
 
 
 class CanteenRules(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
@@ -26,6 +27,36 @@ class SourceOffset(Record):
     offset: int | None = None
 
 
+class PlaybackLink(Record):
+    """Where the control room sees what a camera or NVR channel recorded around an alarm.
+
+    `url` plays the window [start, end] (a GB/T 28181 platform's playback API, or a Hikvision RTSP
+    playbackURI); `search` is the ISAPI record search for the track, when the device has one.
+    After `expires_at` (the alarm time plus the days the channel keeps video) nothing is left to see.
+    """
+
+    vendor: Literal["gb28181", "hikvision"]
+    device_id: str
+    channel: str = Field(description="the GB/T 28181 channel id, or the ISAPI track (101 = channel 1 main stream)")
+    start: AwareDatetime
+    end: AwareDatetime
+    url: str
+    search: str | None = None
+    retention_days: int
+    expires_at: AwareDatetime
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the channel has already overwritten this window's video at `now`."""
+        return now >= self.expires_at
+
+    def text(self, now: datetime) -> str:
+        """One line for a person: the link, or that its video has expired (已过期)."""
+        if self.expired(now):
+            kept = f"video kept {self.retention_days} days, gone since {self.expires_at:%Y-%m-%d}"
+            return f"回放已过期 playback expired: {kept}"
+        return f"回放 playback: {self.url}"
+
+
 class Alert(Record):
     """An alert a person should see. `title` and `detail` are in Chinese for the control room."""
 
@@ -43,6 +74,9 @@ class Alert(Record):
     detail: str = ""
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     source_offsets: list[SourceOffset] = Field(default_factory=list)
+    playback: PlaybackLink | None = Field(
+        default=None, exclude_if=lambda link: link is None, description="a camera or NVR channel's video"
+    )
 
 
 # What a person calls each rule (Simplified Chinese). Families end in "." and take the last part's name.

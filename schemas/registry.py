@@ -61,6 +61,9 @@ class SecurityDevice(SQLModel, table=True):
     location_role: str  # gate, dormitory, canteen, classroom, perimeter, playground, office
     linked_to_police: bool
     heartbeat_interval_s: int
+    address: str | None = None  # host[:port] a Hikvision device answers ISAPI and RTSP on
+    parent_id: str | None = None  # GB/T 28181: the NVR a channel belongs to on the video platform
+    video_retention_days: int | None = None  # days this channel keeps video, when not the rule's 30
 
 
 class BusOperator(SQLModel, table=True):

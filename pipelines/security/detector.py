@@ -62,7 +62,7 @@ class SecurityDetector(Detector[SecurityEvent]):
         """`school` is given to the detector of the device that speaks for its school (school_checks.py)."""
         context = DeviceContext.of(device_id, device, district)
         self.device_id, self.device = device_id, device
-        self.episodes = Episodes(context, rules.dedup_window_s)
+        self.episodes = Episodes(context, rules.dedup_window_s, rules)
         self.flapping = Flapping(context, rules.flapping_changes, rules.flapping_window_s)
         self.faults = FaultEscalation(context, rules.fault_unfixed_h)
         self.offline = Offline(context, rules.offline_interval_factor)

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from safecampus.config import SecurityRules
+from safecampus.connectors.security.playback import playback_link
 from safecampus.pipelines.alerts import new_alert
 from safecampus.pipelines.security.context import (
     EVIDENCE_EVENTS,
@@ -90,9 +92,10 @@ def is_momentary(event: SecurityEvent) -> bool:
 class Episodes:
     """The dedup rule: opens, updates and resolves one alert per episode (`dedup_window_s`)."""
 
-    def __init__(self, device: DeviceContext, dedup_window_s: int) -> None:
+    def __init__(self, device: DeviceContext, dedup_window_s: int, rules: SecurityRules | None = None) -> None:
         self.device = device
         self.dedup = timedelta(seconds=dedup_window_s)
+        self.rules = rules or SecurityRules()  # the playback window, URL patterns and video retention
 
     @staticmethod
     def changes_state(track: EpisodeTrack, state: EventState, momentary: bool) -> bool:
@@ -214,4 +217,5 @@ class Episodes:
             evidence=[summary, *(e.model_dump(mode="json") for e in ep.events)],
             school_id=device.school_id,
             district=device.district,
+            playback=playback_link(device.device, ep.channel, ep.first_at, self.rules),
         )

@@ -143,6 +143,10 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
                     location_role="gate" if d in (0, 3) else "perimeter" if d == 1 else ROLES[d % len(ROLES)],
                     linked_to_police=linked,
                     heartbeat_interval_s=1800 if kind != "camera" else 900,
+                    # Hikvision cameras answer ISAPI/RTSP on the school's private network; every 9th
+                    # school's NVR keeps 15 days of video, short of the 30 the rule asks.
+                    address=f"10.{i // 250}.{i % 250}.{10 + d}" if vendor == "hikvision" else None,
+                    video_retention_days=15 if kind == "camera" and i % 9 == 4 else None,
                 )
             )
             if not linked:

@@ -77,7 +77,7 @@ class _Emitter:
             "tamper": "shelteralarm",
         }[kind]
         mac = "44:19:b6:" + ":".join(f"{b:02x}" for b in zlib.crc32(device.device_id.encode()).to_bytes(4, "big")[:3])
-        xml = isapi_alert_xml(device.device_id, mac, "10.12.0.1", device.channel, isapi, state, at)
+        xml = isapi_alert_xml(device.device_id, mac, device.address or "10.12.0.1", device.channel, isapi, state, at)
         if state == "active" and self.sn % 4 == 0:  # NVRs post the alert with its snapshot as multipart
             body, content_type = isapi_multipart(xml, f"boundary{self.sn:08d}")
             return [

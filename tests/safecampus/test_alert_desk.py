@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from safecampus.connectors.store import alert_row, engine_for, upsert
 from safecampus.pipelines.alerts import new_alert
+from safecampus.schemas.alert import PlaybackLink
 from safecampus.schemas.store import AcknowledgementRow, AlertRow
 
 
@@ -98,3 +99,33 @@ def test_list_refuses_unknown_filters_with_the_valid_values(city_store: str) -> 
     assert urgent.returncode == 2 and "critical, high, warning, info" in urgent.stderr
     buss = cli("alerts", "list", "--domain", "buss", "--store", city_store)
     assert buss.returncode == 2 and "security, bus, canteen, fire" in buss.stderr
+
+
+def test_list_shows_a_cameras_playback_link_and_says_when_it_expired(city_store: str) -> None:
+    now = datetime.now(UTC)
+    stored = []
+    for age_days, window in ((1, "fresh"), (40, "old")):
+        at = now - timedelta(days=age_days)
+        link = PlaybackLink(
+            vendor="hikvision",
+            device_id="32040000001310000004",
+            channel="101",
+            start=at - timedelta(seconds=30),
+            end=at + timedelta(seconds=60),
+            url=f"rtsp://10.0.0.14/Streaming/tracks/101?starttime={at:%Y%m%dT%H%M%SZ}&endtime=x",
+            retention_days=30,
+            expires_at=at + timedelta(days=30),
+        )
+        alert = new_alert(
+            domain="security", rule="security.intrusion", subject="32040000001310000004", window=window,
+            severity="high", school_id="S0000", district="tianning", occurred_at=at, detected_at=at,
+            title="区域入侵", playback=link,
+        )  # fmt: skip
+        stored.append((alert.fingerprint, link.url))
+        upsert(engine_for(city_store), AlertRow, [alert_row(alert)])
+    listed = cli("alerts", "list", "--store", city_store)
+    assert listed.returncode == 0, listed.stderr
+    (fresh, fresh_url), (old, old_url) = stored
+    assert f"{fresh[:12]} 回放 playback: {fresh_url}" in listed.stdout  # whole, on one line, to copy
+    assert f"{old[:12]} 回放已过期 playback expired" in listed.stdout
+    assert old_url not in listed.stdout

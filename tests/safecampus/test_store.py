@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -9,8 +10,11 @@ from uuid import uuid4
 import pytest
 from sqlmodel import Session, select
 
+from safecampus.connectors.registry import load_view, save_rows
 from safecampus.connectors.store import engine_for, upsert
+from safecampus.schemas.registry import SecurityDevice
 from safecampus.schemas.store import AlertRow, EventRow
+from safecampus.simulator.city import build_city
 
 
 def _exercise(url: str) -> None:
@@ -77,3 +81,24 @@ def test_an_acknowledged_alert_stays_acknowledged_through_the_next_firing_update
     sink.write(alerts=[alert.model_copy(update={"status": "resolved"})])
     with Session(engine_for(url)) as session:
         assert session.get(AlertRow, alert.fingerprint).status == "resolved"  # type: ignore[union-attr]
+
+
+def test_a_store_made_before_a_column_was_added_gains_it_and_loads_the_registry(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = sqlite3.connect(tmp_path / "old.db")  # securitydevice as it was before the playback columns
+    old.execute(
+        "CREATE TABLE securitydevice (device_id VARCHAR PRIMARY KEY, school_id VARCHAR, kind VARCHAR, vendor VARCHAR,"
+        " channel INTEGER, location_role VARCHAR, linked_to_police BOOLEAN, heartbeat_interval_s INTEGER)"
+    )
+    old.execute("INSERT INTO securitydevice VALUES ('CZ-1', 'S0000', 'camera', 'hikvision', 1, 'gate', 1, 900)")
+    old.commit()
+    old.close()
+    rows = [r for r in build_city().rows() if not isinstance(r, SecurityDevice)][:50]
+    camera = SecurityDevice(
+        device_id="CZ-2", school_id="S0000", kind="camera", vendor="hikvision", location_role="gate",
+        linked_to_police=True, heartbeat_interval_s=900, address="10.0.0.2", video_retention_days=15,
+    )  # fmt: skip
+    save_rows(engine_for(url), [*rows, camera])
+    view = load_view(engine_for(url))
+    assert view.devices["CZ-2"].address == "10.0.0.2" and view.devices["CZ-2"].video_retention_days == 15
+    assert view.devices["CZ-1"].address is None  # the old row kept, its new columns empty
