@@ -76,9 +76,11 @@ def decode_gb28181(file: Annotated[Path, typer.Argument(help="GB/T 28181 Notify 
 
 
 @decode_app.command("jt808")
-def decode_jt808(frame: Annotated[str, typer.Argument(help="one JT/T 808 frame in hex (with or without 7e)")]) -> None:
-    """Decode one JT/T 808 frame."""
-    from safecampus.connectors.bus.jt808_decode import decode_frame, message_to_json
+def decode_jt808(
+    frame: Annotated[str, typer.Argument(help="one JT/T 808 frame in hex (with or without 7e), or a split message's")],
+) -> None:
+    """Decode one JT/T 808 frame, or the pieces (7e…7e7e…7e) of a split message, joined."""
+    from safecampus.connectors.bus.jt808_decode import decode_message, message_to_json
     from safecampus.connectors.bus.jt808_frame import Jt808Error
 
     try:
@@ -86,7 +88,7 @@ def decode_jt808(frame: Annotated[str, typer.Argument(help="one JT/T 808 frame i
     except ValueError:
         fail("the frame is not hexadecimal text")
     try:
-        print(json.dumps(message_to_json(decode_frame(data)), ensure_ascii=False, indent=2))
+        print(json.dumps(message_to_json(decode_message(data)), ensure_ascii=False, indent=2))
     except Jt808Error as exc:
         fail(f"bad JT/T 808 frame: {exc}")
 

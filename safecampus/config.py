@@ -50,6 +50,17 @@ class BusRules(BaseModel):
     prediction_schedule_sd_s: float = Field(
         60, description="configurable: uncertainty per segment when only the timetable is known"
     )
+    jt808_piece_timeout_s: float = Field(
+        60,
+        description="configurable (JT/T 808 sets none): a split message's pieces all arrive within this of the "
+        "first, or it goes to the DLQ; the missing ones are asked for again (0x8003) halfway",
+    )
+    jt808_open_bytes_max: int = Field(
+        256 * 1024, description="configurable: what one terminal's unfinished split messages may hold in the gateway"
+    )
+    jt808_pieces_max: int = Field(
+        256, description="configurable: the most pieces a split message may announce (256 × 1023 bytes of body)"
+    )
 
 
 class SecurityRules(BaseModel):

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from safecampus.connectors.bus.jt808_decode import decode_frame
+from safecampus.config import Settings
+from safecampus.connectors.bus.jt808_decode import decode_message
 from safecampus.connectors.bus.jt808_frame import Jt808Error
-from safecampus.connectors.bus.jt808_gateway import Jt808Gateway
+from safecampus.connectors.bus.jt808_gateway import Jt808Gateway, Jt808Limits
+from safecampus.connectors.bus.jt808_packets import ReassemblyLimits
 from safecampus.connectors.kafka import Topics
 from safecampus.connectors.security.http import SecurityHttpGateway
 from safecampus.connectors.security.tokens import TokenStore
@@ -73,9 +75,10 @@ class FileRawSink:
 
 
 def jt808_envelope(frame: bytes, gateway_id: str) -> RawEnvelope:
-    """A frame as received; the key is the terminal's phone number when the header is readable."""
+    """A frame as received (or the pieces of a split message, together); the key is the terminal's phone
+    number when the header is readable."""
     try:
-        key: str | None = decode_frame(frame).phone
+        key: str | None = decode_message(frame).phone
     except Jt808Error as exc:
         key = exc.header.phone if exc.header else None
     return RawEnvelope(
@@ -107,7 +110,8 @@ def serve_jt808(
         await asyncio.get_running_loop().run_in_executor(None, sink, jt808_envelope(frame, gateway_id))
 
     async def main() -> None:
-        gateway = Jt808Gateway(store, port=port, gateway_id=gateway_id, known_terminals=known_terminals)
+        limits = Jt808Limits(pieces=ReassemblyLimits.of(Settings().bus))  # [bus] jt808_piece_timeout_s, …
+        gateway = Jt808Gateway(store, port=port, gateway_id=gateway_id, known_terminals=known_terminals, limits=limits)
         await gateway.start()  # binds: a taken port fails here, before anyone is told it listens
         on_ready()
         try:

@@ -5,6 +5,13 @@
     (2, '2013', '013800138000', 1)
     >>> location_fields(report)["alarm_emergency"]   # the flag words, by name: nothing downstream reads bits
     False
+    >>> decode_message(piece_1 + piece_3 + piece_2).payload   # a split message from its pieces, in any order
+
+A split message (message properties bit 13) travels as pieces of one message id, each with the
+total count and its index in the header. `decode_message` takes one frame, or the frames of all
+the pieces of one message (as the gateway stores them, connectors/bus/jt808_packets.py): a piece
+repeated counts once, the order does not matter, and a missing piece is a Jt808Error of kind
+"incomplete" naming what arrived.
 
 Terminal clocks are Beijing time by the standard (UTC+8, which is Asia/Shanghai: no DST).
 """
@@ -13,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +32,7 @@ from safecampus.connectors.bus.jt808_frame import (
     MSG_PLATFORM_REPLY,
     MSG_REGISTER,
     MSG_REGISTER_REPLY,
+    MSG_RESEND_REQUEST,
     MSG_TERMINAL_REPLY,
     MSG_UNREGISTER,
     Jt808Error,
@@ -32,6 +40,7 @@ from safecampus.connectors.bus.jt808_frame import (
     Reader,
     bcd,
     gbk,
+    split_frames,
     unframe,
 )
 from safecampus.connectors.bus.jt808_messages import (
@@ -56,6 +65,7 @@ from safecampus.connectors.bus.jt808_messages import (
     Payload,
     Registration,
     RegistrationReply,
+    ResendRequest,
 )
 from safecampus.schemas.common import SHANGHAI
 
@@ -72,6 +82,46 @@ def decode_frame(frame: bytes) -> Jt808Message:
         raise Jt808Error("body is RSA-encrypted; turn encryption off for this terminal", "invalid", header)
     payload = None if header.package is not None else decoder(Reader(body, f"0x{header.message_id:04x} body", header))
     return Jt808Message(header, body, payload)
+
+
+def decode_message(data: bytes) -> Jt808Message:
+    """One message from one frame, or from the frames of the pieces of a split message (joined)."""
+    frames, rest = split_frames(data) if data[:1] == b"\x7e" else ([data], b"")
+    if rest or not frames:
+        raise Jt808Error(f"{len(rest)} bytes after the last whole frame: a frame cut short", "length")
+    pieces = [decode_frame(frame) for frame in frames]
+    if len(pieces) == 1 and pieces[0].header.package is None:
+        return pieces[0]
+    return join_pieces(pieces)
+
+
+def join_pieces(pieces: list[Jt808Message]) -> Jt808Message:
+    """The message the pieces of one split message make: bodies joined in index order, then decoded."""
+    first = pieces[0].header
+    if first.package is None:
+        raise Jt808Error("a whole message among the pieces of a split message", "invalid", first)
+    total = first.package[0]
+    by_index: dict[int, Jt808Message] = {}
+    for piece in pieces:
+        h = piece.header
+        if h.package is None or (h.phone, h.message_id, h.package[0]) != (first.phone, first.message_id, total):
+            raise Jt808Error("pieces of different messages (terminal, message id or total) stored as one", "invalid", h)
+        if not 1 <= h.package[1] <= total:
+            raise Jt808Error(f"piece index {h.package[1]} outside 1..{total}", "invalid", h)
+        by_index.setdefault(h.package[1], piece)  # a piece sent again is the same piece (§7.12): counted once
+    missing = [i for i in range(1, total + 1) if i not in by_index]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise Jt808Error(
+            f"split message 0x{first.message_id:04x} of terminal {first.phone} is incomplete:"
+            f" {len(by_index)} of {total} pieces received, missing piece {shown}",
+            "incomplete",
+            first,
+        )
+    body = b"".join(by_index[i].body for i in range(1, total + 1))
+    header = replace(by_index[1].header, package=None)  # the message as sent, under its first piece's serial
+    decoder = _DECODERS[header.message_id]  # decode_frame refused unknown ids already
+    return Jt808Message(header, body, decoder(Reader(body, f"0x{header.message_id:04x} body", header)))
 
 
 def location_fields(report: LocationReport) -> dict[str, Any]:
@@ -197,6 +247,11 @@ def _decode_registration_reply(reader: Reader) -> RegistrationReply:
     return RegistrationReply(serial, result, gbk(reader.rest(), "auth code", reader.header))
 
 
+def _decode_resend_request(reader: Reader) -> ResendRequest:
+    serial, count = reader.uint(2, "first piece serial"), reader.uint(1, "count")
+    return ResendRequest(serial, tuple(reader.uint(2, f"piece {i + 1} of {count}") for i in range(count)))
+
+
 def _decode_empty(reader: Reader) -> None:
     return None
 
@@ -211,6 +266,7 @@ _DECODERS: dict[int, Callable[[Reader], Payload]] = {
     MSG_LOCATION_BATCH: _decode_batch,
     MSG_PLATFORM_REPLY: _decode_general_reply,
     MSG_REGISTER_REPLY: _decode_registration_reply,
+    MSG_RESEND_REQUEST: _decode_resend_request,
 }
 
 

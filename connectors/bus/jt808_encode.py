@@ -1,9 +1,11 @@
 """Encoding JT/T 808 bodies and the platform's replies.
 
-The gateway sends `general_reply` and `registration_reply`; the simulator and the tests build
-terminal frames with the body encoders and `encode_frame`.
+The gateway sends `general_reply`, `registration_reply` and `resend_request`; the simulator and the
+tests build terminal frames with the body encoders and `encode_frame`, or `encode_pieces` for a
+message split into packages (message properties bit 13, package total and index in the header).
 
     >>> encode_frame(MSG_LOCATION, "013800000001", 1, encode_location_body(report))
+    >>> encode_pieces(MSG_LOCATION_BATCH, "013800000001", 7, encode_batch_body(reports), piece_bytes=512)
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import math
 import struct
 
 from safecampus.connectors.bus.jt808_frame import (
+    MAX_BODY,
     MSG_PLATFORM_REPLY,
     MSG_REGISTER_REPLY,
+    MSG_RESEND_REQUEST,
     RESULT_SUCCESS,
     Jt808Error,
     Jt808Header,
@@ -154,3 +158,37 @@ def registration_reply(
     h = request.header if isinstance(request, Jt808Message) else request
     body = struct.pack(">HB", h.serial, result) + (auth_code.encode("gbk") if result == 0 else b"")
     return _reply_frame(h, MSG_REGISTER_REPLY, body, serials)
+
+
+def encode_pieces(
+    message_id: int,
+    phone: str,
+    first_serial: int,
+    body: bytes,
+    version: Jt808Version = "2013",
+    protocol_version: int = 1,
+    piece_bytes: int = MAX_BODY,
+) -> list[bytes]:
+    """A message split into frames of at most `piece_bytes` of body each, numbered 1..total, with
+    consecutive serials from `first_serial` (JT/T 808-2013 §7.12: pieces take increasing serials)."""
+    if not 1 <= piece_bytes <= MAX_BODY:
+        raise Jt808Error(f"a piece holds 1 to {MAX_BODY} bytes of body, not {piece_bytes}")
+    chunks = [body[i : i + piece_bytes] for i in range(0, len(body), piece_bytes)] or [b""]
+    if len(chunks) > 0xFFFF:
+        raise Jt808Error(f"a body of {len(body)} bytes needs {len(chunks)} pieces; the header counts at most 65535")
+    total = len(chunks)
+    return [
+        encode_frame(message_id, phone, first_serial + i, chunk, version, protocol_version, (total, i + 1))
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+def resend_request(piece: Jt808Header, missing: list[int], serials: SerialCounter | None = None) -> bytes:
+    """0x8003 asking the terminal for the `missing` pieces (at most 255) of the message `piece` belongs to:
+    the first piece's serial, the count (BYTE), then each index (WORD), as JT/T 808-2013 §8.4 lays it out."""
+    if piece.package is None:
+        raise Jt808Error("a re-send request answers a piece of a split message; this header has no package fields")
+    first_serial = (piece.serial - piece.package[1] + 1) & 0xFFFF
+    indices = missing[:255]
+    body = struct.pack(">HB", first_serial, len(indices)) + b"".join(struct.pack(">H", i) for i in indices)
+    return _reply_frame(piece, MSG_RESEND_REQUEST, body, serials)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 Jt808Version: TypeAlias = Literal["2013", "2019"]
-ErrorKind: TypeAlias = Literal["escape", "length", "checksum", "unknown_message", "invalid"]
+ErrorKind: TypeAlias = Literal["escape", "length", "checksum", "unknown_message", "invalid", "incomplete"]
 
 # Message ids (terminal → platform, then platform → terminal).
 MSG_TERMINAL_REPLY = 0x0001
@@ -26,6 +26,7 @@ MSG_AUTH = 0x0102
 MSG_LOCATION = 0x0200
 MSG_LOCATION_BATCH = 0x0704
 MSG_PLATFORM_REPLY = 0x8001
+MSG_RESEND_REQUEST = 0x8003  # 补传分包请求: the platform asks for the missing pieces of a split message
 MSG_REGISTER_REPLY = 0x8100
 
 # Result byte of the platform general reply 0x8001.

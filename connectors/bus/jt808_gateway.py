@@ -2,6 +2,8 @@
 
 Each frame is passed to the sink unchanged (even when it cannot be decoded), then decoded
 and answered the way terminals expect: 0x8100 to a registration, 0x8001 to everything else.
+The pieces of a split message are answered one by one and stored together once all have come
+(or what came, when the terminal does not complete it in time: connectors/bus/jt808_packets.py).
 
 The gateway holds against bad clients (`Jt808Limits`): a connection that has not authenticated
 (0x0102) within `auth_timeout_s`, that sends no whole frame for `idle_timeout_s`, or that keeps a
@@ -32,10 +34,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from safecampus.config import BusRules
 from safecampus.connectors.bus.jt808_decode import decode_frame
-from safecampus.connectors.bus.jt808_encode import general_reply, registration_reply
+from safecampus.connectors.bus.jt808_encode import general_reply, registration_reply, resend_request
 from safecampus.connectors.bus.jt808_frame import (
     MAX_FRAME_BYTES,
     MSG_AUTH,
@@ -54,11 +57,14 @@ from safecampus.connectors.bus.jt808_frame import (
     split_frames,
 )
 from safecampus.connectors.bus.jt808_messages import Authentication, Jt808Message
+from safecampus.connectors.bus.jt808_packets import Jt808Reassembler, ReassemblyLimits
 from safecampus.connectors.guard import RateTable, RefusalLog, TokenBucket
 
 log = logging.getLogger(__name__)
 
 FrameSink = Callable[[bytes, str], Awaitable[None]]
+Store = Callable[[bytes, "_Connection"], Awaitable[None]]  # the gateway's store: the sink, or hang up
+PIECES_DUE = "pieces_due"  # a connection's deadline that is a split message's, not a refusal
 
 # The longest legal frame: 2019 header with package fields (21) + body (1023) + checksum, every byte
 # escaped, plus the two delimiters. Anything longer is not JT/T 808 and is never stored.
@@ -87,6 +93,7 @@ class Jt808Limits:
     connection_bytes_per_s: float = 64 * 1024.0
     connection_burst_bytes: int = 256 * 1024
     max_bad_frames: int = 16  # undecodable frames stored per connection (for the DLQ); then it is closed
+    pieces: ReassemblyLimits = field(default_factory=lambda: ReassemblyLimits.of(BusRules()))  # split messages
 
 
 class Refused(Exception):
@@ -98,10 +105,10 @@ class Refused(Exception):
 
 
 class _Connection:
-    """One terminal connection's state."""
+    """One terminal connection's state, with its split messages' pieces (`pieces`, answered one by one)."""
 
-    def __init__(self, peer: str, address: str, limits: Jt808Limits) -> None:
-        self.peer, self.address = peer, address
+    def __init__(self, peer: str, address: str, limits: Jt808Limits, pieces: Jt808Reassembler) -> None:
+        self.peer, self.address, self.pieces = peer, address, pieces
         self.serials = SerialCounter()  # the platform's serial numbers are per connection
         self.opened = self.last_frame = time.monotonic()
         self.partial_since: float | None = None
@@ -131,7 +138,33 @@ class _Connection:
                     f"a frame still open after {limits.frame_timeout_s:g} s",
                 )
             )
+        if (due := self.pieces.next_due()) is not None:
+            candidates.append((due, PIECES_DUE, "a split message's time is up"))  # not a refusal: see pieces_due
         return min(candidates)
+
+    async def piece(self, msg: Jt808Message, frame: bytes, store: Store) -> bytes:
+        """Hold one piece, store the message when it is whole; the piece's 0x8001 (after the store)."""
+        for data in self.pieces.add(msg.header, frame, time.monotonic()):
+            await store(data, self)
+        return general_reply(msg, RESULT_SUCCESS, self.serials)
+
+    async def pieces_due(self, writer: asyncio.StreamWriter, store: Store) -> None:
+        """Ask for missing pieces (0x8003) and store the split messages whose time ran out, incomplete."""
+        resend, given_up = self.pieces.due(time.monotonic())
+        for piece, missing in resend:
+            writer.write(resend_request(piece, missing, self.serials))
+        for data in given_up:
+            log.info("a split message from %s timed out incomplete; stored for the DLQ", self.peer)
+            await store(data, self)
+        await writer.drain()
+
+    async def flush(self, store: Store) -> None:
+        """The split messages the terminal left unfinished when the connection ended: stored, for the DLQ."""
+        try:
+            for data in self.pieces.flush():
+                await store(data, self)
+        except (Exception, asyncio.CancelledError):  # the sink failed (logged by the store) or we are stopping
+            log.info("unfinished split messages of %s could not be stored", self.peer)
 
 
 class Jt808Gateway:
@@ -147,20 +180,13 @@ class Jt808Gateway:
         limits: Jt808Limits | None = None,
         known_terminals: Container[str] | None = None,
     ) -> None:
-        self.sink = sink
-        self.host = host
-        self.port = port
-        self.gateway_id = gateway_id
-        self.max_buffer_bytes = max_buffer_bytes
+        self.sink, self.host, self.port, self.gateway_id = sink, host, port, gateway_id
+        self.max_buffer_bytes, self.known_terminals = max_buffer_bytes, known_terminals
         self.limits = limits or Jt808Limits()
-        self.known_terminals = known_terminals
         self._refusals = RefusalLog(gateway_id, log)
         self.counts: Counter[str] = self._refusals.counts  # refusals and leniencies by reason, for metrics
-        self.frames_received = 0
-        self.bad_frames = 0
-        self.sink_failures = 0
-        self.connections_total = 0
-        self.connections_dropped = 0
+        self.frames_received = self.bad_frames = self.sink_failures = 0
+        self.connections_total = self.connections_dropped = 0
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._per_address: Counter[str] = Counter()
@@ -222,8 +248,9 @@ class Jt808Gateway:
             return
         self._connections.add(task)
         self._per_address[address] += 1
+        conn = _Connection(peer, address, self.limits, Jt808Reassembler(self.limits.pieces, self.counts))
         try:
-            await self._connection(reader, writer, _Connection(peer, address, self.limits))
+            await self._connection(reader, writer, conn)
         except Refused as exc:
             self.connections_dropped += 1
             self.refuse(exc.reason, peer, str(exc))
@@ -236,6 +263,7 @@ class Jt808Gateway:
             # one terminal's failure must never reach the server or the other terminals
             log.exception("unexpected error serving terminal %s; closing its connection", peer)
         finally:
+            await conn.flush(self._store)
             self._connections.discard(task)
             if (left := self._per_address.pop(address) - 1) > 0:
                 self._per_address[address] = left
@@ -251,7 +279,10 @@ class Jt808Gateway:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     data = await reader.read(4096)
             except TimeoutError:
-                raise Refused(reason, detail) from None
+                if reason != PIECES_DUE:
+                    raise Refused(reason, detail) from None
+                await conn.pieces_due(writer, self._store)
+                continue
             if not data:
                 return
             if not conn.bytes.take(len(data)):
@@ -259,13 +290,12 @@ class Jt808Gateway:
             frames, buffer = split_frames(buffer + data)
             if len(buffer) > self.max_buffer_bytes:
                 raise Refused("frame_too_long", f"{len(buffer)} bytes without a frame end")
-            now = time.monotonic()
-            conn.partial_since = (conn.partial_since or now) if buffer else None
+            conn.partial_since = (conn.partial_since or time.monotonic()) if buffer else None
             for frame in frames:
                 reply = await self._frame(frame, conn)
                 if reply:
                     writer.write(reply)
-            await writer.drain()
+            await conn.pieces_due(writer, self._store)
 
     async def _frame(self, frame: bytes, conn: _Connection) -> bytes | None:
         """Check, store and answer one frame; raises Refused to end the connection."""
@@ -294,15 +324,9 @@ class Jt808Gateway:
             conn.bad_frames += 1
             if conn.bad_frames > self.limits.max_bad_frames:
                 raise Refused("bad_frame_limit", f"more than {self.limits.max_bad_frames} undecodable frames")
-        try:
-            await self.sink(frame, conn.peer)
-        except Exception:
-            # unstored data must not be acknowledged: the terminal resends after we hang up
-            self.sink_failures += 1
-            self.connections_dropped += 1
-            self.counts["sink_failed"] += 1
-            log.exception("could not store a frame from %s; closing so the terminal resends", conn.peer)
-            raise ConnectionAbortedError("sink failed") from None
+        if msg is not None and msg.header.package is not None:  # a piece: stored with the others, answered now
+            return await conn.piece(msg, frame, self._store)
+        await self._store(frame, conn)
         if error is not None:
             self.bad_frames += 1
             self.counts[f"bad_frame_{error.kind}"] += 1
@@ -316,6 +340,17 @@ class Jt808Gateway:
                 log.info("terminal %s (%s) authenticated with a code this gateway did not issue", msg.phone, conn.peer)
             conn.authenticated = True
         return _reply(msg, self.auth_code(msg.phone), conn.serials)
+
+    async def _store(self, data: bytes, conn: _Connection) -> None:
+        try:
+            await self.sink(data, conn.peer)
+        except Exception:
+            # unstored data must not be acknowledged: the terminal resends after we hang up
+            self.sink_failures += 1
+            self.connections_dropped += 1
+            self.counts["sink_failed"] += 1
+            log.exception("could not store a frame from %s; closing so the terminal resends", conn.peer)
+            raise ConnectionAbortedError("sink failed") from None
 
     def _check_terminal(self, header: Jt808Header, conn: _Connection) -> bytes | None:
         """None when the terminal may be served; else the refusal to send (nothing is stored)."""

@@ -118,6 +118,14 @@ class GeneralReply:
 
 
 @dataclass(frozen=True)
+class ResendRequest:
+    """0x8003: the serial of a split message's first piece and the indices (1-based) to send again."""
+
+    first_serial: int
+    indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class RegistrationReply:
     """0x8100 registration reply; auth_code is present only when result is 0."""
 
@@ -127,13 +135,21 @@ class RegistrationReply:
 
 
 Payload: TypeAlias = (
-    LocationReport | LocationBatch | Registration | Authentication | GeneralReply | RegistrationReply | None
+    LocationReport
+    | LocationBatch
+    | Registration
+    | Authentication
+    | GeneralReply
+    | RegistrationReply
+    | ResendRequest
+    | None
 )
 
 
 @dataclass(frozen=True)
 class Jt808Message:
-    """A decoded frame. `payload` is None for empty bodies and for pieces of split messages."""
+    """A decoded frame, or a split message joined from its pieces (then `header.package` is None and
+    `body` the pieces' bodies in order). `payload` is None for empty bodies and for a piece on its own."""
 
     header: Jt808Header
     body: bytes

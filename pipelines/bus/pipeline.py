@@ -1,9 +1,10 @@
 """School buses: JT/T 808 frames and escort-app events normalized into BusEvents, enriched, checked.
 
-A 0x0200 frame is one fix, a 0x0704 batch several; registration, authentication and heartbeat
-frames become heartbeats (the terminal is alive). The decoder turns the terminal's flag words
-into named fields; enrichment adds bus, plate, route, operator, school and district from the
-registry; an unknown terminal keeps `bus_id=None`.
+A 0x0200 frame is one fix, a 0x0704 batch several (split into pieces when long: the record then
+holds all of them, joined here; an incomplete one goes to the DLQ, step `reassemble`); registration,
+authentication and heartbeat frames become heartbeats (the terminal is alive). The decoder turns
+the terminal's flag words into named fields; enrichment adds bus, plate, route, operator, school
+and district from the registry; an unknown terminal keeps `bus_id=None`.
 
 `BusDetector` (one per terminal, event time) applies the rules of docs/domain-rules.md
 "School buses"; each run it sees end becomes a `BusRun` on the `runs` stream, the input of the
@@ -18,7 +19,7 @@ from typing import ClassVar
 
 from safecampus.config import Settings
 from safecampus.connectors.bus.escort import EscortError, decode_escort
-from safecampus.connectors.bus.jt808_decode import decode_frame, location_fields
+from safecampus.connectors.bus.jt808_decode import decode_message, location_fields
 from safecampus.connectors.bus.jt808_frame import MSG_AUTH, MSG_HEARTBEAT, MSG_REGISTER, Jt808Error
 from safecampus.connectors.bus.jt808_messages import LocationBatch, LocationReport
 from safecampus.connectors.registry import RegistryView
@@ -69,8 +70,10 @@ class BusPipeline(DomainPipeline[BusEvent]):
         if envelope.source != "jt808":
             raise DecodeError("decode", f"source format {envelope.source!r} is not a bus format")
         try:
-            message = decode_frame(raw)
+            message = decode_message(raw)  # one frame, or the pieces of a split message as the gateway stores them
         except Jt808Error as exc:
+            if exc.kind == "incomplete":  # the gateway stopped waiting (time, disconnect or size limit)
+                raise DecodeError("reassemble", f"JT/T 808 {exc}; the gateway stopped waiting for the rest") from None
             raise DecodeError("decode", f"JT/T 808 frame {raw.hex()[:80]}: {exc}") from None
         payload = message.payload
         if isinstance(payload, LocationReport):

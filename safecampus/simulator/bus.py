@@ -18,7 +18,7 @@ import random
 from collections.abc import Iterator
 from datetime import date
 
-from safecampus.connectors.bus.jt808_encode import encode_batch_body, encode_location_body
+from safecampus.connectors.bus.jt808_encode import encode_batch_body, encode_location_body, encode_pieces
 from safecampus.connectors.bus.jt808_frame import MSG_LOCATION, MSG_LOCATION_BATCH, encode_frame
 from safecampus.connectors.bus.jt808_messages import (
     ALARM_ILLEGAL_DOOR_OPENING,
@@ -35,6 +35,7 @@ from safecampus.simulator.city import City
 from safecampus.simulator.clock import GroundTruth, local
 
 UNREGISTERED_TERMINAL = "013899999999"
+PIECE_BYTES = 512  # simulated terminals split a longer body into pieces (a blind-area 0x0704 batch)
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -84,6 +85,9 @@ def _position(points: list[tuple[float, float]], distance: float, along: list[fl
 
 
 def _frame(bus_terminal: str, serial: int, body: bytes, message_id: int = MSG_LOCATION) -> str:
+    """One frame in hex; a body over PIECE_BYTES as its pieces, together, as the gateway stores them."""
+    if len(body) > PIECE_BYTES:
+        return b"".join(encode_pieces(message_id, bus_terminal, serial, body, piece_bytes=PIECE_BYTES)).hex()
     return encode_frame(message_id, bus_terminal, serial, body).hex()
 
 
@@ -159,12 +163,15 @@ def _run(
             continue
         if tunnel:
             serial += 1
+            batch = encode_batch_body(tunnel, 1)
+            payload = _frame(terminal, serial, batch, MSG_LOCATION_BATCH)
+            serial += -(-len(batch) // PIECE_BYTES) - 1  # the pieces took consecutive serials
             yield RawEnvelope(
                 domain="bus",
                 source="jt808",
                 encoding="hex",
                 content_type="application/octet-stream",
-                payload=_frame(terminal, serial, encode_batch_body(tunnel, 1), MSG_LOCATION_BATCH),
+                payload=payload,
                 received_at=local(day, t + 2),
                 gateway="jt808-gw-1",
                 key=terminal,

@@ -84,11 +84,12 @@ async def _terminal(
                 delay = (at - start).total_seconds() / speed - (loop.time() - began)
                 if delay > 0:
                     await asyncio.sleep(delay)
-            writer.write(frame)
+            writer.write(frame)  # a split message's pieces go together: the gateway answers each
             await writer.drain()
-            await _reply(reader, pending)
-            result.frames_sent += 1
-            result.replies += 1
+            for _ in split_frames(frame)[0]:
+                await _reply(reader, pending)
+                result.frames_sent += 1
+                result.replies += 1
         result.terminals += 1
     finally:
         writer.close()
