@@ -86,13 +86,13 @@ def decode_frame(frame: bytes) -> Jt808Message:
 
 def decode_message(data: bytes) -> Jt808Message:
     """One message from one frame, or from the frames of the pieces of a split message (joined)."""
-    frames, rest = split_frames(data) if data[:1] == b"\x7e" else ([data], b"")
+    if data.count(0x7E) <= 2 or data[:1] != b"\x7e":  # one frame: the common case, not split
+        message = decode_frame(data)
+        return message if message.header.package is None else join_pieces([message])
+    frames, rest = split_frames(data)
     if rest or not frames:
         raise Jt808Error(f"{len(rest)} bytes after the last whole frame: a frame cut short", "length")
-    pieces = [decode_frame(frame) for frame in frames]
-    if len(pieces) == 1 and pieces[0].header.package is None:
-        return pieces[0]
-    return join_pieces(pieces)
+    return join_pieces([decode_frame(frame) for frame in frames])
 
 
 def join_pieces(pieces: list[Jt808Message]) -> Jt808Message:
