@@ -3,9 +3,10 @@
     safecampus dashboards build          # writes dashboards/json/*.json (committed; a test fails when stale)
     safecampus dashboards push --url URL --token TOKEN
 
-Three boards: the security control room's wall (安防指挥中心), the transport bureau's (校车监管) and the
-pipeline's health (流水线运行). Every panel's PromQL is run against a real Prometheus scraping the real
-exporter in `tests/dashboards/test_prometheus.py`; each query must answer with data.
+Four boards: the security control room's wall (安防指挥中心), the transport bureau's (校车监管), the
+pipeline's health (流水线运行), and the bureau's plan and certification (规划与创建). Every panel's PromQL is
+run against a real Prometheus scraping the real exporter in `tests/dashboards/test_prometheus.py`; each query
+must answer with data.
 """
 
 from __future__ import annotations
@@ -266,7 +267,36 @@ PIPELINE = Board(
     school_variables=False,
 )
 
-BOARDS = (CONTROL_ROOM, TRANSPORT, PIPELINE)
+CITY_WIDE, COUNTY = 'district=""', 'district=~"$district", district!=""'  # a plan figure's city and county series
+PLAN = Board(
+    "safecampus-plan",
+    "平安校园 · 规划与创建 Plan and certification",
+    ("safecampus", "plan"),
+    (
+        Panel("规划目标完成率 Plan targets done (%)", "bargauge", ((
+            f"clamp_max(100 * max by (target) (safecampus_plan_target_done{{{CITY_WIDE}}})"
+            " / max by (target) (safecampus_plan_target_goal), 100)", "{{target}}"),), "percent", 12, 9, True),
+        Panel("期限时预测完成率 Forecast at the deadline (%)", "bargauge", ((
+            "clamp_max(100 * max by (target) (safecampus_plan_target_forecast)"
+            " / max by (target) (safecampus_plan_target_goal), 100)", "{{target}}"),), "percent", 12, 9, True),
+        Panel("滞后事项（按目标） Late items by target", "bargauge", ((
+            f"max by (target) (safecampus_plan_target_late_items{{{CITY_WIDE}}})", "{{target}}"),), "short", 8, 8,
+            True),
+        Panel("滞后事项（按区县） Late items by county", "bargauge", ((
+            f"sum by (district) (safecampus_plan_target_late_items{{{COUNTY}}})", "{{district}}"),), "short", 8, 8,
+            True),
+        Panel("全市创建得分与达标区县 City score, counties certified", "stat", (
+            (f"max(safecampus_certification_score{{{CITY_WIDE}}})", "全市得分 city"),
+            ("sum(safecampus_certification_passed)", "达标区县 certified")), "short", 8, 8, True),
+        Panel("各区县创建得分 Certification score by county", "bargauge", ((
+            f"max by (district) (safecampus_certification_score{{{COUNTY}}})", "{{district}}"),), "short", 12, 8, True),
+        Panel("各区县未达标指标数 Indicators failed by county", "bargauge", ((
+            'count by (district) (safecampus_certification_indicator_passed{district=~"$district"} == 0)',
+            "{{district}}"),), "short", 12, 8, True),
+    ),
+)  # fmt: skip
+
+BOARDS = (CONTROL_ROOM, TRANSPORT, PIPELINE, PLAN)
 
 
 def _variable(name: str, label: str, query: str) -> db.QueryVariable:

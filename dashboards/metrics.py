@@ -16,47 +16,19 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from safecampus.dashboards.families import BOUNDED_LABELS as BOUNDED_LABELS  # re-exported: the catalogue's rule
+from safecampus.dashboards.families import Family
+from safecampus.dashboards.families import kpi_family as _kpi
+from safecampus.dashboards.plan_families import PLAN_FAMILIES
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.kpi import Kpi
 
-Kind = Literal["counter", "gauge", "histogram"]
 ALERT_LABELS = ("domain", "rule", "severity", "district", "school")
 ACK_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
-BOUNDED_LABELS = {"domain", "district", "school", "route", "rule", "severity", "kind", "indicator", "event_type"}
-BOUNDED_LABELS |= {"step", "mapped", "group", "topic"}  # topic: the raw.<domain> topics of one consumer group
-
-
-@dataclass(frozen=True)
-class Family:
-    """One metric family: its exposed name (counters end in `_total`), labels, HELP text and source.
-
-    `kpi` names the pipeline KPI it comes from; a KPI record is taken when its labels include every
-    one of `required` and none outside `labels` (so a KPI's city-wide and per-stop copies are skipped)."""
-
-    name: str
-    kind: Kind
-    labels: tuple[str, ...]
-    help: str
-    source: str
-    kpi: str | None = None
-    required: tuple[str, ...] = ()
-    scale: float = 1.0
-
-    @property
-    def base(self) -> str:
-        """The name prometheus-client takes (it appends `_total` to a counter itself)."""
-        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
-
-
-def _kpi(name: str, kind: Kind, kpi: str, labels: tuple[str, ...], required: tuple[str, ...], help: str,
-         scale: float = 1.0) -> Family:  # fmt: skip
-    return Family(name, kind, labels, help, f"KPI `{kpi}`", kpi, required, scale)
 
 
 SCHOOL = ("district", "school")
@@ -193,6 +165,7 @@ FAMILIES: tuple[Family, ...] = (
         ("route",),
         "本时段有上报的校车终端数（在营校车） — terminals that reported in the period (buses in service)",
     ),
+    *PLAN_FAMILIES,  # the plan's targets and the certification scorecard (plan_families.py)
     # every domain: alerts, DLQ, the pipeline itself
     Family(
         "safecampus_alerts_open",

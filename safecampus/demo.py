@@ -75,6 +75,11 @@ def run_demo(out: Path, days: int, console: Console, full_day: bool = False) -> 
     _summary(out, store_url, sim.counts, console, time.monotonic() - started, full_day)
     _fire_ledger(out, store_url, settings, console)
     console.print(f"食堂公示 Canteen public disclosure → {public}\n食堂审计 Canteen auditors' report → {audit}")
+    from safecampus.plan.demo import plan_demo
+
+    plan_started = time.monotonic()
+    plan_demo(out, store_url, settings, console)  # the scorecard and the plan, from the stores above
+    console.print(f"规划与创建 plan and certification: {time.monotonic() - plan_started:.1f} s", highlight=False)
 
 
 def _fire_ledger(out: Path, store_url: str, settings: Settings, console: Console) -> None:

@@ -6,6 +6,7 @@ district (the wait shortened to seconds here) and arrive once."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -20,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from stack import ESCALATE_AFTER_S, Receiver, am_config, deploy, free_port, get_json, shortened_rules, wait_for
 
 from safecampus.config import Settings
 from safecampus.dashboards import grafana
 from safecampus.pipelines.replay import run_replay
+from safecampus.plan.demo import plan_demo
 from safecampus.simulator.run import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +48,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory, _city_store_template: Pat
     out = base / "out"
     jobs = [(d, sim.raw_file(d), out / d) for d in ("security", "bus")]
     run_replay(jobs, Settings(), url, url, operations=ROOT / "docs" / "examples" / "operations.jsonl")  # type: ignore[arg-type]
+    # the plan's and the scorecard's figures, as make demo writes them (out/plan/kpis.jsonl)
+    plan_demo(out, url, Settings(), Console(file=io.StringIO()), progress=sim.out_dir / "progress")
     return out
 
 

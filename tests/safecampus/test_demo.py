@@ -46,3 +46,11 @@ def test_demo_runs_every_pipeline_and_prints_the_summary(tmp_path: Path) -> None
     assert len(rates) == 7 and rates == sorted(rates, reverse=True)  # seven districts, best first
     assert "整改台账" in (tmp_path / "fire-ledger.html").read_text(encoding="utf-8")
     assert (tmp_path / "fire-ledger.xlsx").read_bytes().startswith(b"PK")  # a zip: the XLSX workbook
+    # the bureau's view: counties ranked by score with what each lacks, the plan in one table, both reports
+    counties = out[out.index("Counties by certification score") :].splitlines()[1:]
+    scores = [float(line.split(" 分")[0].split()[-1]) for line in counties if " 分 · " in line]
+    assert len(scores) == 7 and scores == sorted(scores, reverse=True)
+    assert "所学校" in out and "Plan targets as of" in out and "校园地下接送中心" in out
+    assert "进度报告" in (tmp_path / "plan.html").read_text(encoding="utf-8")
+    assert 'data-chart="certification-scores"' in (tmp_path / "certification.html").read_text(encoding="utf-8")
+    assert (tmp_path / "plan" / "kpis.jsonl").stat().st_size > 0
