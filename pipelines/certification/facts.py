@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from safecampus.connectors.registry import RegistryView
+from safecampus.pipelines.canteen.calendar_checks import disclosure_deadline
 from safecampus.pipelines.certification.scorecard import Facts
 from safecampus.schemas.progress import AlarmTestRow
 from safecampus.schemas.store import KpiRow
@@ -94,10 +95,23 @@ def chosen(values: list[KpiValue]) -> list[KpiValue]:
     return [v for v in values if v.metric not in LATEST or v.window_start == newest[v.metric]]
 
 
+def disclosure_state(month: str, published: float, now: datetime, day_of_month: int = 15) -> bool | None:
+    """A canteen month published (True), unpublished past its deadline (False) or not yet due (None)."""
+    if published >= 1.0:
+        return True
+    return False if now >= disclosure_deadline(month, day_of_month) else None
+
+
 def gather(
-    engine: Engine, registry: RegistryView, since: datetime | None = None, until: datetime | None = None
+    engine: Engine,
+    registry: RegistryView,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+    disclosure_day: int = 15,
 ) -> Facts:
-    """Every measure of the scorecard for the period (None: unbounded)."""
+    """Every measure of the scorecard for the period (None: unbounded); `now` judges which canteen months
+    were due (default: the period's end, else the clock)."""
     facts = Facts(
         districts={d.district_id: d.name for d in registry.districts.values()},
         schools={s.school_id: s.district_id for s in registry.schools.values()},
@@ -106,7 +120,7 @@ def gather(
     )
     kpis = chosen(stored_kpis(engine, LATEST | SUMMED | MONTHLY, since, until))
     _security(facts, kpis)
-    _canteen(facts, kpis, registry)
+    _canteen(facts, kpis, registry, until or now or datetime.now(UTC), disclosure_day)
     _bus(facts, kpis, registry)
     _fire(facts, kpis, registry)
     _alarm_tests(facts, engine, since, until)
@@ -136,7 +150,7 @@ def _security(facts: Facts, kpis: list[KpiValue]) -> None:
     facts.school["security.device_uptime"] = _ratio(reporting, _per(kpis, "security_devices", "school"))
 
 
-def _canteen(facts: Facts, kpis: list[KpiValue], registry: RegistryView) -> None:
+def _canteen(facts: Facts, kpis: list[KpiValue], registry: RegistryView, now: datetime, day: int) -> None:
     school_of = {c.canteen_id: c.school_id for c in registry.canteens.values()}
     months: dict[str, list[float]] = defaultdict(list)
     surplus: dict[str, float] = {}
@@ -145,7 +159,9 @@ def _canteen(facts: Facts, kpis: list[KpiValue], registry: RegistryView) -> None
         if school is None:
             continue
         if v.metric == "canteen_disclosure_published":
-            months[school].append(1.0 if v.value >= 1.0 else 0.0)
+            state = disclosure_state(v.labels.get("month", ""), v.value, now, day)
+            if state is not None:  # a month not yet due is neither published nor late
+                months[school].append(1.0 if state else 0.0)
         elif v.metric == "canteen_surplus_rate":
             surplus[school] = max(surplus.get(school, v.value), v.value)  # the worst month counts
     facts.school["canteen.disclosure"] = {s: sum(m) / len(m) for s, m in months.items() if m}

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from safecampus.connectors.registry import RegistryView
-from safecampus.pipelines.certification.facts import chosen, stored_kpis
+from safecampus.pipelines.certification.facts import chosen, disclosure_state, stored_kpis
 from safecampus.pipelines.certification.scorecard import Certification
 from safecampus.pipelines.plan.progress import Item, TargetStatus, overdue_state, target_status
 from safecampus.pipelines.plan.targets import Plan, Target
+from safecampus.schemas.common import SHANGHAI
 from safecampus.schemas.progress import STAGE_NAMES, STAGES, FirstAidCertificateRow, MilestoneRow
 from safecampus.schemas.store import AlertRow
 
@@ -43,6 +44,7 @@ class Sources:
     certification: Certification | None = None
     since: datetime | None = None
     until: datetime | None = None
+    disclosure_day: int = 15  # [canteen] disclosure_day_of_month
 
 
 def programme(plan: Plan, sources: Sources, district: str | None = None) -> list[TargetStatus]:
@@ -155,12 +157,16 @@ def bus_compliance(target: Target, s: Sources) -> tuple[list[Item], str]:
     return items, ""
 
 
-def _canteen_months(s: Sources) -> dict[str, list[tuple[str, float]]]:
+def _canteen_months(s: Sources) -> dict[str, list[tuple[str, bool]]]:
+    """Per canteen, its months in the period that were due (published or late); a month not yet due is left out."""
     kpis = chosen(stored_kpis(s.engine, ["canteen_disclosure_published"], s.since, s.until))
-    months: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    now = s.until or datetime.combine(s.as_of, time(23, 59, 59), SHANGHAI)
+    months: dict[str, list[tuple[str, bool]]] = defaultdict(list)
     for v in kpis:
         if "canteen" in v.labels:
-            months[v.labels["canteen"]].append((v.labels.get("month", ""), v.value))
+            state = disclosure_state(v.labels.get("month", ""), v.value, now, s.disclosure_day)
+            if state is not None:
+                months[v.labels["canteen"]].append((v.labels.get("month", ""), state))
     return months
 
 
@@ -172,7 +178,7 @@ def _canteen_district(s: Sources, canteen: str) -> str | None:
 def canteen_disclosure(target: Target, s: Sources) -> tuple[list[Item], str]:
     items = []
     for canteen, months in sorted(_canteen_months(s).items()):
-        unpublished = sorted(m for m, v in months if v < 1.0)
+        unpublished = sorted(m for m, published in months if not published)
         district = _canteen_district(s, canteen)
         if unpublished:
             state = overdue_state(s.as_of, target.deadline)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from safecampus.canteen.data import CanteenData
 from safecampus.canteen.files import report_bytes
+from safecampus.canteen.kpis import audit_kpis
 from safecampus.config import Settings
 from safecampus.connectors.registry import load_dir
 from safecampus.connectors.store import StoreSink, engine_for
@@ -27,7 +28,7 @@ def canteen_month(out: Path, settings: Settings) -> tuple[int, Path, Path]:
     load_dir(out / "sim-canteen" / "registry", engine_for(url))
     run_replay([("canteen", sim.raw_file("canteen"), out / "canteen-month")], settings, url, url)
     data = CanteenData.load(url, settings)
-    StoreSink(url).write(alerts=data.audit.alerts)
+    StoreSink(url).write(alerts=data.audit.alerts, kpis=audit_kpis(data))  # KPIs: the scorecard reads them
     flagged = max(data.canteen_ids(), key=lambda c: len(data.red_flags(c, MONTH)))
     reports = out / "reports"
     reports.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,8 @@ def build_certification(
 ) -> Certification:
     engine, registry = _registry(store_url)
     card = load_indicators(_path(settings.plan.indicators, indicators))
-    facts = gather(engine, registry, since, until)
+    now = datetime.combine(latest_day(store_url), time(23, 59, 59), SHANGHAI)  # the replayed city's today
+    facts = gather(engine, registry, since, until, now, settings.canteen.disclosure_day_of_month)
     return certify(card, facts, district_id(registry, district))
 
 
@@ -114,7 +115,7 @@ def build_plan(
     chosen = district_id(registry, district)
     day = as_of or latest_day(store_url)
     cert = build_certification(store_url, settings, None, since, until, indicators)
-    sources = Sources(engine, registry, day, cert, since, until)
+    sources = Sources(engine, registry, day, cert, since, until, settings.canteen.disclosure_day_of_month)
     statuses = tuple(programme(plan, sources, chosen))
     names = {d.district_id: d.name for d in registry.districts.values()}
     return PlanReport(plan, day, chosen, names, statuses, cert)
