@@ -101,3 +101,16 @@ def test_an_edited_file_changes_the_verdict_without_code(tmp_path: Path) -> None
     )
     with pytest.raises(IndicatorError, match="unknown measure"):
         load_indicators(tmp_path / "bad.toml")
+
+
+def test_a_canteen_month_counts_once_its_disclosure_is_due() -> None:
+    from datetime import datetime
+
+    from safecampus.pipelines.certification.facts import disclosure_state
+    from safecampus.schemas.common import SHANGHAI
+
+    before, after = datetime(2026, 11, 15, 23, tzinfo=SHANGHAI), datetime(2026, 11, 16, 0, tzinfo=SHANGHAI)
+    assert disclosure_state("2026-10", 0.0, before) is None  # not yet due: neither published nor late
+    assert disclosure_state("2026-10", 0.0, after) is False
+    assert disclosure_state("2026-10", 0.5, after) is False  # reopened after publication: not published
+    assert disclosure_state("2026-10", 1.0, before) is True
