@@ -54,15 +54,16 @@ def programme(plan: Plan, sources: Sources, district: str | None = None) -> list
         items, note = MEASURES[target.measure](target, sources)
         if district is not None:
             items = [i for i in items if i.district == district]
-            target = target.model_copy(update={"number": _county_number(target, district)})
+            target = target.model_copy(update={"number": _county_number(target, district, len(items))})
         out.append(target_status(target, items, plan, sources.as_of, note))
     return out
 
 
-def _county_number(target: Target, district: str) -> float:
+def _county_number(target: Target, district: str, items: int) -> float:
+    """A county's number: the share itself, its quota, else its own items (the county's routes, itself)."""
     if target.percent:
         return target.number
-    return target.quota.get(district, target.number)
+    return target.quota.get(district, max(1, items))
 
 
 def milestones(target: Target, s: Sources) -> tuple[list[Item], str]:
