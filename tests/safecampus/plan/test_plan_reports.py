@@ -86,6 +86,11 @@ def test_one_county_and_a_district_that_does_not_exist(store: str, tmp_path: Pat
     assert [c["id"] for c in report["counties"]] == ["zhonglou"]
     assert {s["id"] for s in report["schools"]} == {s.school_id for s in build_city().schools
                                                      if s.district_id == "zhonglou"}  # fmt: skip
+    county = {t["target"]: t for t in _json(store, tmp_path, "plan", "--district", "zhonglou")["targets"]}
+    assert county["pickup_centres"]["number"] == 2  # its quota
+    assert county["certified_counties"]["number"] == 1  # itself
+    assert county["custom_bus_routes"]["number"] == county["custom_bus_routes"]["in_progress"] + county[
+        "custom_bus_routes"]["late"] + county["custom_bus_routes"]["done"]  # fmt: skip
     result = runner.invoke(
         app, ["report", "plan", "--store", store, "--district", "火星区", "--out", str(tmp_path / "x")]
     )
