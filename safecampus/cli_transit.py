@@ -95,14 +95,7 @@ def evaluate_predictions(
     table = Table(
         title=f"到站预测误差 arrival prediction error ({days - learn} 天评分 days scored, {runs} 趟学习 runs)"
     )
-    for header in (
-        "提前量 horizon",
-        "样本 samples",
-        "历史 MAE",
-        "历史 p90",
-        "仅时刻表 schedule-only MAE",
-        "仅时刻表 schedule-only p90",
-    ):
+    for header in ("提前量 horizon", "样本 samples", "历史 history MAE / p90", "仅时刻表 schedule-only MAE / p90"):
         table.add_column(header, justify="right")
     for row in table_rows(scores):
         table.add_row(*row)

@@ -81,6 +81,10 @@ def build_feed(
             if event.speed_kmh is not None:
                 vehicle.position.speed = event.speed_kmh / 3.6  # GTFS-realtime speed is in m/s
             vehicle.timestamp = int(event.occurred_at.timestamp())
+            if predicted is not None and predicted.stops:  # where the run is going next
+                vehicle.current_stop_sequence = predicted.stops[0].stop_sequence
+                vehicle.stop_id = predicted.stops[0].stop_id
+                vehicle.current_status = gtfs_realtime_pb2.VehiclePosition.IN_TRANSIT_TO
         if part in ("all", "trips") and predicted is not None:
             _trip_update(feed.entity.add(), terminal_id, predicted, event)
         elif part in ("all", "trips") and delay is not None:

@@ -89,6 +89,15 @@ def test_trip_updates_of_a_simulated_morning_are_valid_gtfs_realtime(
     assert len(updates) >= 40  # at 07:10 most of the 60 buses are on the road
     assert all(len(u.stop_time_update) >= 1 and u.stop_time_update[0].arrival.uncertainty >= 0 for u in updates)
     assert feed_problems(parsed, city_registry) == []
+    with GtfsRealtimeServer(feed.state) as server:
+        both = gtfs_realtime_pb2.FeedMessage.FromString(
+            urllib.request.urlopen(server.url + "/gtfs-rt", timeout=5).read()
+        )
+    going = {e.id[3:]: e.trip_update for e in both.entity if e.HasField("trip_update")}
+    for vehicle in (e for e in both.entity if e.HasField("vehicle") and e.id[3:] in going):
+        update = going[vehicle.id[3:]]
+        assert vehicle.vehicle.trip.trip_id == update.trip.trip_id
+        assert vehicle.vehicle.current_stop_sequence == update.stop_time_update[0].stop_sequence
     # The check can fail: a trip update whose times go backwards, or a stop from another trip.
     broken = gtfs_realtime_pb2.FeedMessage()
     broken.CopyFrom(parsed)
