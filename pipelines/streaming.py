@@ -31,7 +31,6 @@ bundles (apache/beam #35771).
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import logging
 import threading
@@ -45,7 +44,6 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.window import FixedWindows
-from sqlalchemy import select
 
 from safecampus.config import Settings
 from safecampus.connectors.kafka import (
@@ -65,10 +63,10 @@ from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import attach_offsets, detection_failed, is_stateful, kpis_of, refused_dlq
 from safecampus.pipelines.domain import Detector, DomainPipeline, leniency_partials, merge_partials
 from safecampus.pipelines.normalize import event_rows, normalize_lines
+from safecampus.pipelines.rebuild import rebuilt_detector
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.dlq import DlqRecord
-from safecampus.schemas.store import AlertRow, EventRow
 
 __all__ = ["build_streaming", "run_streaming"]
 
@@ -191,7 +189,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             detector = state.detectors.get(subject)
             created = detector is None
             if detector is None:
-                detector = self._rebuild(subject, mine)
+                detector = rebuilt_detector(self.pipeline, subject, mine, self.store_url, self.history)
                 if detector is None:
                     continue
                 state.detectors[subject] = detector
@@ -225,36 +223,6 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         # After an expiry only future deadlines: one the clock has passed was just expired (no busy loop on it).
         if deadline is not None and (past or state.clock is None or deadline > state.clock):
             heapq.heappush(state.deadlines, (deadline, subject))
-
-    def _rebuild(self, subject: str, batch: list[Record]) -> Detector[Record] | None:
-        """A subject's detector fed with its stored events from before this batch (alerts already sent)."""
-        detector = self.pipeline.new_detector(subject)
-        if detector is None or not self.store_url:
-            return detector
-        pipeline = self.pipeline
-        earliest = pipeline.occurred_at(batch[0])
-        in_batch = {pipeline.event_id(e) for e in batch}
-        query = select(EventRow.event_id, EventRow.body).where(  # type: ignore[call-overload]
-            EventRow.domain == self.domain, EventRow.subject == subject
-        )
-        if self.history is not None:
-            query = query.where(EventRow.occurred_at >= earliest - self.history, EventRow.occurred_at <= earliest)
-        query = query.order_by(EventRow.occurred_at, EventRow.event_id)
-        with engine_for(self.store_url).connect() as conn:
-            rows = conn.execute(query).all()
-            shown: list[Alert] = []
-            if type(detector).restore is not Detector.restore:
-                stored = select(AlertRow.body).where(  # type: ignore[call-overload]
-                    AlertRow.domain == self.domain, AlertRow.subject == subject
-                )
-                shown = [Alert.model_validate_json(body) for (body,) in conn.execute(stored).all()]
-        for event_id, body in rows:
-            if event_id not in in_batch:  # a replayed batch: its events are observed below, once
-                with contextlib.suppress(Exception):  # one that failed was sent to the DLQ when first read
-                    detector.observe(pipeline.event_type.model_validate_json(body))
-        detector.restore(shown)
-        detector.take_records()  # records of the history were published when it was first read
-        return detector
 
 
 def dlq_records(records: Sequence[DlqRecord]) -> list[ProducerRecord]:
