@@ -35,6 +35,8 @@ _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this mu
 # An idle partition is polled again after this: it bounds produce→output latency when the reader has
 # caught up, and Prism spends CPU per idle bundle (0.2 s: ~80 % of a core for 2 partitions; 1 s: ~30 %).
 _IDLE_RESUME_S = 0.5
+_COMMIT_TIMEOUT_MS = 15_000
+_METADATA_MAX_AGE_MS = 10_000
 _MAX_PROCESS_S = 2.0  # a process() call hands back control this often, so bundles end and offsets commit
 
 
@@ -177,6 +179,9 @@ class _ReadPartition(beam.DoFn):
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=self._max_batch,
+                # After a broker restart an idle reader's metadata would name no leader until it aged out
+                # (5 min by default): it fetched nothing meanwhile. A refresh every 10 s costs one request.
+                metadata_max_age_ms=_METADATA_MAX_AGE_MS,
             )
             consumer.assign([tp])
             self._consumers[tp] = consumer
@@ -193,9 +198,19 @@ class _ReadPartition(beam.DoFn):
                 return  # a later bundle (maybe of another DoFn instance) already committed further
             if self._committer is None:
                 self._committer = KafkaConsumer(
-                    bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
+                    bootstrap_servers=self._bootstrap,
+                    group_id=self._group_id,
+                    enable_auto_commit=False,
+                    metadata_max_age_ms=_METADATA_MAX_AGE_MS,
                 )
-            self._committer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+            try:
+                # Bounded: a commit that blocks (the broker is restarting) must not hold every later one.
+                self._committer.commit({tp: OffsetAndMetadata(next_offset, "", -1)}, timeout_ms=_COMMIT_TIMEOUT_MS)
+            except Exception as exc:  # the records stay uncommitted: read again after a crash, never lost
+                log.warning("could not commit %s offset %d (a later bundle commits further): %s", tp, next_offset, exc)
+                self._committer.close(autocommit=False)
+                self._committer = None  # a fresh client next time, in case this one's connections went bad
+                return
             _COMMITTED[key] = next_offset
 
     def process(
