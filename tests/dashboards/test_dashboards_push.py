@@ -62,7 +62,8 @@ def push(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
 def test_every_board_is_uploaded_with_the_token(fake: str) -> None:
     result = push(fake, "--folder-uid", "safecampus")
     assert result.returncode == 0, result.stderr
-    assert [(path, auth) for path, auth, _ in FakeGrafana.got] == [("/api/dashboards/db", "Bearer glsa_test")] * 3
+    uploads = [(path, auth) for path, auth, _ in FakeGrafana.got]
+    assert uploads == [("/api/dashboards/db", "Bearer glsa_test")] * len(grafana.BOARDS)
     bodies = [body for _, _, body in FakeGrafana.got]
     assert [b["dashboard"]["uid"] for b in bodies] == [b.uid for b in grafana.BOARDS]
     assert all(b["overwrite"] is True and b["folderUid"] == "safecampus" for b in bodies)
