@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -320,6 +320,40 @@ def verify(store: Store, want: Expected, started: float) -> dict[str, object]:
     }
 
 
+def exact(figures: dict[str, object], want: Expected) -> bool:
+    """Every event, DLQ record and expected alert in the store exactly once."""
+    return (
+        figures["events_lost"] == 0
+        and figures["events_duplicated_or_unexpected"] == 0
+        and figures["dlq_stored"] == want.dlq
+        and figures["alerts_lost"] == 0
+        and figures["alert_fingerprints_doubled"] == 0
+    )
+
+
+def counts(figures: dict[str, object], want: Expected) -> str:
+    """The store's checks in one line of the summary."""
+    return (
+        f"{figures['events_lost']} events lost, {figures['events_duplicated_or_unexpected']} doubled, "
+        f"DLQ {figures['dlq_stored']}/{want.dlq}, alerts lost {figures['alerts_lost']}"
+    )
+
+
+@contextlib.contextmanager
+def private_services(keep: bool) -> Iterator[None]:
+    """The private broker and PostgreSQL, started; stopped at the end (unless `keep`), even on an error, and
+    with no pipeline this harness started left running against them."""
+    service("kafka.sh", "start")
+    service("postgres.sh", "start")
+    try:
+        yield
+    finally:
+        _kill_started()
+        if not keep:
+            service("kafka.sh", "stop")
+            service("postgres.sh", "stop")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=30000)
@@ -338,9 +372,7 @@ def main() -> None:
     started = time.monotonic()
     rng = random.Random(args.seed)
     say(f"chaos: starting a private broker ({BOOTSTRAP}) and PostgreSQL (port {PG_PORT})")
-    service("kafka.sh", "start")
-    service("postgres.sh", "start")
-    try:
+    with private_services(args.keep_services):
         inputs = prepare(args.records)
         fresh_topics()
         want = Expected(inputs)
@@ -364,25 +396,13 @@ def main() -> None:
             say(f"chaos: the last run exited {last.returncode}; see {tempfile.gettempdir()}/chaos-run.log")
         stop.set()
         figures = verify(store, want, started)
-    finally:  # the private broker and PostgreSQL never outlive the run, even on an error
-        _kill_started()
-        if not args.keep_services:
-            service("kafka.sh", "stop")
-            service("postgres.sh", "stop")
     figures["kills"], figures["records"] = args.kills, total
     figures["stored_again_after_restart_s"] = resumed
     print(json.dumps(figures))
-    ok = (
-        figures["events_lost"] == 0
-        and figures["events_duplicated_or_unexpected"] == 0
-        and figures["dlq_stored"] == want.dlq
-        and figures["alerts_lost"] == 0
-        and figures["alert_fingerprints_doubled"] == 0
-    )
+    ok = exact(figures, want)
     print(
         f"chaos: {args.kills} kills, 1 broker restart, 1 PostgreSQL restart over {total:,} records: "
-        f"{figures['events_lost']} events lost, {figures['events_duplicated_or_unexpected']} doubled, "
-        f"DLQ {figures['dlq_stored']}/{want.dlq}, alerts lost {figures['alerts_lost']} — " + ("PASS" if ok else "FAIL")
+        f"{counts(figures, want)} — " + ("PASS" if ok else "FAIL")
     )
     sys.exit(0 if ok else 1)
 

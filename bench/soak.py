@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_replay import city_registry, machine  # bench/ is sys.path[0] when run as a script
-from chaos import BOOTSTRAP, GROUP, fresh_store, fresh_topics, kill, service, start_run
+from chaos import BOOTSTRAP, GROUP, fresh_store, fresh_topics, private_services, start_run
 
 ALL = ("security", "bus", "canteen", "fire")
 
@@ -270,53 +270,48 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=1, help="pipeline processes sharing the partitions")
     args = parser.parse_args()
     print(machine())
-    service("kafka.sh", "start")
-    service("postgres.sh", "start")
-    fresh_store()
-    fresh_topics(ALL, partitions=max(2, args.instances))
-    from safecampus.simulator.run import simulate
+    with private_services(keep=False):  # the pipelines and the private services never outlive the run
+        fresh_store()
+        fresh_topics(ALL, partitions=max(2, args.instances))
+        from safecampus.simulator.run import simulate
 
-    term, day = (Path(tempfile.mkdtemp(prefix=f"soak-{name}-")) for name in ("term", "day"))
-    simulate(term, days=60, domains=("canteen", "fire"))  # canteen and fire write ~1,000 lines a day
-    simulate(day, domains=("bus",))
-    mix = Mix(term, day)
-    watch = AlertWatch()
-    watch.start()
-    n = args.instances
-    procs = [
-        start_run(*(("--instance", str(i), "--instances", str(n)) if n > 1 else ()), domains=ALL) for i in range(n)
-    ]
-    try:
-        time.sleep(20)  # Prism and the workers start before the load does
-        stop, sent = threading.Event(), [0]
-        feeding = produce(mix, args.rate, args.minutes, stop, sent)
-        samples: list[dict[str, float]] = []
-        started, last_sent, last_events, probes_done = time.monotonic(), 0, events_written(), 0
-        for minute in range(1, int(args.minutes) + 1):
-            time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
-            events, probes = events_written(), mix.sent_alarms[:]
-            window = [p for p in probes[probes_done:] if p[1] < time.time() - 10]  # give each probe 10 s to arrive
-            probes_done += len(window)
-            sample = {
-                "minute": minute,
-                "sent_per_s": (sent[0] - last_sent) / 60,
-                "events_per_s": (events - last_events) / 60,
-                "p99_s": p99(watch.latencies(window)),
-                "alarms": len(window),
-                "rss_mib": sum(rss_mib(proc) for proc in procs),
-                "lag": lag(),
-            }
-            last_sent, last_events = sent[0], events
-            samples.append(sample)
-            print(json.dumps({k: round(v, 3) for k, v in sample.items()}), flush=True)
-        stop.set()
-        feeding.join(timeout=30)
-    finally:  # never leave the pipeline or the private services behind, even on an error
-        for proc in procs:
-            kill(proc)
-        watch.done.set()
-        service("kafka.sh", "stop")
-        service("postgres.sh", "stop")
+        term, day = (Path(tempfile.mkdtemp(prefix=f"soak-{name}-")) for name in ("term", "day"))
+        simulate(term, days=60, domains=("canteen", "fire"))  # canteen and fire write ~1,000 lines a day
+        simulate(day, domains=("bus",))
+        mix = Mix(term, day)
+        watch = AlertWatch()
+        watch.start()
+        n = args.instances
+        procs = [
+            start_run(*(("--instance", str(i), "--instances", str(n)) if n > 1 else ()), domains=ALL) for i in range(n)
+        ]
+        try:
+            time.sleep(20)  # Prism and the workers start before the load does
+            stop, sent = threading.Event(), [0]
+            feeding = produce(mix, args.rate, args.minutes, stop, sent)
+            samples: list[dict[str, float]] = []
+            started, last_sent, last_events, probes_done = time.monotonic(), 0, events_written(), 0
+            for minute in range(1, int(args.minutes) + 1):
+                time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
+                events, probes = events_written(), mix.sent_alarms[:]
+                window = [p for p in probes[probes_done:] if p[1] < time.time() - 10]  # give each probe 10 s to arrive
+                probes_done += len(window)
+                sample = {
+                    "minute": minute,
+                    "sent_per_s": (sent[0] - last_sent) / 60,
+                    "events_per_s": (events - last_events) / 60,
+                    "p99_s": p99(watch.latencies(window)),
+                    "alarms": len(window),
+                    "rss_mib": sum(rss_mib(proc) for proc in procs),
+                    "lag": lag(),
+                }
+                last_sent, last_events = sent[0], events
+                samples.append(sample)
+                print(json.dumps({k: round(v, 3) for k, v in sample.items()}), flush=True)
+            stop.set()
+            feeding.join(timeout=30)
+        finally:
+            watch.done.set()
     rss_ok = flat([s["rss_mib"] for s in samples], 0.10, 50)
     lag_ok = flat([s["lag"] for s in samples], 0.50, args.rate * 5)
     title = f"safecampus soak 浸泡测试: {args.minutes:g} min at {args.rate:,.0f}/s, {n} instance(s) — {machine()}"

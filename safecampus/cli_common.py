@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
-from typing import NoReturn
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -39,3 +43,25 @@ def split_beam_args(words: list[str] | None) -> tuple[list[str] | None, list[str
     words = words or []
     cut = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
     return words[:cut] or None, words[cut:]
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    xlsx = "xlsx"
+    json = "json"
+
+
+def write_report(out: Path, format: ReportFormat, report: Any, html: str, xlsx: str) -> None:
+    """`report` at `out`: its `as_json()` as JSON, or through its HTML or XLSX writer, named "module:function"
+    and imported only when chosen (openpyxl is slow to import). The HTML writer returns the page; the XLSX
+    writer takes the report and the path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if format is ReportFormat.json:
+        out.write_text(json.dumps(report.as_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+        return
+    module, _, name = (html if format is ReportFormat.html else xlsx).partition(":")
+    writer = getattr(importlib.import_module(module), name)
+    if format is ReportFormat.html:
+        out.write_text(writer(report), encoding="utf-8")
+    else:
+        writer(report, out)

@@ -96,7 +96,8 @@ def _cell(cells: dict[str, Any], ctx: RowContext, field: str, parse: Callable[[A
         raise RowError(ctx.column(field), str(exc)) from None
 
 
-def _text(cells: dict[str, Any], ctx: RowContext, field: str, limit: int) -> str | None:
+def text_cell(cells: dict[str, Any], ctx: RowContext, field: str, limit: int = 64) -> str | None:
+    """A text cell, NFKC-normalized and stripped (a spreadsheet's 20261001.0 read as 20261001); None if blank."""
     value = cells.get(field)
     if is_blank(value):
         return None
@@ -111,14 +112,15 @@ def _text(cells: dict[str, Any], ctx: RowContext, field: str, limit: int) -> str
     return text
 
 
-def _need(value: Any, ctx: RowContext, field: str) -> Any:
+def need_cell(value: Any, ctx: RowContext, field: str) -> Any:
+    """`value`, or a RowError naming the empty column."""
     if value is None:
         raise RowError(ctx.column(field), f"{ctx.column(field)} 为空 is empty")
     return value
 
 
 def _canteen(cells: dict[str, Any], ctx: RowContext) -> str:
-    canteen = _text(cells, ctx, "canteen_id", 32) or ctx.canteen
+    canteen = text_cell(cells, ctx, "canteen_id", 32) or ctx.canteen
     if canteen is None:
         raise RowError(ctx.column("canteen_id"), "没有食堂编号 no canteen id: add a 食堂 column or pass --canteen ID")
     if ctx.canteen and canteen != ctx.canteen:
@@ -129,7 +131,7 @@ def _canteen(cells: dict[str, Any], ctx: RowContext) -> str:
 
 
 def _category(cells: dict[str, Any], ctx: RowContext) -> str:
-    raw = _need(_text(cells, ctx, "category", 20), ctx, "category")
+    raw = need_cell(text_cell(cells, ctx, "category", 20), ctx, "category")
     code = CATEGORY_NAMES.get(raw) or (raw.lower() if raw.lower() in CATEGORY_NAMES.values() else None)
     if code is None:
         names = "、".join(CATEGORY_NAMES)
@@ -152,16 +154,16 @@ def _positive(value: Decimal | None, ctx: RowContext, field: str, places: int) -
 
 
 def build_ledger(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
-    booked = _need(_cell(cells, ctx, "booked_on", parse_date), ctx, "booked_on")
+    booked = need_cell(_cell(cells, ctx, "booked_on", parse_date), ctx, "booked_on")
     canteen = _canteen(cells, ctx)
     category = _category(cells, ctx)
-    amount = _need(_cell(cells, ctx, "amount_cny", parse_amount), ctx, "amount_cny")
+    amount = need_cell(_cell(cells, ctx, "amount_cny", parse_amount), ctx, "amount_cny")
     if amount <= 0:
         raise RowError(ctx.column("amount_cny"), f"{ctx.column('amount_cny')} 必须大于0 must be more than 0")
     if amount != amount.quantize(Decimal("0.01")):
         raise RowError(ctx.column("amount_cny"), f"{ctx.column('amount_cny')} 精确到分 has more than 2 decimals")
     recorded = _cell(cells, ctx, "recorded_at", parse_moment) or _end_of_day(booked)
-    entry_id = _text(cells, ctx, "entry_id", 64) or f"{canteen}-{booked:%Y%m%d}-R{ctx.row}"
+    entry_id = text_cell(cells, ctx, "entry_id", 64) or f"{canteen}-{booked:%Y%m%d}-R{ctx.row}"
     fields: dict[str, Any] = {
         "entry_id": entry_id,
         "canteen_id": canteen,
@@ -169,10 +171,10 @@ def build_ledger(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
         "direction": "income" if category in INCOME_CATEGORIES else "expense",
         "category": category,
         "amount_cny": f"{amount:.2f}",
-        "supplier_id": _text(cells, ctx, "supplier_id", 32),
-        "invoice_no": _text(cells, ctx, "invoice_no", 40),
-        "item": _text(cells, ctx, "item", 40),
-        "unit": _text(cells, ctx, "unit", 8),
+        "supplier_id": text_cell(cells, ctx, "supplier_id", 32),
+        "invoice_no": text_cell(cells, ctx, "invoice_no", 40),
+        "item": text_cell(cells, ctx, "item", 40),
+        "unit": text_cell(cells, ctx, "unit", 8),
         "quantity": _positive(_cell(cells, ctx, "quantity", parse_amount), ctx, "quantity", 3),
         "unit_price_cny": _positive(_cell(cells, ctx, "unit_price_cny", parse_amount), ctx, "unit_price_cny", 4),
         "accepted_by_count": _cell(cells, ctx, "accepted_by_count", parse_count),
@@ -188,7 +190,7 @@ def _score(cells: dict[str, Any], ctx: RowContext, field: str) -> str:
     raw = cells.get(field)
     text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip().removesuffix("分")
     share = text.endswith("%")
-    value = _need(_cell({field: text.removesuffix("%")}, ctx, field, parse_amount), ctx, field)
+    value = need_cell(_cell({field: text.removesuffix("%")}, ctx, field, parse_amount), ctx, field)
     if not share and value <= 1 and "." in text:
         value *= 100
     if not 0 <= value <= 100:
@@ -197,7 +199,7 @@ def _score(cells: dict[str, Any], ctx: RowContext, field: str) -> str:
 
 
 def _semester(cells: dict[str, Any], ctx: RowContext) -> str:
-    raw = _need(_text(cells, ctx, "semester", 24), ctx, "semester")
+    raw = need_cell(text_cell(cells, ctx, "semester", 24), ctx, "semester")
     try:
         return parse_semester(raw)
     except ValueError as exc:
@@ -206,11 +208,11 @@ def _semester(cells: dict[str, Any], ctx: RowContext) -> str:
 
 def build_survey(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
     canteen, semester = _canteen(cells, ctx), _semester(cells, ctx)
-    raw = _need(_text(cells, ctx, "respondents", 12), ctx, "respondents")
+    raw = need_cell(text_cell(cells, ctx, "respondents", 12), ctx, "respondents")
     respondents = {"家长": "parents", "学生": "students", "parents": "parents", "students": "students"}.get(raw)
     if respondents is None:
         raise RowError(ctx.column("respondents"), f"调查对象「{raw}」应为 家长 或 学生 must be parents or students")
-    surveyed = _need(_cell(cells, ctx, "surveyed_on", parse_date), ctx, "surveyed_on")
+    surveyed = need_cell(_cell(cells, ctx, "surveyed_on", parse_date), ctx, "surveyed_on")
     return {
         "survey_id": f"{canteen}-{semester}-{respondents}",
         "canteen_id": canteen,
@@ -225,8 +227,8 @@ def build_survey(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
 
 def build_rating(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
     canteen, semester = _canteen(cells, ctx), _semester(cells, ctx)
-    supplier = _need(_text(cells, ctx, "supplier_id", 32), ctx, "supplier_id")
-    rated = _need(_cell(cells, ctx, "rated_on", parse_date), ctx, "rated_on")
+    supplier = need_cell(text_cell(cells, ctx, "supplier_id", 32), ctx, "supplier_id")
+    rated = need_cell(_cell(cells, ctx, "rated_on", parse_date), ctx, "rated_on")
     return {
         "canteen_id": canteen,
         "supplier_id": supplier,
@@ -238,13 +240,13 @@ def build_rating(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
 
 
 def build_disclosure(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
-    month = _need(_cell(cells, ctx, "month", parse_month), ctx, "month")
-    published = _need(_cell(cells, ctx, "published_at", parse_moment), ctx, "published_at")
+    month = need_cell(_cell(cells, ctx, "month", parse_month), ctx, "month")
+    published = need_cell(_cell(cells, ctx, "published_at", parse_moment), ctx, "published_at")
     return {
         "canteen_id": _canteen(cells, ctx),
         "month": month,
         "published_at": published.isoformat(),
-        "channel": _text(cells, ctx, "channel", 40),
+        "channel": text_cell(cells, ctx, "channel", 40),
     }
 
 

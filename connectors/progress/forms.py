@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from safecampus.connectors.canteen.forms import Column, Form, RowContext, RowError, header_key
+from safecampus.connectors.canteen.forms import (
+    Column,
+    Form,
+    RowContext,
+    RowError,
+    header_key,
+    need_cell,
+    text_cell,
+)
 from safecampus.connectors.canteen.values import CellError, is_blank, parse_amount, parse_count, parse_date
 from safecampus.schemas.progress import PROJECT_KINDS, STAGE_NAMES
 
@@ -34,22 +42,6 @@ NO = {"否", "n", "no", "false", "0", "未接警", "not_received"}
 def teacher_hash(teacher_id: str, salt: str) -> str:
     """The salted SHA-256 a certificate keeps instead of the teacher: the same id and salt, the same hash."""
     return hashlib.sha256(f"{salt}:{teacher_id.strip()}".encode()).hexdigest()
-
-
-def _text(cells: dict[str, Any], ctx: RowContext, field: str, limit: int = 64) -> str | None:
-    value = cells.get(field)
-    if is_blank(value):
-        return None
-    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value).strip()
-    if len(text) > limit:
-        raise RowError(ctx.column(field), f"{ctx.column(field)} 超过{limit}个字符 is longer than {limit} characters")
-    return text
-
-
-def _need(value: Any, ctx: RowContext, field: str) -> Any:
-    if value is None:
-        raise RowError(ctx.column(field), f"{ctx.column(field)} 为空 is empty")
-    return value
 
 
 def _date(cells: dict[str, Any], ctx: RowContext, field: str) -> date | None:
@@ -82,15 +74,15 @@ class Places:
     validity_years: int
 
     def school(self, cells: dict[str, Any], ctx: RowContext, required: bool = True) -> str | None:
-        school = _text(cells, ctx, "school_id", 16)
+        school = text_cell(cells, ctx, "school_id", 16)
         if school is None:
-            return _need(None, ctx, "school_id") if required else None
+            return need_cell(None, ctx, "school_id") if required else None
         if school not in self.school_district:
             raise RowError(ctx.column("school_id"), f"学校 {school} 不在登记册中 is not in the registry")
         return school
 
     def district(self, cells: dict[str, Any], ctx: RowContext, school: str | None) -> str:
-        given = _text(cells, ctx, "district_id", 16)
+        given = text_cell(cells, ctx, "district_id", 16)
         if given is None:
             if school is None:
                 raise RowError(ctx.column("district_id"), "没有区也没有学校 neither a district nor a school")
@@ -103,9 +95,9 @@ class Places:
         return district
 
     def milestone(self, cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
-        project = _need(_text(cells, ctx, "project_id", 32), ctx, "project_id")
-        kind = _code(_need(_text(cells, ctx, "kind", 20), ctx, "kind"), PROJECT_KINDS, ctx, "kind")
-        stage = _code(_need(_text(cells, ctx, "stage", 12), ctx, "stage"), STAGE_NAMES, ctx, "stage")
+        project = need_cell(text_cell(cells, ctx, "project_id", 32), ctx, "project_id")
+        kind = _code(need_cell(text_cell(cells, ctx, "kind", 20), ctx, "kind"), PROJECT_KINDS, ctx, "kind")
+        stage = _code(need_cell(text_cell(cells, ctx, "stage", 12), ctx, "stage"), STAGE_NAMES, ctx, "stage")
         school = self.school(cells, ctx, required=False)
         return {
             "project_id": project,
@@ -113,21 +105,21 @@ class Places:
             "kind": kind,
             "district_id": self.district(cells, ctx, school),
             "school_id": school,
-            "reached_on": _need(_date(cells, ctx, "reached_on"), ctx, "reached_on"),
+            "reached_on": need_cell(_date(cells, ctx, "reached_on"), ctx, "reached_on"),
             "due_on": _date(cells, ctx, "due_on"),
         }
 
     def certificate(self, cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
         school = self.school(cells, ctx)
         assert school is not None
-        issued = _need(_date(cells, ctx, "issued_on"), ctx, "issued_on")
-        hashed = _text(cells, ctx, "teacher_hash", 64)
+        issued = need_cell(_date(cells, ctx, "issued_on"), ctx, "issued_on")
+        hashed = text_cell(cells, ctx, "teacher_hash", 64)
         if hashed is not None and not HEX64.match(hashed.lower()):
             raise RowError(
                 ctx.column("teacher_hash"), f"{ctx.column('teacher_hash')} 不是64位十六进制 is not a SHA-256"
             )
         if hashed is None:
-            teacher = _need(_text(cells, ctx, "teacher_id", 32), ctx, "teacher_id")
+            teacher = need_cell(text_cell(cells, ctx, "teacher_id", 32), ctx, "teacher_id")
             if not self.salt:
                 raise RowError(
                     ctx.column("teacher_id"), "没有设置盐值 no salt: set SAFECAMPUS_PLAN__TEACHER_SALT to hash 教师编号"
@@ -152,9 +144,9 @@ class Places:
             raise RowError(ctx.column("headcount"), f"{ctx.column('headcount')} 必须大于0 must be more than 0")
         return {
             "school_id": school,
-            "class_name": _need(_text(cells, ctx, "class_name", 32), ctx, "class_name"),
-            "visited_on": _need(_date(cells, ctx, "visited_on"), ctx, "visited_on"),
-            "hall_id": _text(cells, ctx, "hall_id", 32) or "",
+            "class_name": need_cell(text_cell(cells, ctx, "class_name", 32), ctx, "class_name"),
+            "visited_on": need_cell(_date(cells, ctx, "visited_on"), ctx, "visited_on"),
+            "hall_id": text_cell(cells, ctx, "hall_id", 32) or "",
             "district_id": self.school_district[school],
             "headcount": headcount,
         }
@@ -162,7 +154,7 @@ class Places:
     def alarm_test(self, cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
         school = self.school(cells, ctx)
         assert school is not None
-        received = _text(cells, ctx, "received", 8)
+        received = text_cell(cells, ctx, "received", 8)
         if received is not None and received.lower() not in YES | NO:
             raise RowError(ctx.column("received"), f"{ctx.column('received')}「{received}」应为 是/否 should be yes/no")
         minutes = None
@@ -175,8 +167,8 @@ class Places:
                 raise RowError(ctx.column("arrival_minutes"), "到达时间超过一天 more than a day: write minutes")
         return {
             "school_id": school,
-            "tested_on": _need(_date(cells, ctx, "tested_on"), ctx, "tested_on"),
-            "device_id": _text(cells, ctx, "device_id", 32) or "",
+            "tested_on": need_cell(_date(cells, ctx, "tested_on"), ctx, "tested_on"),
+            "device_id": text_cell(cells, ctx, "device_id", 32) or "",
             "district_id": self.school_district[school],
             "received": received is None or received.lower() in YES,
             "arrival_minutes": minutes,
@@ -196,7 +188,7 @@ class Places:
 
 
 def _count(cells: dict[str, Any], ctx: RowContext, field: str) -> int:
-    value = _need(None if is_blank(cells.get(field)) else cells[field], ctx, field)
+    value = need_cell(None if is_blank(cells.get(field)) else cells[field], ctx, field)
     try:
         return parse_count(value, ctx.column(field))
     except CellError as exc:

@@ -9,31 +9,24 @@ one line and exit 2; forms that cannot be used go to the DLQ and the command sti
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
+from safecampus.cli_common import ReportFormat, write_report
+from safecampus.cli_common import fail as cli_fail
 from safecampus.config import Settings
 from safecampus.fire.report import FireReport
 
 console = Console()
-errors = Console(stderr=True)
-
-
-class ReportFormat(StrEnum):
-    html = "html"
-    xlsx = "xlsx"
-    json = "json"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+    """One line and exit 2: the report and import commands' usage errors."""
+    cli_fail(message, code)
 
 
 def report_fire(
@@ -63,17 +56,7 @@ def report_fire(
         report = build_fire_report(store or settings.database_url, settings, district, moment)
     except (StoreError, EmptyRegistryError, ReportError) as exc:
         fail(str(exc))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if format is ReportFormat.json:
-        out.write_text(json.dumps(report.as_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    elif format is ReportFormat.html:
-        from safecampus.fire.html import render_html
-
-        out.write_text(render_html(report), encoding="utf-8")
-    else:
-        from safecampus.fire.xlsx import write_xlsx
-
-        write_xlsx(report, out)
+    write_report(out, format, report, html="safecampus.fire.html:render_html", xlsx="safecampus.fire.xlsx:write_xlsx")
     print_ranking(report)
     console.print(f"整改台账 remediation ledger → {out}", highlight=False)
 

@@ -10,26 +10,19 @@ A file or store that cannot be used is one line and exit 2; rows that cannot be 
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from safecampus.cli_common import ReportFormat, write_report
 from safecampus.config import Settings
 from safecampus.fire.cli import fail
 
 console = Console()
 SHORT_VERDICTS = {"逾期未完成": "逾期", "按进度可完成": "可完成", "按当前进度完不成": "完不成"}
-
-
-class Format(StrEnum):
-    html = "html"
-    xlsx = "xlsx"
-    json = "json"
 
 
 StoreOption = Annotated[str | None, typer.Option(help="store URL (default: the settings' database_url)")]
@@ -51,7 +44,7 @@ def _errors() -> tuple[type[Exception], ...]:
 
 def report_certification(
     out: Annotated[Path, typer.Option(help="where the report goes")],
-    format: Annotated[Format, typer.Option("--format", help="html, xlsx or json")] = Format.html,
+    format: Annotated[ReportFormat, typer.Option("--format", help="html, xlsx or json")] = ReportFormat.html,
     district: DistrictOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
@@ -67,24 +60,20 @@ def report_certification(
         cert = build_certification(store or settings.database_url, settings, district, start, end, indicators)
     except _errors() as exc:
         fail(str(exc))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if format is Format.json:
-        out.write_text(json.dumps(cert.as_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    elif format is Format.html:
-        from safecampus.plan.html import certification_html
-
-        out.write_text(certification_html(cert), encoding="utf-8")
-    else:
-        from safecampus.plan.xlsx import certification_xlsx
-
-        certification_xlsx(cert, out)
+    write_report(
+        out,
+        format,
+        cert,
+        html="safecampus.plan.html:certification_html",
+        xlsx="safecampus.plan.xlsx:certification_xlsx",
+    )
     print_counties(cert)
     console.print(f"创建评分 certification scorecard → {out}", highlight=False)
 
 
 def report_plan(
     out: Annotated[Path, typer.Option(help="where the report goes")],
-    format: Annotated[Format, typer.Option("--format", help="html, xlsx or json")] = Format.html,
+    format: Annotated[ReportFormat, typer.Option("--format", help="html, xlsx or json")] = ReportFormat.html,
     district: DistrictOption = None,
     as_of: Annotated[str | None, typer.Option(help="the day of the report (default: the newest event's day)")] = None,
     since: SinceOption = None,
@@ -106,17 +95,7 @@ def report_plan(
         report = build_plan(store or settings.database_url, settings, district, day, start, end, targets)
     except _errors() as exc:
         fail(str(exc))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if format is Format.json:
-        out.write_text(json.dumps(report.as_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    elif format is Format.html:
-        from safecampus.plan.html import plan_html
-
-        out.write_text(plan_html(report), encoding="utf-8")
-    else:
-        from safecampus.plan.xlsx import plan_xlsx
-
-        plan_xlsx(report, out)
+    write_report(out, format, report, html="safecampus.plan.html:plan_html", xlsx="safecampus.plan.xlsx:plan_xlsx")
     if kpis is not None:
         kpis.parent.mkdir(parents=True, exist_ok=True)
         kpis.write_text("".join(k.model_dump_json() + "\n" for k in plan_kpis(report)), encoding="utf-8")
