@@ -36,7 +36,7 @@ from safecampus.pipelines.detection import (
     unpack_events,
 )
 from safecampus.pipelines.domain import DomainPipeline, KpiPartials, leniency_partials, merge_partials
-from safecampus.pipelines.normalize import event_rows, normalize_lines
+from safecampus.pipelines.normalize import event_rows, normalize_lines, tune_gc
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 from safecampus.schemas.kpi import Kpi
@@ -86,6 +86,7 @@ class _DomainDoFn(beam.DoFn):  # type: ignore[misc]
 
     def setup(self) -> None:
         self.pipeline = pipeline_for(self.domain, self.settings, registry_at(self.registry_url))
+        tune_gc(self.settings.gc_young_threshold)
 
 
 class NormalizeChunk(_DomainDoFn):

@@ -9,7 +9,7 @@ Per domain the graph is one fused stage:
           ├─ events → WriteToKafka(events.<domain>)   key = subject
           ├─ dlq    → WriteToKafka(dlq)               key = source topic
           ├─ alerts → WriteToKafka(alerts)            key = fingerprint
-          └─ kpis   → WriteToKafka(kpis)              key = metric{labels}: additive counts of the batch
+          └─ kpis   → WriteToKafka(kpis)              key = metric{labels}: additive counts of the bundle
 
 Nothing is shuffled, so the store write and the producers' flush (in `finish_bundle`) happen inside
 the reading bundle, before its finalization commits the Kafka offsets: a crash replays what was not
@@ -43,7 +43,9 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.transforms.window import FixedWindows
+from apache_beam.transforms.window import FixedWindows, GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from safecampus.config import Settings
 from safecampus.connectors.kafka import (
@@ -61,8 +63,8 @@ from safecampus.connectors.registry import registry_at
 from safecampus.connectors.store import StoreSink, engine_for
 from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import attach_offsets, detection_failed, is_stateful, kpis_of, refused_dlq
-from safecampus.pipelines.domain import Detector, DomainPipeline, leniency_partials, merge_partials
-from safecampus.pipelines.normalize import event_rows, normalize_lines
+from safecampus.pipelines.domain import Detector, DomainPipeline, KpiPartials, leniency_partials, merge_partials
+from safecampus.pipelines.normalize import event_rows, normalize_lines, tune_gc
 from safecampus.pipelines.rebuild import rebuilt_detector
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
@@ -104,13 +106,21 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         self.sink = StoreSink(self.store_url) if self.store_url else None
         self.stateful = is_stateful(self.pipeline)
         self.history = self.pipeline.detector_history()
+        tune_gc(self.settings.gc_young_threshold)
+
+    def start_bundle(self) -> None:
+        # The KPI counts of the bundle's batches, summed and written once at its end: a batch of 1,000 ledger
+        # lines made ~700 KPI records (one per canteen and category), a third of the stage's time.
+        self._kpis: KpiPartials = {}
+        self._kpi_span: tuple[datetime, datetime] | None = None
+        self._kpi_stamp = MIN_TIMESTAMP
 
     def teardown(self) -> None:
         with _STATES_LOCK:  # another instance still running rebuilds from the store: correct, only slower
             for key in [key for key in _STATES if key[0] == self.run_id]:
                 del _STATES[key]
 
-    def process(self, batch: list[KafkaMessage]) -> Iterator[Any]:
+    def process(self, batch: list[KafkaMessage], timestamp: Any = beam.DoFn.TimestampParam) -> Iterator[Any]:
         if not batch:
             return
         first = batch[0]
@@ -136,10 +146,9 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         if alerts:
             yield beam.pvalue.TaggedOutput("alerts", alert_records(alerts))
         if out.earliest and out.latest:
-            kpis = self._kpi_records(out.events, alerts, derived, out.lenient, out.earliest, out.latest)
-            yield beam.pvalue.TaggedOutput("kpis", kpis)
+            self._add_kpis(out.events, alerts, derived, out.lenient, out.earliest, out.latest, timestamp)
 
-    def _kpi_records(
+    def _add_kpis(
         self,
         events: list[tuple[str, Record]],
         alerts: list[Alert],
@@ -147,16 +156,27 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         lenient: list[str],
         start: datetime,
         end: datetime,
-    ) -> list[ProducerRecord]:
-        """The batch's additive counts (sums add up across batches); ratios are the exporter's to derive.
-        `lenient` are what the lines themselves bent (a BOM), counted as in replay."""
+        timestamp: Timestamp,
+    ) -> None:
+        """Add the batch's additive counts to the bundle's (sums add up across batches); ratios are the
+        exporter's to derive. `lenient` are what the lines themselves bent (a BOM), counted as in replay."""
         partials = self.pipeline.kpi_partials([e for _, e in events], alerts, derived)
-        partials = merge_partials([partials, leniency_partials(self.domain, [], lenient)])
-        counts = {key: value for key, value in partials.items() if not key[0].startswith("_")}
-        return [
-            (k.key().encode(), k.model_dump_json().encode(), JSON_HEADERS)
-            for k in kpis_of(self.domain, counts, start, end)
-        ]
+        for key, value in merge_partials([partials, leniency_partials(self.domain, [], lenient)]).items():
+            self._kpis[key] = self._kpis.get(key, 0.0) + value
+        span = self._kpi_span
+        self._kpi_span = (min(span[0], start), max(span[1], end)) if span else (start, end)
+        self._kpi_stamp = max(self._kpi_stamp, timestamp)
+
+    def finish_bundle(self) -> Iterator[beam.pvalue.TaggedOutput]:
+        """The bundle's KPI counts, before the writers flush (they finish after this stage) and so before the
+        reader's finalization commits the offsets: a crash replays the batches and their counts together."""
+        counts = {key: value for key, value in self._kpis.items() if not key[0].startswith("_")}
+        if counts and self._kpi_span:
+            records = [
+                (k.key().encode(), k.model_dump_json().encode(), JSON_HEADERS)
+                for k in kpis_of(self.domain, counts, *self._kpi_span)
+            ]
+            yield beam.pvalue.TaggedOutput("kpis", WindowedValue(records, self._kpi_stamp, (GlobalWindow(),)))
 
     def _detect(
         self,
