@@ -25,13 +25,16 @@ from typing import Any, NamedTuple
 
 import psutil
 from bench_replay import city_registry, city_store, machine  # bench/ is sys.path[0] when run as a script
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from confluent_kafka import TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import NewTopic
 
 from safecampus.config import Settings
 from safecampus.connectors.kafka import Instance, Topics
+from safecampus.connectors.kafka.clients import pipeline_consumer, pipeline_producer
 from safecampus.pipelines.catalog import pipeline_for
-from safecampus.pipelines.normalize import normalize_lines
+from safecampus.pipelines.normalize import normalize_lines, tune_gc
 from safecampus.pipelines.streaming import run_streaming
 from safecampus.publisher import publish, raw_producer, raw_record
 from safecampus.schemas.common import Domain
@@ -67,7 +70,7 @@ def _topics(prefix: str, domain: Domain, partitions: int = 2) -> _DomainTopics:
 def _span(topic: str, expected: int, timeout_s: float = 300) -> tuple[int, float]:
     """(records, seconds between first and last CreateTime) of a topic, once `expected` arrived."""
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False)
-    consumer.assign([TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())])
+    consumer.assign([KafkaTopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())])
     stamps: list[int] = []
     deadline = time.monotonic() + timeout_s
     while len(stamps) < expected and time.monotonic() < deadline:
@@ -123,25 +126,28 @@ class SameWork:
 
 
 def bench_plain(domain: Domain, lines: list[bytes], events: int) -> float:
-    """The ceiling: one process, kafka-python poll → normalize + detect → produce, no framework."""
+    """The ceiling: one process, consume → normalize + detect → produce with our client library (librdkafka
+    through confluent-kafka, as the pipelines' reader and writer), no framework."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = _topics(prefix, domain)
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
     work = SameWork(domain)
-    consumer = KafkaConsumer(
-        bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=1000
-    )
-    tps = [TopicPartition(topics.raw, p) for p in (0, 1)]
-    consumer.assign(tps)
-    end = consumer.end_offsets(tps)
-    producer = raw_producer(BOOTSTRAP)
+    tune_gc(Settings().gc_young_threshold)  # as our pipelines do: the ceiling of the same process settings
+    consumer = pipeline_consumer(BOOTSTRAP, f"{prefix}plain")
+    consumer.assign([TopicPartition(topics.raw, p, 0) for p in (0, 1)])
+    producer = pipeline_producer(BOOTSTRAP)
     headers = [("content-type", b"application/json")]
-    while any(consumer.position(tp) < end[tp] for tp in tps):
-        for tp, records in consumer.poll(timeout_ms=200).items():
-            for value in work([(r.offset, r.value) for r in records], tp.topic, tp.partition):
-                producer.send(topics.events, value=value, headers=headers)
-            producer.flush()
-    producer.close()
+    left = len(lines)
+    while left > 0:
+        by_partition: dict[int, list[tuple[int, bytes]]] = {}
+        for message in consumer.consume(1000, 0.2):
+            if message.error() is None:
+                by_partition.setdefault(message.partition(), []).append((message.offset(), message.value()))
+        for partition, records in by_partition.items():
+            left -= len(records)
+            for value in work(records, topics.raw, partition):
+                producer.produce(topics.events, value, headers=headers)
+        producer.flush()
     consumer.close()
     got, seconds = _span(topics.events, events)
     return got / seconds if seconds else float("nan")
@@ -243,7 +249,9 @@ def bench_latency(rates: list[int], seconds: float, instances: int = 1) -> dict[
     producer.close()
     time.sleep(5)
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False)
-    consumer.assign([TopicPartition(topics.alerts, p) for p in sorted(consumer.partitions_for_topic(topics.alerts))])
+    consumer.assign(
+        [KafkaTopicPartition(topics.alerts, p) for p in sorted(consumer.partitions_for_topic(topics.alerts))]
+    )
     # An alarm's alert is the first one_key alert of its box after it was sent: match in send order.
     pending: dict[str, list[tuple[int, float]]] = {}
     for key, value in sorted(sent.items(), key=lambda kv: kv[1][1]):
@@ -287,7 +295,7 @@ def main() -> None:
     parser.add_argument("--sim", type=Path, default=Path("out/bench-sim"))
     parser.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
     parser.add_argument("--instances", type=int, default=2, help="pipeline processes of the second Prism column")
-    parser.add_argument("--rates", nargs="+", type=int, default=[2000, 4000, 8000], help="latency phases, records/s")
+    parser.add_argument("--rates", nargs="*", type=int, default=[2000, 4000, 8000], help="latency phases, records/s")
     args = parser.parse_args()
     print(machine())
     sim = simulate(args.sim) if not (args.sim / "raw" / "security.jsonl").exists() else None
@@ -315,7 +323,7 @@ def main() -> None:
         best = max(rates["prism"], rates[f"prism×{n}"])
         cells = "".join(f"{rates[name]:10,.0f}" for name, _ in runners)
         print(f"{domain:10}{cells} {best / rates['plain']:11.2f} {best / rates['quix']:10.2f}")
-    for count in sorted({1, n}):
+    for count in sorted({1, n}) if args.rates else ():
         latency = bench_latency(args.rates, args.seconds, count)
         print(f"\nproduce → alert latency, security on Prism, {count} process(es), {args.seconds:g} s per rate")
         print(f"{'rate/s':>8} {'p50 s':>8} {'p99 s':>8} {'alerts':>7}")

@@ -1,4 +1,4 @@
-"""The one Kafka source of the Beam pipelines: a Splittable DoFn over kafka-python.
+"""The one Kafka source of the Beam pipelines: a Splittable DoFn over librdkafka (confluent-kafka).
 
 `ReadFromKafka` has one restriction per topic partition: an offset range that starts at the
 consumer group's committed offset (earliest when none) and is unbounded, or ends at the
@@ -10,6 +10,7 @@ bundle's outputs durable, so a crash before that replays the records (at-least-o
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -25,9 +26,9 @@ from apache_beam.runners.sdf_utils import RestrictionTrackerView
 from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
-from safecampus.connectors.kafka.clients import Header
+from safecampus.connectors.kafka.clients import REQUEST_TIMEOUT_MS, Header, pipeline_consumer
 
 log = logging.getLogger(__name__)
 _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
@@ -35,8 +36,8 @@ _IDLE_SLACK_S = 2.0  # an idle partition's watermark trails wall time by this mu
 # An idle partition is polled again after this: it bounds produce→output latency when the reader has
 # caught up, and Prism spends CPU per idle bundle (0.2 s: ~80 % of a core for 2 partitions; 1 s: ~30 %).
 _IDLE_RESUME_S = 0.5
-_COMMIT_TIMEOUT_MS = 15_000
-_METADATA_MAX_AGE_MS = 10_000
+_COMMIT_TIMEOUT_S = REQUEST_TIMEOUT_MS / 1000
+_METADATA_TIMEOUT_S = 10.0
 _MAX_PROCESS_S = 2.0  # a process() call hands back control this often, so bundles end and offsets commit
 
 
@@ -89,13 +90,14 @@ class _DiscoverPartitions(beam.DoFn):
         self._stop_at_end, self._instance = stop_at_end, instance
 
     def process(self, _: bytes) -> Iterator[_PartitionSpec]:
-        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False)
+        consumer = pipeline_consumer(self._bootstrap, self._group_id)
         try:
             tps = []
             for topic in self._topics:
-                partitions = consumer.partitions_for_topic(topic)
-                if not partitions:
+                found = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S).topics.get(topic)
+                if found is None or found.error is not None or not found.partitions:
                     raise ValueError(f"Kafka topic {topic!r} does not exist at {self._bootstrap}")
+                partitions = found.partitions
                 mine = [p for p in sorted(partitions) if self._instance.owns(p)]
                 if not mine:
                     log.warning(
@@ -106,13 +108,14 @@ class _DiscoverPartitions(beam.DoFn):
                         self._instance,
                     )
                 tps += [TopicPartition(topic, p) for p in mine]
-            earliest, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+            committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, _METADATA_TIMEOUT_S)}
             for tp in tps:
-                committed = consumer.committed(tp)
+                earliest, end = consumer.get_watermark_offsets(tp, _METADATA_TIMEOUT_S)
+                at = committed[(tp.topic, tp.partition)]  # negative: nothing committed
                 # Retention may have deleted what the group last committed: start at what still exists.
                 # A commit past the end (the topic was recreated) would never be reached: cap it there.
-                start = min(max(committed if committed is not None else 0, earliest[tp]), end[tp])
-                stop = end[tp] if self._stop_at_end else _UNBOUNDED
+                start = min(max(at if at >= 0 else 0, earliest), end)
+                stop = end if self._stop_at_end else _UNBOUNDED
                 yield _PartitionSpec(tp.topic, tp.partition, start, stop)
         finally:
             consumer.close()
@@ -150,9 +153,11 @@ _RESTRICTION: Any = beam.DoFn.RestrictionParam(_PartitionRestrictions())
 _WATERMARK: Any = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_provider())
 
 
+_Key = tuple[str, int]  # (topic, partition)
+
 # Highest offset committed per (pipeline's reader, partition) in this process: finalizations of two bundles
 # can arrive out of order, and a commit must not move the group back. Finalization runs on its own thread.
-_COMMITTED: dict[tuple[str, TopicPartition], int] = {}
+_COMMITTED: dict[tuple[str, _Key], int] = {}
 _COMMIT_LOCK = threading.Lock()
 
 
@@ -165,51 +170,40 @@ class _ReadPartition(beam.DoFn):
         self._run_id = uuid.uuid4().hex  # one per pipeline: a later run may have reset the group's offsets
 
     def setup(self) -> None:
-        self._consumers: dict[TopicPartition, KafkaConsumer] = {}
-        self._next_offset: dict[TopicPartition, int] = {}  # where each cached consumer will read next
-        self._committer: KafkaConsumer | None = None
+        self._consumers: dict[_Key, Consumer] = {}
+        self._next_offset: dict[_Key, int] = {}  # where each cached consumer will read next
+        self._committer: Consumer | None = None
+        self._commits: concurrent.futures.ThreadPoolExecutor | None = None
 
-    def _consumer(self, tp: TopicPartition, offset: int) -> tuple[KafkaConsumer, bool]:
+    def _consumer(self, tp: _Key, offset: int) -> tuple[Consumer, bool]:
         """The cached consumer of `tp`, positioned at `offset`; True when it had to seek (cold fetch)."""
         consumer = self._consumers.get(tp)
         if consumer is None:
-            # No group here: this consumer only fetches; offsets are committed by `_committer`.
-            consumer = KafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self._max_batch,
-                # After a broker restart an idle reader's metadata would name no leader until it aged out
-                # (5 min by default): it fetched nothing meanwhile. A refresh every 10 s costs one request.
-                metadata_max_age_ms=_METADATA_MAX_AGE_MS,
-            )
-            consumer.assign([tp])
-            self._consumers[tp] = consumer
+            # Assigned, never subscribed: this consumer only fetches; offsets are committed by `_committer`.
+            consumer = self._consumers[tp] = pipeline_consumer(self._bootstrap, self._group_id)
         if self._next_offset.get(tp) == offset:
             return consumer, False
-        consumer.seek(tp, offset)
+        consumer.assign([TopicPartition(tp[0], tp[1], offset)])  # (re)assigning is the seek
         self._next_offset[tp] = offset
         return consumer, True
 
-    def _commit(self, tp: TopicPartition, next_offset: int) -> None:
+    def _commit(self, tp: _Key, next_offset: int) -> None:
         key = (self._run_id, tp)
         with _COMMIT_LOCK:
             if next_offset <= _COMMITTED.get(key, -1):
                 return  # a later bundle (maybe of another DoFn instance) already committed further
-            if self._committer is None:
-                self._committer = KafkaConsumer(
-                    bootstrap_servers=self._bootstrap,
-                    group_id=self._group_id,
-                    enable_auto_commit=False,
-                    metadata_max_age_ms=_METADATA_MAX_AGE_MS,
-                )
+            if self._committer is None or self._commits is None:
+                self._committer = pipeline_consumer(self._bootstrap, self._group_id)
+                self._commits = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kafka-commit")
+            offsets = [TopicPartition(tp[0], tp[1], next_offset)]
             try:
                 # Bounded: a commit that blocks (the broker is restarting) must not hold every later one.
-                self._committer.commit({tp: OffsetAndMetadata(next_offset, "", -1)}, timeout_ms=_COMMIT_TIMEOUT_MS)
+                done = self._commits.submit(self._committer.commit, offsets=offsets, asynchronous=False)
+                done.result(timeout=_COMMIT_TIMEOUT_S)
             except Exception as exc:  # the records stay uncommitted: read again after a crash, never lost
                 log.warning("could not commit %s offset %d (a later bundle commits further): %s", tp, next_offset, exc)
-                self._committer.close(autocommit=False)
-                self._committer = None  # a fresh client next time, in case this one's connections went bad
+                self._commits.shutdown(wait=False)
+                self._committer, self._commits = None, None  # fresh ones next time, should these have gone bad
                 return
             _COMMITTED[key] = next_offset
 
@@ -221,7 +215,7 @@ class _ReadPartition(beam.DoFn):
         tracker: RestrictionTrackerView = _RESTRICTION,
         watermark: ManualWatermarkEstimator = _WATERMARK,
     ) -> Iterator[TimestampedValue[list[KafkaMessage]]]:
-        tp = TopicPartition(element.topic, element.partition)
+        tp = (element.topic, element.partition)
         restriction: OffsetRange = tracker.current_restriction()
         if restriction.start >= restriction.stop:
             tracker.try_claim(restriction.stop)  # nothing to read (e.g. an empty partition with stop_at_end)
@@ -231,36 +225,36 @@ class _ReadPartition(beam.DoFn):
         last_next: int | None = None
         try:
             while True:
-                records = consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._max_batch)
-                batch_records = records.get(tp, [])
-                if not batch_records:
-                    position = consumer.position(tp)
+                records = _records(consumer.consume(self._max_batch, self._poll_timeout_ms / 1000))
+                if not records:
+                    position = self._next_offset[tp]
                     if position >= restriction.stop:
-                        tracker.try_claim(restriction.stop)  # past the end (gaps included): done
+                        tracker.try_claim(restriction.stop)  # past the end: done
                         return
                     bounded = restriction.stop < _UNBOUNDED
                     if (bounded or cold) and time.monotonic() < deadline:
                         cold = False
                         continue  # the records exist, or the consumer is new: a slow fetch, not idleness
-                    highwater = consumer.highwater(tp)
-                    if not bounded and highwater is not None and position >= highwater:
+                    _, highwater = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
+                    if not bounded and 0 <= highwater <= position:
                         # Caught up, not just a slow fetch: time passes even when no record arrives.
                         _advance(watermark, Timestamp.now() - Duration.of(_IDLE_SLACK_S))
                     tracker.defer_remainder(Duration.of(0 if bounded else _IDLE_RESUME_S))
                     return
                 batch: list[KafkaMessage] = []
-                for r in batch_records:
-                    if not tracker.try_claim(r.offset):
+                for r in records:
+                    offset = r.offset()
+                    if not tracker.try_claim(offset):
                         break
                     batch.append(
                         KafkaMessage(
-                            r.topic,
-                            r.partition,
-                            r.offset,
-                            r.key,
-                            r.value,
-                            tuple((k, v) for k, v in r.headers or ()),
-                            r.timestamp,
+                            element.topic,
+                            element.partition,
+                            offset,
+                            r.key(),
+                            r.value() or b"",
+                            tuple(r.headers() or ()),
+                            r.timestamp()[1],
                         )
                     )
                 if batch:
@@ -272,7 +266,7 @@ class _ReadPartition(beam.DoFn):
                     # Never emit behind our own watermark: that would make the batch late data.
                     yield TimestampedValue(batch, max(newest, current))
                     _advance(watermark, newest)
-                if len(batch) < len(batch_records):
+                if len(batch) < len(records):
                     # The tracker refused a record (end reached): the consumer read ahead; re-seek next time.
                     self._next_offset.pop(tp, None)
                     return
@@ -290,8 +284,23 @@ class _ReadPartition(beam.DoFn):
     def teardown(self) -> None:
         for consumer in [*self._consumers.values(), self._committer]:
             if consumer is not None:
-                consumer.close(autocommit=False)
+                consumer.close()
         self._consumers.clear()
+        if self._commits is not None:
+            self._commits.shutdown(wait=False)
+
+
+def _records(messages: list[Message]) -> list[Message]:
+    """The records of a consume; librdkafka's errors (the broker went away, a partition moved) arrive as
+    messages too: logged, and the client retries by itself."""
+    records = []
+    for message in messages:
+        error = message.error()
+        if error is None:
+            records.append(message)
+        else:
+            log.warning("Kafka: %s", error)
+    return records
 
 
 class _ReadPartitionForever(_ReadPartition):
