@@ -225,7 +225,7 @@ class _ReadPartition(beam.DoFn):
         last_next: int | None = None
         try:
             while True:
-                records = _records(consumer.consume(self._max_batch, self._poll_timeout_ms / 1000))
+                records = _fetch(consumer, self._max_batch, self._poll_timeout_ms / 1000)
                 if not records:
                     position = self._next_offset[tp]
                     if position >= restriction.stop:
@@ -290,11 +290,18 @@ class _ReadPartition(beam.DoFn):
             self._commits.shutdown(wait=False)
 
 
-def _records(messages: list[Message]) -> list[Message]:
-    """The records of a consume; librdkafka's errors (the broker went away, a partition moved) arrive as
-    messages too: logged, and the client retries by itself."""
+def _fetch(consumer: Consumer, most: int, timeout_s: float) -> list[Message]:
+    """Up to `most` records, as soon as there is one: the first waits up to `timeout_s`, the rest are what
+    librdkafka has fetched already (a `consume` of `most` would wait for all of them, or the timeout, and
+    add that to every record's latency when the stream is slower than `most` per timeout).
+
+    librdkafka's errors (the broker went away, a partition moved) arrive as messages too: logged, and the
+    client retries by itself."""
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
     records = []
-    for message in messages:
+    for message in [first, *consumer.consume(most - 1, 0)]:
         error = message.error()
         if error is None:
             records.append(message)
