@@ -12,6 +12,8 @@ Kind = Literal["counter", "gauge", "histogram"]
 BOUNDED_LABELS = {"domain", "district", "school", "route", "rule", "severity", "kind", "indicator", "event_type"}
 BOUNDED_LABELS |= {"step", "mapped", "group", "topic"}  # topic: the raw.<domain> topics of one consumer group
 BOUNDED_LABELS |= {"target"}  # the plan's targets (deploy/plan/targets.toml), about ten
+BOUNDED_LABELS |= {"canteen", "month", "status"}  # canteens of the registry, audited months, disclosure status
+BOUNDED_LABELS |= {"institution", "age"}  # childcare institutions of the registry, open findings' age bucket
 
 
 @dataclass(frozen=True)

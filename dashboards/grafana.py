@@ -3,8 +3,9 @@
     safecampus dashboards build          # writes dashboards/json/*.json (committed; a test fails when stale)
     safecampus dashboards push --url URL --token TOKEN
 
-Four boards: the security control room's wall (安防指挥中心), the transport bureau's (校车监管), the
-pipeline's health (流水线运行), and the bureau's plan and certification (规划与创建). Every panel's PromQL is
+Six boards: the security control room's wall (安防指挥中心), the transport bureau's (校车监管), the
+pipeline's health (流水线运行), the bureau's plan and certification (规划与创建), canteen finance (食堂财务,
+`canteen_board.py`) and childcare fire safety (托育消防, `fire_board.py`). Every panel's PromQL is
 run against a real Prometheus scraping the real exporter in `tests/dashboards/test_prometheus.py`; each query
 must answer with data.
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as db
@@ -23,31 +23,13 @@ from grafana_foundation_sdk.builders import prometheus as prom
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DataSourceRef, VariableRefresh
 
+from safecampus.dashboards.canteen_board import CANTEEN
+from safecampus.dashboards.fire_board import FIRE
+from safecampus.dashboards.panels import ROUTE_VARIABLES, Board, Panel, Variable
+
 JSON_DIR = Path(__file__).resolve().parent / "json"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="safecampus-prometheus")
 SCHOOL = 'district=~"$district", school=~"$school"'
-PanelKind = Literal["stat", "timeseries", "table", "bargauge"]
-
-
-@dataclass(frozen=True)
-class Panel:
-    title: str  # Chinese, English beside it
-    kind: PanelKind
-    queries: tuple[tuple[str, str], ...]  # (PromQL, legend)
-    unit: str = "short"
-    width: int = 8
-    height: int = 7
-    instant: bool = False
-    live: bool = False  # has data only while the exporter follows Kafka (not from a replay's files)
-
-
-@dataclass(frozen=True)
-class Board:
-    uid: str
-    title: str
-    tags: tuple[str, ...]
-    panels: tuple[Panel, ...]
-    school_variables: bool = True
 
 
 CONTROL_ROOM = Board(
@@ -212,7 +194,7 @@ TRANSPORT = Board(
             instant=True,
         ),
     ),
-    school_variables=False,
+    variables=ROUTE_VARIABLES,
 )
 
 PIPELINE = Board(
@@ -264,7 +246,7 @@ PIPELINE = Board(
             instant=True,
         ),
     ),
-    school_variables=False,
+    variables=ROUTE_VARIABLES,
 )
 
 CITY_WIDE, COUNTY = 'district=""', 'district=~"$district", district!=""'  # a plan figure's city and county series
@@ -296,15 +278,15 @@ PLAN = Board(
     ),
 )  # fmt: skip
 
-BOARDS = (CONTROL_ROOM, TRANSPORT, PIPELINE, PLAN)
+BOARDS = (CONTROL_ROOM, TRANSPORT, PIPELINE, PLAN, CANTEEN, FIRE)
 
 
-def _variable(name: str, label: str, query: str) -> db.QueryVariable:
+def _variable(variable: Variable) -> db.QueryVariable:
     return (
-        db.QueryVariable(name)
-        .label(label)
+        db.QueryVariable(variable.name)
+        .label(variable.label)
         .datasource(DATASOURCE)
-        .query(query)
+        .query(variable.query)
         .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
         .include_all(True)
         .all_value(".*")
@@ -339,17 +321,8 @@ def build(board: Board) -> dict[str, Any]:
         .tooltip(DashboardCursorSync.CROSSHAIR)
         .editable()
     )
-    if board.school_variables:
-        dash = dash.with_variable(
-            _variable("district", "区 District", "label_values(safecampus_security_devices, district)")
-        )
-        dash = dash.with_variable(
-            _variable(
-                "school", "学校 School", 'label_values(safecampus_security_devices{district=~"$district"}, school)'
-            )
-        )
-    else:
-        dash = dash.with_variable(_variable("route", "线路 Route", "label_values(safecampus_bus_terminals, route)"))
+    for variable in board.variables:
+        dash = dash.with_variable(_variable(variable))
     for panel in board.panels:
         dash = dash.with_panel(_panel(panel))
     model: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(dash.build()))

@@ -3,10 +3,12 @@ DLQ records become their samples (issue 11).
 
 Names follow Prometheus conventions (`safecampus_` prefix, base units, `_total` for counters, `_seconds`
 for durations). Labels are bounded (district, school, route, rule, severity, kind, indicator, event type,
-step); a device, terminal, stop, fix or fingerprint is never a label. Ratios are not computed here: the
-families are numerators and denominators, and `deploy/prometheus/rules/*.yml` derives the ratios.
+step, and the registry's canteens and institutions); a device, terminal, stop, fix or fingerprint is never a
+label. Ratios are not computed here: the families are numerators and denominators, and
+`deploy/prometheus/rules/*.yml` derives the ratios.
 
-A domain plugs in by adding its KPI families to `FAMILIES` (each names the KPI it comes from);
+A domain plugs in by adding its KPI families to `FAMILIES` (each names the KPI it comes from; a domain with
+many lives in a module of its own, `canteen_families.py`, `fire_families.py`, `plan_families.py`);
 `docs/metrics.md` is generated from this table (`python -m safecampus.dashboards.rules docs/metrics.md`).
 """
 
@@ -19,9 +21,11 @@ from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from safecampus.dashboards.canteen_families import CANTEEN_FAMILIES
 from safecampus.dashboards.families import BOUNDED_LABELS as BOUNDED_LABELS  # re-exported: the catalogue's rule
 from safecampus.dashboards.families import Family
 from safecampus.dashboards.families import kpi_family as _kpi
+from safecampus.dashboards.fire_families import FIRE_FAMILIES
 from safecampus.dashboards.plan_families import PLAN_FAMILIES
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.dlq import DlqRecord
@@ -165,6 +169,8 @@ FAMILIES: tuple[Family, ...] = (
         ("route",),
         "本时段有上报的校车终端数（在营校车） — terminals that reported in the period (buses in service)",
     ),
+    *CANTEEN_FAMILIES,  # the canteen audit (canteen_families.py)
+    *FIRE_FAMILIES,  # childcare fire safety (fire_families.py)
     *PLAN_FAMILIES,  # the plan's targets and the certification scorecard (plan_families.py)
     # every domain: alerts, DLQ, the pipeline itself
     Family(

@@ -17,7 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from safecampus.dashboards.grafana import BOARDS, Board, Panel
+from safecampus.dashboards.grafana import BOARDS
+from safecampus.dashboards.panels import Board, Panel, at_all
 
 CJK_FONTS = ["Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
 
@@ -38,19 +39,15 @@ def _legend(template: str, labels: dict[str, str]) -> str:
     return re.sub(r"\{\{\w+\}\}", "未知", out).strip() or "value"
 
 
-def _expr(expr: str) -> str:
-    for name in ("district", "school", "route"):
-        expr = expr.replace(f"${name}", ".*")
-    return expr
-
-
 def _number(value: float, unit: str) -> str:
     if math.isnan(value):
         return "—"
     if unit == "percentunit":
         return f"{value:.1%}"
     if unit == "s":
-        return f"{value:,.0f} s"
+        return f"{value / 86400:,.1f} 天 d" if abs(value) >= 86400 else f"{value:,.0f} s"
+    if unit == "currencyCNY":
+        return f"¥{value:,.0f}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
@@ -58,7 +55,7 @@ def draw_panel(ax: Any, panel: Panel, prometheus: str, now: float) -> None:
     ax.set_title(panel.title, fontsize=9, loc="left")
     if panel.kind == "timeseries":
         for expr, legend in panel.queries:
-            for series in _get(prometheus, "query_range", query=_expr(expr), start=str(now - 3600), end=str(now),
+            for series in _get(prometheus, "query_range", query=at_all(expr), start=str(now - 3600), end=str(now),
                                step="15"):  # fmt: skip
                 xs = [(float(t) - now) / 60 for t, _ in series["values"]]
                 ax.plot(xs, [float(v) for _, v in series["values"]], label=_legend(legend, series["metric"]))
@@ -69,7 +66,7 @@ def draw_panel(ax: Any, panel: Panel, prometheus: str, now: float) -> None:
         return
     rows = []
     for expr, legend in panel.queries:
-        for series in _get(prometheus, "query", query=_expr(expr), time=str(now)):
+        for series in _get(prometheus, "query", query=at_all(expr), time=str(now)):
             rows.append((_legend(legend, series["metric"]), float(series["value"][1])))
     ax.set_xticks([])
     ax.set_yticks([])

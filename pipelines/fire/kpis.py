@@ -25,11 +25,12 @@ def ledger_partials(partials: KpiPartials, ledger: FireLedger) -> None:
     )
     add(partials, "fire_items_compliant", ledger.items_compliant, district=district, institution=ledger.institution_id)
     as_of = ledger.as_of
+    add(partials, "fire_findings_overdue", 0.0, district=district)  # a district with none overdue says 0
     for row in ledger.rows:
         add(partials, "fire_findings", district=district)
         if row.closed_at is None:
             add(partials, "fire_findings_open", district=district)
-            add(partials, "fire_findings_open_by_age", age=age_bucket((as_of - row.found_at).days))
+            add(partials, "fire_findings_open_by_age", district=district, age=age_bucket((as_of - row.found_at).days))
             if row.days_overdue > 0 and row.rectified_at is None:
                 add(partials, "fire_findings_overdue", district=district)
         if row.rectified_at is not None and row.closed_how != "on_the_spot":

@@ -25,7 +25,7 @@ def audit_after_replay(store_url: str, out_dir: Path, settings: Settings, source
     data = CanteenData.load(store_url, settings)
     if source is not None and data.audit.alerts:
         data.audit.alerts[:] = _with_lines(data.audit.alerts, source, store_url, settings)
-    kpis = audit_kpis(data)
+    kpis = audit_kpis(data, settings.canteen)
     StoreSink(store_url).write(alerts=data.audit.alerts, kpis=kpis)
     with (out_dir / "kpis.jsonl").open("a", encoding="utf-8") as handle:
         handle.writelines(k.model_dump_json() + "\n" for k in kpis)

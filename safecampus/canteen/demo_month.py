@@ -1,17 +1,18 @@
 """The demo's canteen month: six weeks of every canteen's ledger (September published on 10 October),
-replayed into a store of its own, then one public disclosure and one auditors' report written as HTML."""
+replayed into a store of its own and audited as `replay canteen` audits (statements, red flags and the audit's
+KPIs into the store and `OUT/canteen-month/`, where `exporter --from-dir` finds them), then one public
+disclosure and one auditors' report written as HTML."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 
-from safecampus.canteen.data import CanteenData
+from safecampus.canteen.audit_run import audit_after_replay
 from safecampus.canteen.files import report_bytes
-from safecampus.canteen.kpis import audit_kpis
 from safecampus.config import Settings
 from safecampus.connectors.registry import load_dir
-from safecampus.connectors.store import StoreSink, engine_for
+from safecampus.connectors.store import engine_for
 from safecampus.simulator.run import simulate
 
 MONTH, DAYS = "2026-09", 42
@@ -27,8 +28,7 @@ def canteen_month(out: Path, settings: Settings) -> tuple[int, Path, Path]:
     url = f"sqlite:///{store}"
     load_dir(out / "sim-canteen" / "registry", engine_for(url))
     run_replay([("canteen", sim.raw_file("canteen"), out / "canteen-month")], settings, url, url)
-    data = CanteenData.load(url, settings)
-    StoreSink(url).write(alerts=data.audit.alerts, kpis=audit_kpis(data))  # KPIs: the scorecard reads them
+    data = audit_after_replay(url, out / "canteen-month", settings)  # its KPIs: the scorecard and the exporter
     flagged = max(data.canteen_ids(), key=lambda c: len(data.red_flags(c, MONTH)))
     reports = out / "reports"
     reports.mkdir(parents=True, exist_ok=True)

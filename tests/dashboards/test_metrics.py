@@ -88,6 +88,32 @@ def test_kpis_map_to_the_finest_bounded_level_in_base_units() -> None:
     assert not any("ratio" in name for name in got)
 
 
+def test_canteen_and_fire_kpis_map_to_their_families_by_canteen_institution_and_district() -> None:
+    state = MetricState()
+    month = {"canteen": "C0001", "district": "wujin", "month": "2026-09"}
+    assert state.add_kpi(kpi("canteen_disclosure_status", 1, domain="canteen", **month, status="late"))
+    assert not state.add_kpi(kpi("canteen_disclosure_status", 1, domain="canteen", **month))  # no status
+    assert state.add_kpi(kpi("canteen_month_surplus_cny", 1200.5, domain="canteen", **month))
+    assert not state.add_kpi(kpi("canteen_surplus_rate", 0.03, domain="canteen", **month))  # a ratio: the rules'
+    assert state.add_kpi(kpi("canteen_red_flags_total", 3, domain="canteen", rule="canteen.surplus_rate",
+                             district="wujin"))  # fmt: skip
+    assert state.add_kpi(kpi("fire_items_applicable", 31, domain="fire", district="wujin", institution="T001"))
+    assert state.add_kpi(kpi("fire_items_applicable", 1, domain="fire", institution="T999"))  # not in the registry
+    assert state.add_kpi(kpi("fire_findings_open_by_age", 2, domain="fire", district="wujin", age="8-30d"))
+    assert state.add_kpi(kpi("fire_rectify_days_sum", 1.5, domain="fire", district="wujin"))
+    assert not state.add_kpi(kpi("fire_compliance_rate", 0.99, domain="fire", district="wujin"))
+    got = scrape(state)
+    assert got["safecampus_canteen_disclosure_status"] == [({**month, "status": "late"}, 1.0)]
+    assert got["safecampus_canteen_month_surplus_cny"] == [(month, 1200.5)]
+    assert got["safecampus_canteen_red_flags"] == [({"district": "wujin", "rule": "canteen.surplus_rate"}, 3.0)]
+    applicable = {
+        labels["institution"]: (labels["district"], v) for labels, v in got["safecampus_fire_items_applicable"]
+    }
+    assert applicable == {"T001": ("wujin", 31.0), "T999": ("", 1.0)}
+    assert got["safecampus_fire_findings_open"] == [({"district": "wujin", "age": "8-30d"}, 2.0)]
+    assert got["safecampus_fire_rectify_seconds"] == [({"district": "wujin"}, 1.5 * 86400)]  # days → seconds
+
+
 def test_alerts_open_unacknowledged_and_time_to_acknowledge_counted_once() -> None:
     state = MetricState()
     ack = {"kind": "acknowledgement", "seconds_to_ack": 95.0, "new": True}
@@ -151,7 +177,11 @@ def test_dashboards_have_chinese_titles_and_template_variables() -> None:
         assert re.search(r"[\u4e00-\u9fff]", model["title"])
         assert all(re.search(r"[\u4e00-\u9fff]", p["title"]) for p in model["panels"])
         names = {v["name"] for v in model["templating"]["list"]}
-        assert names == ({"district", "school"} if board.school_variables else {"route"})
+        assert names == {v.name for v in board.variables} and names
+        used = {name for _, expr in grafana.queries(model) for name in re.findall(r"\$(\w+)", expr)}
+        assert used <= names, f"{board.uid}: a panel names a variable the board lacks"
+        assert all(re.search(r"[\u4e00-\u9fff]", v.label) for v in board.variables)
+    assert {b.uid for b in grafana.BOARDS} >= {"safecampus-canteen", "safecampus-fire"}
 
 
 @pytest.mark.usefixtures("tools")

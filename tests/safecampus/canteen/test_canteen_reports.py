@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from safecampus.canteen.data import CanteenData
 from safecampus.canteen.files import report_bytes, write_open_data
 from safecampus.canteen.html import audit_html, disclosure_html
-from safecampus.canteen.kpis import audit_kpis
+from safecampus.canteen.kpis import DISCLOSURE_STATUSES, audit_kpis, disclosure_status
 from safecampus.pipelines.canteen.book import CanteenBook
 from safecampus.schemas.canteen_forms import SupplierRating
 from safecampus.schemas.common import SHANGHAI
@@ -162,6 +162,28 @@ def test_the_audit_gives_kpi_records_for_the_exporter(canteen_data: CanteenData)
         if k.metric == "canteen_surplus_rate" and k.labels["month"] == "2026-09"
     }
     assert rates["C0001"] == float(canteen_data.statement("C0001", "2026-09", "auditor").surplus_rate or 0)
+
+
+def test_the_disclosure_status_of_each_canteen_month_is_the_audits_judgement(canteen_data: CanteenData) -> None:
+    """One status per canteen month on the audit's clock (20 October): late and missing exactly where the audit
+    raised `canteen.disclosure_late` / `disclosure_missing`, October not yet due; and the rates' parts."""
+    kpis = audit_kpis(canteen_data)
+    status = {(k.labels["canteen"], k.labels["month"]): k.labels["status"]
+              for k in kpis if k.metric == "canteen_disclosure_status"}  # fmt: skip
+    assert len(status) == len(canteen_data.audit.statements) and set(status.values()) <= set(DISCLOSURE_STATUSES)
+    assert status[("C0001", "2026-09")] == "published" and status[("C0001", "2026-10")] == "not_yet_due"
+    raised = {(a.subject, a.rule.removeprefix("canteen.disclosure_")) for a in canteen_data.audit.alerts
+              if a.rule in ("canteen.disclosure_late", "canteen.disclosure_missing")}  # fmt: skip
+    judged = {(c, s) for (c, m), s in status.items() if s in ("late", "missing")}
+    assert judged == raised and {s for _, s in judged} == {"late", "missing"}
+    draft = next(s for s in canteen_data.audit.statements if s.month == "2026-10")
+    assert disclosure_status(draft, datetime(2026, 11, 15, 23, 59, tzinfo=SHANGHAI), 15) == "not_yet_due"
+    assert disclosure_status(draft, datetime(2026, 11, 16, tzinfo=SHANGHAI), 15) == "missing"
+    parts = {(k.metric, k.labels["canteen"]): k.value for k in kpis if k.labels.get("month") == "2026-09"}
+    rate = parts[("canteen_month_surplus_cny", "C0001")] / parts[("canteen_month_income_cny", "C0001")]
+    assert rate == pytest.approx(parts[("canteen_surplus_rate", "C0001")], abs=5e-5)
+    share = parts[("canteen_month_ingredients_cny", "C0001")] / parts[("canteen_month_meal_fee_cny", "C0001")]
+    assert share == pytest.approx(parts[("canteen_ingredient_share", "C0001")], abs=5e-5)
 
 
 def test_the_auditors_report_shows_the_canteens_ratings_of_its_suppliers(canteen_data: CanteenData) -> None:
