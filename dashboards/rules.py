@@ -1,5 +1,5 @@
 """The Prometheus rule files under deploy/prometheus/rules/, read for the tests, and docs/metrics.md made from
-them and the exporter's families:
+them, the exporter's families and the Grafana boards:
 
     python -m safecampus.dashboards.rules docs/metrics.md
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from safecampus.dashboards.grafana import BOARDS
 from safecampus.dashboards.metrics import FAMILIES
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules"
@@ -53,10 +54,10 @@ def reference() -> str:
     lines = [
         "# Metrics reference / 指标说明",
         "",
-        "Generated from `dashboards/metrics.py` and `deploy/prometheus/rules/` by",
-        "`python -m safecampus.dashboards.rules docs/metrics.md`; `tests/dashboards/test_metrics.py` fails when",
+        "Generated from `dashboards/metrics.py`, `deploy/prometheus/rules/` and the boards of `dashboards/grafana.py`",
+        "by `python -m safecampus.dashboards.rules docs/metrics.md`; `tests/dashboards/test_metrics.py` fails when",
         "this file is stale. Served by `safecampus exporter` on `/metrics`; every ratio is a recording rule",
-        "(listed at the end).",
+        "(listed after the families), and the Grafana boards that read them close the file.",
         "",
         "| name | type | labels | meaning | source |",
         "|---|---|---|---|---|",
@@ -67,9 +68,18 @@ def reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+def boards_reference() -> str:
+    """The Grafana boards (dashboards/json/, provisioned from deploy/grafana/) and what each can be filtered by."""
+    lines = ["", "## Dashboards / 看板", "", "| uid | title | panels | variables |", "|---|---|---|---|"]
+    for board in BOARDS:
+        variables = ", ".join(f"`${v.name}` {v.label}" for v in board.variables)
+        lines.append(f"| `{board.uid}` | {board.title} | {len(board.panels)} | {variables} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> None:
-    """Write docs/metrics.md (or print it): the families, then the recording and alerting rules."""
-    text = reference() + recording_reference()
+    """Write docs/metrics.md (or print it): the families, the recording and alerting rules, the boards."""
+    text = reference() + recording_reference() + boards_reference()
     if argv:
         Path(argv[0]).write_text(text, encoding="utf-8")
     else:

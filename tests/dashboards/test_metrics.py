@@ -18,7 +18,7 @@ from safecampus.connectors.registry import RegistryView
 from safecampus.dashboards import grafana
 from safecampus.dashboards.live import RegistryCounts, openmetrics
 from safecampus.dashboards.metrics import BOUNDED_LABELS, FAMILIES, MetricState
-from safecampus.dashboards.rules import RULES_DIR, main, recording_reference, reference, rules
+from safecampus.dashboards.rules import RULES_DIR, boards_reference, main, recording_reference, reference, rules
 from safecampus.pipelines.bus.kpis import REPORTED as BUS_REPORTED
 from safecampus.pipelines.security.kpis import DEVICE_EVENTS
 from safecampus.schemas.alert import Alert
@@ -140,7 +140,8 @@ def test_the_metrics_reference_is_the_generated_one(tmp_path: Path) -> None:
         "docs/metrics.md is stale: python -m safecampus.dashboards.rules docs/metrics.md"
     )
     assert all(f"`{f.name}`" in committed for f in FAMILIES)
-    assert reference() in committed and recording_reference() in committed
+    assert reference() in committed and recording_reference() in committed and boards_reference() in committed
+    assert all(f"`{b.uid}`" in committed for b in grafana.BOARDS)
 
 
 def test_the_committed_dashboards_are_the_generated_ones() -> None:

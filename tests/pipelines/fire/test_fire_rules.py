@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fire_forms import at, form, last_updates, of_rule, run
 
 from safecampus.config import Settings
 from safecampus.connectors.registry import RegistryView
 from safecampus.pipelines.fire import FirePipeline
+from safecampus.pipelines.fire.calendar import InstitutionFacts
+from safecampus.pipelines.fire.detector import FireDetector
+from safecampus.pipelines.fire.structural import BUILDING_ITEMS, registry_failures
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +217,20 @@ def test_a_form_for_an_unregistered_institution_is_an_alert_and_its_findings_sti
     assert {a.rule for a in alerts} == {"fire.unknown_institution", "fire.hazard.ebike"}  # no calendar: no timers
     (unknown,) = of_rule(alerts, "fire.unknown_institution")
     assert unknown.severity == "warning" and "T999" in unknown.detail and unknown.evidence[0]["event_id"] == "T999/X0"
+
+
+@pytest.mark.parametrize("building", sorted(BUILDING_ITEMS))
+def test_each_building_the_guideline_forbids_is_critical(pipeline: FirePipeline, building: str) -> None:
+    """Basement, semi-basement, 三合一, steel-panel and hazardous-storage buildings, each from the registry row
+    (T001 itself is an ordinary building on a low floor: nothing, as the floor case above shows)."""
+    facts = InstitutionFacts.of("T001", pipeline.registry)
+    assert facts.row is not None and facts.row.building_type == "ordinary"
+    moved = replace(facts, row=facts.row.model_copy(update={"building_type": building}))
+    detector = FireDetector(moved, Settings().fire, pipeline.checklist)
+    (alert,) = of_rule(detector.observe(form(pipeline, "P0", at("09-10"))), "fire.location_noncompliant")
+    code, words = BUILDING_ITEMS[building]
+    assert alert.severity == "critical" and words in alert.detail
+    assert {"kind": "building", "building_type": building} in alert.evidence
+    (ledger,) = detector.take_records()
+    assert ledger.items_applicable - ledger.items_compliant == 1  # type: ignore[attr-defined]  # its item fails
+    assert registry_failures(moved, Settings().fire.max_floor).keys() == {code}
