@@ -158,7 +158,7 @@ def json_object(envelope: RawEnvelope, what: str) -> dict[str, object]:
 
 def add(partials: KpiPartials, metric: str, value: float = 1.0, **labels: str | None) -> None:
     """Add `value` to one KPI partial; labels whose value is None are left out."""
-    key: KpiKey = (metric, tuple(sorted([item for item in labels.items() if item[1] is not None])))
+    key: KpiKey = (metric, tuple(sorted([(k, v) for k, v in labels.items() if v is not None])))
     partials[key] = partials.get(key, 0.0) + value
 
 
