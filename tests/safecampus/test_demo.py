@@ -46,6 +46,14 @@ def test_demo_runs_every_pipeline_and_prints_the_summary(tmp_path: Path) -> None
     assert len(rates) == 7 and rates == sorted(rates, reverse=True)  # seven districts, best first
     assert "整改台账" in (tmp_path / "fire-ledger.html").read_text(encoding="utf-8")
     assert (tmp_path / "fire-ledger.xlsx").read_bytes().startswith(b"PK")  # a zip: the XLSX workbook
+    # the canteen month: one public disclosure and one auditors' report, their paths printed, and the audit's
+    # KPIs where `exporter --from-dir` reads them (the 食堂财务 board)
+    public = tmp_path / "reports" / "C0001-2026-09-公示.html"
+    audits = sorted((tmp_path / "reports").glob("*-2026-09-审计.html"))
+    assert f"Canteen public disclosure → {public}" in out and len(audits) == 1 and str(audits[0]) in out
+    assert "2026-09" in public.read_text(encoding="utf-8") and "审计" in audits[0].read_text(encoding="utf-8")
+    audited = (tmp_path / "canteen-month" / "kpis.jsonl").read_text(encoding="utf-8")
+    assert '"metric":"canteen_disclosure_status"' in audited and '"metric":"canteen_month_income_cny"' in audited
     # the bureau's view: counties ranked by score with what each lacks, the plan in one table, both reports
     counties = out[out.index("Counties by certification score") :].splitlines()[1:]
     scores = [float(line.split(" 分")[0].split()[-1]) for line in counties if " 分 · " in line]

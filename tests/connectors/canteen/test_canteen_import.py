@@ -228,12 +228,24 @@ def test_surveys_ratings_and_disclosures_have_their_forms(tmp_path: Path) -> Non
     assert "老师" in result.dlq[0].reason
     rating = _csv(
         tmp_path,
-        [["食堂", "供应商", "学期", "评价日期", "评分"], ["C0001", "SUP01", "2026秋", "2026-11-20", "85"]],
+        [
+            ["食堂", "供应商", "学期", "评价日期", "评分"],
+            ["C0001", "SUP01", "2026秋", "2026-11-20", "85"],
+            ["C0001", "SUP02", "2026秋", "2026-11-20", "185"],
+        ],
         name="r.csv",
     )
-    assert import_file(rating).envelopes[0].source == "supplier-rating-json"
+    rated = import_file(rating)
+    assert [e.source for e in rated.envelopes] == ["supplier-rating-json"]
+    (bad,) = rated.dlq
+    assert bad.source_offset == 3 and "评分" in bad.reason and "0–100" in bad.reason
     disclosure = _csv(
-        tmp_path, [["食堂", "月份", "公示时间"], ["C0001", "2026年10月", "2026-11-10 10:00"]], name="d.csv"
+        tmp_path,
+        [["食堂", "月份", "公示时间"], ["C0001", "2026年10月", "2026-11-10 10:00"], ["C0001", "十月", "2026-11-10"]],
+        name="d.csv",
     )
-    body = json.loads(import_file(disclosure).envelopes[0].payload)
+    disclosed = import_file(disclosure)
+    body = json.loads(disclosed.envelopes[0].payload)
     assert body["month"] == "2026-10" and body["published_at"] == "2026-11-10T10:00:00+08:00"
+    (bad,) = disclosed.dlq
+    assert len(disclosed.envelopes) == 1 and bad.source_offset == 3 and "月份" in bad.reason and "十月" in bad.reason
