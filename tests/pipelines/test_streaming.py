@@ -307,11 +307,6 @@ def private_broker() -> Iterator[tuple[str, Callable[[str], None]]]:
         kafka("stop")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known fault: after its broker restarts, an idle running job may not read again within 180 s "
-    "(a busy one restarts and stores again within seconds: make chaos); a run started again loses nothing",
-)
 def test_broker_restart_while_running_loses_nothing(
     private_broker: tuple[str, Callable[[str], None]],
     prism_location: str,
