@@ -185,12 +185,16 @@ def build_ledger(cells: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _number(value: object, what: str) -> Decimal:
+    return parse_amount(value, what, ("数字", "a number"))
+
+
 def _score(cells: dict[str, Any], ctx: RowContext, field: str) -> str:
     """A score out of 100: `92`, `92分`, `92%`, or a share `0.92`."""
     raw = cells.get(field)
     text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip().removesuffix("分")
     share = text.endswith("%")
-    value = need_cell(_cell({field: text.removesuffix("%")}, ctx, field, parse_amount), ctx, field)
+    value = need_cell(_cell({field: text.removesuffix("%")}, ctx, field, _number), ctx, field)
     if not share and value <= 1 and "." in text:
         value *= 100
     if not 0 <= value <= 100:

@@ -37,8 +37,9 @@ def _text(value: object) -> str:
     return text.strip()
 
 
-def parse_amount(value: object, what: str = "金额 amount") -> Decimal:
-    """An amount of yuan as written, exactly; `what` names the column in the reason."""
+def parse_amount(value: object, what: str = "金额 amount", noun: tuple[str, str] = ("金额", "an amount")) -> Decimal:
+    """An amount of yuan as written, exactly; `what` names the column in the reason, `noun` what it should be
+    (a score is read the same way, but is not an amount)."""
     if isinstance(value, bool):
         raise CellError(f"{what} 不是数字 is not a number (got {value!r})")
     if isinstance(value, int):
@@ -63,11 +64,11 @@ def parse_amount(value: object, what: str = "金额 amount") -> Decimal:
         raise CellError(f"{what} 的千位分隔符位置不对 has misplaced thousands separators (got {value!r})")
     text = text.replace(",", "")
     if not _PLAIN.match(text):
-        raise CellError(f"{what} 不是金额 is not an amount (got {value!r})")
+        raise CellError(f"{what} 不是{noun[0]} is not {noun[1]} (got {value!r})")
     try:
         amount = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        raise CellError(f"{what} 不是金额 is not an amount (got {value!r})") from None
+        raise CellError(f"{what} 不是{noun[0]} is not {noun[1]} (got {value!r})") from None
     return -amount if negative else amount
 
 

@@ -232,13 +232,15 @@ def test_surveys_ratings_and_disclosures_have_their_forms(tmp_path: Path) -> Non
             ["食堂", "供应商", "学期", "评价日期", "评分"],
             ["C0001", "SUP01", "2026秋", "2026-11-20", "85"],
             ["C0001", "SUP02", "2026秋", "2026-11-20", "185"],
+            ["C0001", "SUP03", "2026秋", "2026-11-20", "很好"],
         ],
         name="r.csv",
     )
     rated = import_file(rating)
     assert [e.source for e in rated.envelopes] == ["supplier-rating-json"]
-    (bad,) = rated.dlq
-    assert bad.source_offset == 3 and "评分" in bad.reason and "0–100" in bad.reason
+    high, words = rated.dlq
+    assert high.source_offset == 3 and "评分" in high.reason and "0–100" in high.reason
+    assert words.source_offset == 4 and "不是数字 is not a number" in words.reason and "金额" not in words.reason
     disclosure = _csv(
         tmp_path,
         [["食堂", "月份", "公示时间"], ["C0001", "2026年10月", "2026-11-10 10:00"], ["C0001", "十月", "2026-11-10"]],
