@@ -29,7 +29,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CRASHES = ROOT / "build" / "fuzz" / "crashes"
-NAMES = ("jt808", "isapi", "gb28181", "alarmbox", "escort", "canteen", "fire", "fire_csv", "fire_import", "replay_line")
+NAMES = (
+    *("jt808", "isapi", "gb28181", "alarmbox", "escort", "canteen", "fire", "fire_csv"),
+    *("fire_import", "canteen_import", "progress_import", "replay_line"),
+)
 MAX_LEN = 8192  # JT/T 808 frames are at most 2,092 bytes; alerts and forms a few KiB
 _STAT = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
 _EXECUTED = re.compile(r"stat::number_of_executed_units: (\d+)")

@@ -146,6 +146,54 @@ def _xlsx_of(export: bytes) -> bytes:
     return out.getvalue()
 
 
+def _first_lines(data: bytes, lines: int) -> bytes:
+    return b"".join(data.splitlines(keepends=True)[:lines])
+
+
+def _canteen_files() -> list[bytes]:
+    """Ledgers as schools send them (docs/examples with its title row, the simulated ledger's CSV and XLSX
+    with Chinese headers), and today's JSON forms as an array and as lines; each small (MAX_LEN)."""
+    import tempfile
+
+    from safecampus.simulator.ledger_files import write_ledger_files
+
+    forms = _payloads("canteen", "ledger-json")
+    example = (ROOT / "docs" / "examples" / "canteen-ledger.csv").read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.jsonl"
+        raw.write_bytes(b"\n".join(simulated_lines()["canteen"][:8]) + b"\n")
+        csv_path, _ = write_ledger_files(raw, Path(tmp) / "files", xlsx=True)
+        ledger = csv_path.read_bytes()
+    exports = [_first_lines(example, 12), _first_lines(ledger, 6), _first_lines(ledger.replace(b",", b";"), 4)]
+    return (
+        [b"\x00[" + b",".join(forms[:3]) + b"]", b'\x00{"entries": [' + b",".join(forms[3:5]) + b"]}"]
+        + [b"\x01" + b"\n".join(forms[:4])]
+        + [b"\x02" + export for export in exports]
+        + [b"\x03" + _xlsx_of(export.decode("utf-8-sig").replace(";", ",").encode()) for export in exports[:2]]
+    )
+
+
+def _progress_files() -> list[bytes]:
+    """The four progress forms as the simulated city writes them (CSV, and the first two as XLSX), a few
+    rows each, and the alarm tests as JSON objects."""
+    import csv
+    import io
+    import tempfile
+    from datetime import date
+
+    from safecampus.simulator.city import build_city
+    from safecampus.simulator.progress import write_progress
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [_first_lines(p.read_bytes(), 6) for p in write_progress(build_city(), Path(tmp), date(2026, 9, 1))]
+    rows = list(csv.DictReader(io.StringIO(files[3].decode("utf-8-sig"))))
+    return (
+        [b"\x02" + f for f in files]
+        + [b"\x03" + _xlsx_of(f.decode("utf-8-sig").encode()) for f in files[:2]]
+        + [b"\x00" + json.dumps(rows, ensure_ascii=False).encode()]
+    )
+
+
 def seeds(target: str) -> list[bytes]:
     """The seed inputs of one target (see targets.TARGETS)."""
     examples = ROOT / "docs" / "examples"
@@ -182,8 +230,12 @@ def seeds(target: str) -> list[bytes]:
             [b"\x00" + form for form in forms[:4]]
             + [b"\x00[" + b",".join(forms[:3]) + b"]", b"\x01" + b"\n".join(forms[:4])]
             + [b"\x02" + export for export in exports]
-            + [b"\x03" + _xlsx_of(export) for export in exports[:3]]
+            + [b"\x03" + _xlsx_of(_first_lines(export, 5)) for export in exports[:3]]  # a few rows: fast
         )
+    if target == "canteen_import":
+        return _canteen_files()
+    if target == "progress_import":
+        return _progress_files()
     if target == "replay_line":
         return [bytes([DOMAINS.index(d)]) + line for d in DOMAINS for line in simulated_lines()[d][:40]]
     raise KeyError(target)

@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -20,7 +19,11 @@ from safecampus.connectors.bus.escort import EscortError, decode_escort
 from safecampus.connectors.bus.jt808_decode import decode_frame, location_fields, message_to_json
 from safecampus.connectors.bus.jt808_frame import Jt808Error, split_frames
 from safecampus.connectors.bus.jt808_messages import LocationBatch, LocationReport
-from safecampus.connectors.fire.importer import ImportRefused, import_file
+from safecampus.connectors.canteen import importer as canteen_importer
+from safecampus.connectors.fire import importer as fire_importer
+from safecampus.connectors.progress import importer as progress_importer
+from safecampus.connectors.progress.forms import Places
+from safecampus.connectors.progress.importer import places_of
 from safecampus.connectors.registry import RegistryView
 from safecampus.connectors.security.alarmbox import decode_alarmbox
 from safecampus.connectors.security.gb28181 import decode_gb28181
@@ -32,6 +35,7 @@ from safecampus.pipelines.domain import DecodeError, DomainPipeline
 from safecampus.pipelines.normalize import normalize_lines
 from safecampus.schemas.common import DOMAINS, Domain, Record
 from safecampus.schemas.envelope import RawEnvelope
+from safecampus.schemas.progress import PROGRESS_TABLES
 
 RECEIVED = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 CATCH_ALL = "could not decode ("  # normalize's reason when a decoder leaked a foreign exception
@@ -143,29 +147,64 @@ def fire_csv(data: bytes) -> None:
 IMPORT_SUFFIXES = (".json", ".jsonl", ".csv", ".xlsx")
 
 
-@cache
-def _import_dir() -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="fuzz-import-"))
+def _file(data: bytes, stem: str) -> tuple[str, bytes]:
+    """An imported file in memory: the first byte picks its kind (.json, .jsonl, .csv or .xlsx), the rest is it.
+    The importers read a path's bytes and then these (`import_data`), so only the file's read is skipped."""
+    return f"{stem}{IMPORT_SUFFIXES[data[0] % len(IMPORT_SUFFIXES)]}", data[1:]
 
 
 def fire_import(data: bytes) -> None:
-    """`safecampus import fire` of one file (the first byte picks .json, .jsonl, .csv or .xlsx): refused
-    with ImportRefused, or envelopes and DLQ records; then each envelope through the pipeline's decode."""
+    """`safecampus import fire` of one file: refused with ImportRefused, or envelopes and DLQ records;
+    then each envelope through the pipeline's decode."""
     if not data:
         return
-    path = _import_dir() / f"inspection{IMPORT_SUFFIXES[data[0] % len(IMPORT_SUFFIXES)]}"
-    path.write_bytes(data[1:])
     try:
-        result = import_file(path)
-    except ImportRefused:
+        result = fire_importer.import_data(*_file(data, "巡查记录"))
+    except fire_importer.ImportRefused:
         return
     for envelope in result.envelopes:
         try:
             pipeline("fire").decode(envelope)
         except (DecodeError, ValidationError):
             continue
+
+
+def canteen_import(data: bytes) -> None:
+    """`safecampus import canteen` of one file (a ledger, survey, supplier rating or disclosure): refused
+    with ImportRefused, or records and DLQ rows; then each record through the pipeline's decode and red flags."""
+    if not data:
+        return
+    try:
+        result = canteen_importer.import_data(*_file(data, "台账"), received_at=RECEIVED)
+    except canteen_importer.ImportRefused:
+        return
+    canteen_importer.describe(result)
+    chosen = pipeline("canteen")
+    for envelope in result.envelopes:
+        try:
+            events = chosen.decode(envelope)
+        except (DecodeError, ValidationError):
+            continue
+        for event in events:
+            chosen.alerts_of(event)
+
+
+@cache
+def places() -> Places:
+    return places_of(registry(), salt="fuzz", validity_years=3)
+
+
+def progress_import(data: bytes) -> None:
+    """`safecampus import progress` of one file (milestones, first-aid certificates, hall visits, alarm
+    tests): refused with ImportRefused, or store rows and DLQ rows, checked against the registry."""
+    if not data:
+        return
+    try:
+        result = progress_importer.import_progress_data(*_file(data, "进度"), places())
+    except progress_importer.ImportRefused:
+        return
+    for row in result.rows:
+        PROGRESS_TABLES[result.form].model_validate(row)
 
 
 def replay_line(data: bytes) -> None:
@@ -199,5 +238,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "fire": fire,
     "fire_csv": fire_csv,
     "fire_import": fire_import,
+    "canteen_import": canteen_import,
+    "progress_import": progress_import,
     "replay_line": replay_line,
 }

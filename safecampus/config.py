@@ -171,7 +171,8 @@ class PlanRules(BaseModel):
 
 
 class InputLimits(BaseModel):
-    """The window a time from a device or a file must fall in, checked at the boundary (schemas/common.py)."""
+    """The window a time from a device or a file must fall in, checked at the boundary (schemas/common.py),
+    and what an XLSX file may hold before openpyxl reads it (connectors/workbook.py)."""
 
     earliest_year: int = Field(
         2000, description="JT/T 808 BCD times count years from 2000; no campus device or ledger record is older"
@@ -183,6 +184,38 @@ class InputLimits(BaseModel):
     )
     deadline_horizon_days: int = Field(
         731, description="configurable: remediation deadlines are days to weeks ahead; beyond two years is a typo"
+    )
+    xlsx_max_entries: int = Field(
+        1000,
+        description="configurable: a workbook saved by Excel or WPS is 10–50 zip entries (sheets, styles, "
+        "pictures); thousands are a zip made to exhaust the reader",
+    )
+    xlsx_max_entry_bytes: int = Field(
+        128 * 1024 * 1024,
+        description="configurable: one part (a sheet's XML, the shared strings) inflated; 100,000 ledger rows "
+        "are about 50 MiB of sheet XML",
+    )
+    xlsx_max_total_bytes: int = Field(
+        256 * 1024 * 1024, description="configurable: all parts inflated together, twice the largest part"
+    )
+    xlsx_max_ratio: float = Field(
+        100, description="Apache POI ZipSecureFile: a part inflating over 100× (min inflate ratio 0.01) is a zip bomb"
+    )
+    xlsx_ratio_grace_bytes: int = Field(
+        100 * 1024, description="Apache POI ZipSecureFile: parts under 100 KiB inflated are not ratio-checked"
+    )
+    xlsx_max_rows: int = Field(
+        100_000,
+        description="configurable: a canteen's year of ledger rows or a district's month of inspection rows "
+        "is tens of thousands; split a larger file (Excel's own limit is 1,048,576)",
+    )
+    xlsx_max_columns: int = Field(
+        256, description="configurable: the forms have at most 30 columns (Excel's own limit is 16,384)"
+    )
+    xlsx_max_merged_cells: int = Field(
+        1_000_000,
+        description="configurable: cells a sheet's merged ranges cover (a date merged over each day's rows "
+        "covers one per row); more is a sheet made to exhaust the reader",
     )
 
 

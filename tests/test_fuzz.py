@@ -101,8 +101,7 @@ def test_a_leaked_exception_is_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_decoder_opens_a_file_or_a_socket(monkeypatch: pytest.MonkeyPatch) -> None:
-    decoders = [name for name in targets.TARGETS if name != "fire_import"]  # an importer reads files by design
-    every = [(name, data) for name in decoders for data in seeds.seeds(name)]
+    every = [(name, data) for name in targets.TARGETS for data in seeds.seeds(name)]  # importers: in memory
     every += [(name, data) for name, found in REPRODUCERS.items() for data in found]
     for name, data in every:  # warm every cache first (the registry, lazily imported modules)
         targets.TARGETS[name](data)

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from safecampus.connectors.canteen.forms import Form, RowContext, RowError, match_form
-from safecampus.connectors.canteen.tables import Table, TableError, coordinate, read_table
+from safecampus.connectors.canteen.tables import Table, TableError, coordinate, read_data, read_table
 from safecampus.schemas.canteen import CanteenLedgerEntry
 from safecampus.schemas.canteen_forms import CanteenDisclosure, CanteenSurvey, SupplierRating
 from safecampus.schemas.common import Record
@@ -73,6 +73,17 @@ def import_file(
     """Read one file (see the module doc); raises `ImportRefused` when the file as a whole is unusable."""
     try:
         table = read_table(path, sheet)
+    except TableError as exc:
+        raise ImportRefused(str(exc)) from None
+    return import_table(table, canteen, received_at or datetime.now(UTC))
+
+
+def import_data(
+    name: str, data: bytes, canteen: str | None = None, sheet: str | None = None, received_at: datetime | None = None
+) -> ImportResult:
+    """The same for a file's bytes, its kind told by `name` (.csv, .xlsx, .json, .jsonl)."""
+    try:
+        table = read_data(name, data, sheet)
     except TableError as exc:
         raise ImportRefused(str(exc)) from None
     return import_table(table, canteen, received_at or datetime.now(UTC))

@@ -15,13 +15,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl.utils.cell import range_boundaries
+from safecampus.connectors.workbook import WorkbookRefused, Xlsx, open_xlsx
 
 
 class TableError(ValueError):
@@ -49,21 +48,32 @@ def read_table(path: Path, sheet: str | None = None) -> Table:
         raise TableError(f"文件不存在 {path} does not exist")
     if path.stat().st_size > MAX_BYTES:
         raise TableError(f"文件过大 {path} is larger than {MAX_BYTES // 1024 // 1024} MiB; split it by month")
-    suffix = path.suffix.lower()
+    return read_data(path.name, path.read_bytes(), sheet)
+
+
+def read_data(name: str, data: bytes, sheet: str | None = None) -> Table:
+    """The rows of a file's bytes, read as `read_table` reads the file called `name`."""
+    suffix = Path(name).suffix.lower()
     if suffix in (".csv", ".txt"):
-        return read_csv(path.name, path.read_bytes())
+        return read_csv(name, data)
     if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(path, sheet)
+        return read_xlsx(name, data, sheet)
     if suffix in (".json", ".jsonl"):
-        return read_json(path.name, path.read_bytes())
+        return read_json(name, data)
     if suffix == ".xls":
-        raise TableError(f"{path.name} 是旧版 .xls 格式 is an old .xls file: save it as .xlsx or .csv in Excel/WPS")
-    raise TableError(f"{path.name}: 不认识的文件类型 unknown file type {suffix!r}; give .csv, .xlsx or .json")
+        raise TableError(f"{name} 是旧版 .xls 格式 is an old .xls file: save it as .xlsx or .csv in Excel/WPS")
+    raise TableError(f"{name}: 不认识的文件类型 unknown file type {suffix!r}; give .csv, .xlsx or .json")
 
 
 def _decode(name: str, data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:  # found by fuzzing (issue 10): it leaked out of the importers
+            raise TableError(
+                f"{name} 以 UTF-8 标记开头，但第 {exc.start + 4:,} 个字节不是 UTF-8 starts with a UTF-8 BOM, "
+                f"but byte {exc.start + 4:,} is not UTF-8"
+            ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -136,34 +146,26 @@ def _is_jsonl(text: str) -> bool:
     return True
 
 
-def read_xlsx(path: Path, sheet: str | None = None) -> Table:
-    from openpyxl import load_workbook
-
+def read_xlsx(name: str, data: bytes, sheet: str | None = None) -> Table:
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise TableError(f"{path.name} 不是有效的 XLSX 文件 is not a readable .xlsx file ({exc})") from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise TableError(f"{path.name} 没有工作表「{sheet}」 has no sheet {sheet!r}; it has {book.sheetnames}")
-        ws = book[sheet] if sheet else book.worksheets[0]
-        index = book.sheetnames.index(ws.title)
-        table = Table(path.name, "xlsx")
-        table.merged, table.unsaved_formulas = _sheet_xml_facts(path, index)
-        fill = _merged_fill(table.merged)
-        for n, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
-            values = list(row)
-            for col, source in fill.get(n, {}).items():
-                while len(values) < col:
-                    values.append(None)
-                if values[col - 1] is None:
-                    values[col - 1] = ("merged", source)
-            if any(v is not None and str(v).strip() for v in values):
-                shown = {"sheet": ws.title, "row": n, "cells": [_shown(v) for v in values]}
-                raw = json.dumps(shown, ensure_ascii=False)
-                table.rows.append((n, values, raw.encode("utf-8")))
-    finally:
-        book.close()
+        with open_xlsx(name, data) as xlsx:
+            ws = xlsx.sheet(sheet)
+            table = Table(name, "xlsx")
+            index = xlsx.book.sheetnames.index(ws.title)
+            table.merged, table.unsaved_formulas = _sheet_xml_facts(xlsx, index)
+            fill = _merged_fill(table.merged)
+            for n, values in xlsx.rows(ws):
+                for col, source in fill.get(n, {}).items():
+                    while len(values) < col:
+                        values.append(None)
+                    if values[col - 1] is None:
+                        values[col - 1] = ("merged", source)
+                if any(v is not None and str(v).strip() for v in values):
+                    shown = {"sheet": ws.title, "row": n, "cells": [_shown(v) for v in values]}
+                    raw = json.dumps(shown, ensure_ascii=False)
+                    table.rows.append((n, values, raw.encode("utf-8")))
+    except WorkbookRefused as exc:
+        raise TableError(str(exc)) from None
     _resolve_merged(table)
     return table
 
@@ -199,31 +201,49 @@ def _resolve_merged(table: Table) -> None:
                 cells[i] = source[col - 1] if col - 1 < len(source) else None
 
 
-_MERGE = re.compile(rb'<mergeCell ref="([A-Z]+\d+:[A-Z]+\d+)"')
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"')
 _SAVED = re.compile(rb"<v>[^<]+</v>")
-_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.DOTALL)
+_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+_SHEET = re.compile(r"xl/worksheets/sheet(\d{1,6})\.xml")
 
 
-def _sheet_xml_facts(path: Path, index: int) -> tuple[list[tuple[int, int, int, int]], set[tuple[int, int]]]:
-    """Merged ranges and formula cells without a saved value, read from the sheet's XML (read-only
-    openpyxl shows neither)."""
-    from openpyxl.utils.cell import column_index_from_string
+def _sheet_xml_facts(xlsx: Xlsx, index: int) -> tuple[list[tuple[int, int, int, int]], set[tuple[int, int]]]:
+    """Merged ranges (within the row and column limits) and formula cells without a saved value, read
+    from the sheet's XML (read-only openpyxl shows neither), in one pass over it."""
+    from openpyxl.utils.cell import column_index_from_string as column
 
-    with zipfile.ZipFile(path) as archive:
-        names = sorted(
-            (n for n in archive.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
-            key=lambda n: int(re.sub(r"\D", "", n)),
-        )
-        if index >= len(names):
-            return [], set()
-        xml = archive.read(names[index])
-    merged = [range_boundaries(m.decode()) for m in _MERGE.findall(xml)]
+    sheets = sorted((int(f.group(1)), n) for n in xlsx.archive.namelist() if (f := _SHEET.fullmatch(n)))
+    if index >= len(sheets):
+        return [], set()
+    xml = xlsx.archive.read(sheets[index][1])  # at most [limits] xlsx_max_entry_bytes, checked on opening
+    rows, columns = xlsx.limits.xlsx_max_rows + 1, xlsx.limits.xlsx_max_columns + 1
+    merged: list[tuple[int, int, int, int]] = []
+    covered = 0
+    for m in _MERGE.finditer(xml):
+        c1, c2 = sorted((column(m.group(1).decode()), column(m.group(3).decode())))
+        r1, r2 = sorted((int(m.group(2)), int(m.group(4))))
+        if r1 > rows or c1 > columns:
+            continue
+        merged.append((c1, r1, min(c2, columns), min(r2, rows)))
+        covered += (min(r2, rows) - r1 + 1) * (min(c2, columns) - c1 + 1) if r2 > r1 else 0
+        if covered > xlsx.limits.xlsx_max_merged_cells:
+            raise WorkbookRefused(
+                f"{xlsx.name} 合并单元格过多 its merged ranges cover more than {xlsx.limits.xlsx_max_merged_cells:,} "
+                "cells ([limits] xlsx_max_merged_cells)"
+            )
     unsaved: set[tuple[int, int]] = set()
     if b"<f" in xml:
-        for col, row, body in _CELL.findall(xml):
-            if body and b"<f" in body and not _SAVED.search(body):
-                unsaved.add((int(row), column_index_from_string(col.decode())))
-    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in merged], unsaved  # type: ignore[misc]
+        for m in _CELL.finditer(xml):  # each cell's body ends at its </c> or at the next cell: one pass
+            stop = xml.find(b"<c ", m.end())
+            stop = len(xml) if stop < 0 else stop
+            close = xml.find(b">", m.end(), stop)
+            if close < 0 or xml[close - 1 : close] == b"/":
+                continue
+            end = xml.find(b"</c>", close, stop)
+            body = xml[close + 1 : end if end >= 0 else stop]
+            if b"<f" in body and not _SAVED.search(body):
+                unsaved.add((int(m.group(2)), column(m.group(1).decode())))
+    return merged, unsaved
 
 
 def coordinate(row: int, column: int) -> str:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from safecampus.connectors.fire.forms import column_of
+from safecampus.connectors.workbook import WorkbookRefused, open_xlsx
 from safecampus.schemas.dlq import DlqRecord
 from safecampus.schemas.envelope import RawEnvelope
 
@@ -48,15 +49,21 @@ def import_file(path: Path, sheet: str | None = None) -> ImportResult:
         raise ImportRefused(
             f"{path.name} 文件过大 is {path.stat().st_size:,} bytes, above the {MAX_FILE_BYTES:,}-byte limit"
         )
+    return import_data(path.name, path.read_bytes(), sheet)
+
+
+def import_data(name: str, data: bytes, sheet: str | None = None) -> ImportResult:
+    """The envelopes of a file's bytes, read as `import_file` reads the file called `name`."""
+    path = Path(name)
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
-        return _json_file(path, suffix == ".jsonl")
+        return _json_file(path, data, suffix == ".jsonl")
     if suffix == ".csv":
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             try:
-                text = path.read_bytes().decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
+                text = data.decode("gb18030")  # Excel on a Chinese Windows saves CSV in GBK
             except UnicodeDecodeError:
                 raise ImportRefused(f"{path.name} 编码无法识别 is neither UTF-8 nor GB18030 text") from None
         try:  # newline="": a bare CR ends a row, as csv wants (found by fuzzing, issue 10)
@@ -65,7 +72,12 @@ def import_file(path: Path, sheet: str | None = None) -> ImportResult:
             raise ImportRefused(f"{path.name} 不是可读的 CSV is not readable CSV ({exc})") from None
         return _rows(path, table)
     if suffix == ".xlsx":
-        return _rows(path, _xlsx_rows(path, sheet))
+        try:
+            with open_xlsx(path.name, data) as xlsx:
+                ws = xlsx.sheet(sheet)
+                return _rows(path, [values for _, values in xlsx.rows(ws) if any(v not in (None, "") for v in values)])
+        except WorkbookRefused as exc:
+            raise ImportRefused(str(exc)) from None
     raise ImportRefused(f"{path.name}: 检查记录须为 an inspection file is .json, .jsonl, .csv or .xlsx")
 
 
@@ -81,9 +93,8 @@ def _envelope(payload: str, source: str, key: str | None, content_type: str) -> 
     )
 
 
-def _json_file(path: Path, lines: bool) -> ImportResult:
+def _json_file(path: Path, data: bytes, lines: bool) -> ImportResult:
     result = ImportResult(path)
-    data = path.read_bytes()
     chunks: list[tuple[int, bytes]] = (
         [(n, line) for n, line in enumerate(data.splitlines(), start=1) if line.strip()] if lines else [(1, data)]
     )
@@ -150,23 +161,3 @@ def _csv(rows: list[list[object]]) -> str:
 def _bad(path: Path, n: int, reason: str, original: bytes | str) -> DlqRecord:
     data = original.encode("utf-8") if isinstance(original, str) else original
     return DlqRecord.of("fire", "import", f"{path.name}: {reason}", data, path.name, n)
-
-
-def _xlsx_rows(path: Path, sheet: str | None) -> list[list[object]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is no workbook
-        raise ImportRefused(f"{path.name} 不是 XLSX 工作簿 is not an XLSX workbook ({type(exc).__name__})") from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise ImportRefused(f"{path.name} 没有工作表 has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
-        ws = book[sheet] if sheet else book.worksheets[0]
-        return [list(row) for row in ws.iter_rows(values_only=True)]
-    except ImportRefused:
-        raise
-    except Exception as exc:  # a damaged sheet inside a readable archive (found by fuzzing, issue 10)
-        raise ImportRefused(f"{path.name}: its sheet cannot be read ({type(exc).__name__})") from None
-    finally:
-        book.close()

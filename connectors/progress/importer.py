@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from safecampus.connectors.canteen.forms import Form, RowContext, RowError, header_key
-from safecampus.connectors.canteen.tables import Table, TableError, read_table
+from safecampus.connectors.canteen.tables import Table, TableError, read_data, read_table
 from safecampus.connectors.progress.forms import NAME_COLUMNS, Places, match
 from safecampus.connectors.registry import RegistryView
 from safecampus.connectors.store import upsert
@@ -54,6 +54,15 @@ def import_progress(path: Path, places: Places, sheet: str | None = None) -> Pro
     """Read one file (see the module doc); raises `ImportRefused` when the file as a whole is unusable."""
     try:
         table = read_table(path, sheet)
+    except TableError as exc:
+        raise ImportRefused(str(exc)) from None
+    return import_table(table, places)
+
+
+def import_progress_data(name: str, data: bytes, places: Places, sheet: str | None = None) -> ProgressImport:
+    """The same for a file's bytes, its kind told by `name` (.csv, .xlsx, .json, .jsonl)."""
+    try:
+        table = read_data(name, data, sheet)
     except TableError as exc:
         raise ImportRefused(str(exc)) from None
     return import_table(table, places)

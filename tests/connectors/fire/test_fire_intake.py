@@ -183,7 +183,7 @@ def test_files_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path) -> No
         import_file(no_header)
     fake = tmp_path / "x.xlsx"
     fake.write_bytes(b"not a workbook")
-    with pytest.raises(ImportRefused, match="is not an XLSX workbook"):
+    with pytest.raises(ImportRefused, match="不是有效的 XLSX 文件 is not a readable .xlsx file"):
         import_file(fake)
     with pytest.raises(ImportRefused, match=".json, .jsonl, .csv or .xlsx"):
         (tmp_path / "x.txt").write_text("x")
