@@ -3,13 +3,13 @@
     python fuzz/run.py                       # every target, FUZZ_RUNS inputs each (default 1,000,000)
     python fuzz/run.py --runs 2000 jt808     # some targets, a short run
 
-Each target runs in its own process (libFuzzer owns the process), seeded from fuzz/seeds.py, with
-the safecampus modules instrumented for coverage. An input that raises anything but the decoder's
-own error is a crash: it is saved under build/fuzz/crashes/<target>/ (input and traceback) and the
-run goes on, so one run counts every distinct crash. The table gives, per target: inputs tried,
-coverage (libFuzzer's edges `cov` and features `ft` over the instrumented code), the corpus it grew,
-inputs per second and crashes. Exit status 1 when any target crashed (or libFuzzer stopped on a
-timeout or out-of-memory input, also saved).
+Each target runs in its own process (libFuzzer owns the process), forked from this one once it has
+imported the targets with the safecampus modules instrumented for coverage, and seeded from
+fuzz/seeds.py. An input that raises anything but the decoder's own error is a crash: it is saved
+under build/fuzz/crashes/<target>/ (input and traceback) and the run goes on, so one run counts every
+distinct crash. The table gives, per target: inputs tried, coverage (libFuzzer's edges `cov` and
+features `ft` over the instrumented code), the corpus it grew, inputs per second and crashes. Exit
+status 1 when any target crashed (or libFuzzer stopped on a timeout or out-of-memory input, also saved).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -38,13 +38,24 @@ _STAT = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
 _EXECUTED = re.compile(r"stat::number_of_executed_units: (\d+)")
 
 
-def worker(target: str, runs: int, crashes: Path) -> None:
-    """In a child process: fuzz one target under libFuzzer; never returns (libFuzzer exits)."""
+def load() -> ModuleType:
+    """The targets, imported once with the safecampus modules instrumented for coverage; each target's
+    child is forked from this process, so the imports (about 2 s) are not paid again per target."""
     import atheris
 
     sys.path.insert(0, str(HERE))
     with atheris.instrument_imports(include=["safecampus"]):
         import targets
+    from seeds import simulated_lines
+
+    targets.registry()  # the seeded city and the simulated seeds, built once for every child
+    simulated_lines()
+    return targets
+
+
+def worker(targets: ModuleType, target: str, runs: int, crashes: Path) -> None:
+    """In a forked child: fuzz one target under libFuzzer; never returns (libFuzzer exits)."""
+    import atheris
     from seeds import seeds
 
     function = targets.TARGETS[target]
@@ -80,27 +91,35 @@ def _guarded(function: object, data: bytes, target: str, crashes: Path) -> None:
             stem.with_suffix(".txt").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
 
 
-def run_target(target: str, runs: int) -> dict[str, object]:
-    """Fuzz one target in a child process; its figures from libFuzzer's final line and the crash files."""
+def run_target(targets: ModuleType, target: str, runs: int) -> dict[str, object]:
+    """Fuzz one target in a forked child; its figures from libFuzzer's final line and the crash files."""
     crashes = CRASHES / target
     shutil.rmtree(crashes, ignore_errors=True)
+    crashes.mkdir(parents=True, exist_ok=True)
+    stderr = CRASHES.parent / f"{target}.stderr"
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", target, "--runs", str(runs)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: libFuzzer exits it; anything before that is logged and ends it with 70
+        try:
+            os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)
+            worker(targets, target, runs, crashes)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(70)
+    _, status = os.waitpid(pid, 0)
     seconds = time.perf_counter() - started
-    log = done.stderr
+    returncode = os.waitstatus_to_exitcode(status)
+    log = stderr.read_text(encoding="utf-8", errors="replace")
     stats = _STAT.findall(log)  # the last status line (DONE at the end of a complete run)
     tried, cov, ft, corp = (int(g) for g in stats[-1]) if stats else (0, 0, 0, 0)
     executed = _EXECUTED.search(log)
     tried = int(executed.group(1)) if executed else tried
     found = sorted(crashes.glob("crash-*.txt")) if crashes.is_dir() else []
     stopped = sorted(p for p in crashes.glob("*") if p.name.startswith(("timeout-", "oom-", "slow-unit-")))
-    ok = done.returncode == 0 and not found and not stopped
+    ok = returncode == 0 and not found and not stopped
     if not ok and not found and not stopped:
         (CRASHES / f"{target}.log").parent.mkdir(parents=True, exist_ok=True)
         (CRASHES / f"{target}.log").write_text(log, encoding="utf-8")
@@ -121,22 +140,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", help=f"targets to run (default: all): {', '.join(NAMES)}")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("FUZZ_RUNS", 1_000_000)))
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker(args.worker, args.runs, CRASHES / args.worker)
-        return
     unknown = sorted(set(args.targets) - set(NAMES))
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    if os.environ.get("PYTHONHASHSEED") != "0":  # the same hashing in every run, as libFuzzer replays inputs
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], {**os.environ, "PYTHONHASHSEED": "0"})
+    targets = load()
     print(f"fuzzing {len(args.targets or NAMES)} targets, {args.runs:,} inputs each (atheris {_atheris_version()})")
-    print(f"{'target':<12} {'inputs':>10} {'cov':>6} {'ft':>7} {'corpus':>7} {'s':>7} {'exec/s':>7} {'crashes':>8}")
+    print(f"{'target':<16} {'inputs':>10} {'cov':>6} {'ft':>7} {'corpus':>7} {'s':>7} {'exec/s':>7} {'crashes':>8}")
     failed = False
     for target in args.targets or NAMES:
-        row = run_target(target, args.runs)
+        row = run_target(targets, target, args.runs)
         rate = float(row["inputs"]) / max(float(row["seconds"]), 1e-9)  # type: ignore[arg-type]
         print(
-            f"{row['target']:<12} {row['inputs']:>10,} {row['cov']:>6} {row['ft']:>7} {row['corpus']:>7} "
+            f"{row['target']:<16} {row['inputs']:>10,} {row['cov']:>6} {row['ft']:>7} {row['corpus']:>7} "
             f"{row['seconds']:>7.1f} {rate:>7.0f} {row['crashes']:>8}",
             flush=True,
         )

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import re
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterable
@@ -24,26 +26,14 @@ from safecampus.connectors.fire import importer as fire
 from safecampus.connectors.progress import importer as progress
 from safecampus.connectors.registry import RegistryView
 from safecampus.schemas import common
+from safecampus.simulator.ledger_files import HEADER as LEDGER_HEADER
 
 SHEET = "xl/worksheets/sheet1.xml"
 ROWS = {  # a small good file of each importer
     "canteen": [
-        [
-            "日期",
-            "食堂",
-            "凭证号",
-            "类别",
-            "品名",
-            "数量",
-            "单位",
-            "单价",
-            "金额（元）",
-            "供应商",
-            "发票号",
-            "验收人数",
-        ],
-        ["2026/10/1", "C0001", "V001", "食材", "大米", "120", "公斤", "4.27", "512.40", "SUP01", "INV1", "2"],
-        ["2026/10/2", "C0001", "V002", "食材", "青菜", "10", "公斤", "5.5", "55.00", "SUP02", "INV2", "2"],
+        LEDGER_HEADER,  # 日期, 食堂, 凭证号, 类别, 品名, 数量, 单位, 单价, 金额, 供应商, 发票号, 验收人数, 录入时间
+        ["2026/10/1", "C0001", "V001", "食材", "大米", "120", "公斤", "4.27", "512.40", "SUP01", "INV1", "2", ""],
+        ["2026/10/2", "C0001", "V002", "食材", "青菜", "10", "公斤", "5.5", "55.00", "SUP02", "INV2", "2", ""],
     ],
     "fire": [
         ["检查编号", "机构编号", "检查人角色", "检查类型", "检查时间", "检查项", "结果"],
@@ -211,7 +201,7 @@ def test_a_sheet_declaring_the_whole_grid_is_refused_before_a_row_is_read(
     data = book(ROWS["canteen"])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         sheet = archive.read(SHEET).decode()
-    grid = re.sub(r'<dimension ref="A1:L3"\s*/>', '<dimension ref="A1:XFD1048576"/>', sheet)
+    grid = re.sub(r'<dimension ref="[^"]*"\s*/>', '<dimension ref="A1:XFD1048576"/>', sheet)
     assert grid != sheet
     path = rezip(data, tmp_path / "grid.xlsx", parts={SHEET: grid.encode()})
     for kind in ("canteen", "fire"):
@@ -277,3 +267,18 @@ def test_no_workbook_is_read_when_openpyxl_would_parse_without_defusedxml(
     path.write_bytes(book(ROWS["fire"]))
     monkeypatch.setattr(_reader, "iterparse", ElementTree.iterparse)
     assert "defusedxml" in refusal(importers["fire"], path)
+
+
+def test_the_cli_refuses_a_zip_bomb_in_one_line(bombs: dict[int, Path], city_store: str, tmp_path: Path) -> None:
+    """`safecampus import canteen|fire|progress bomb.xlsx`: exit non-zero, one line on stderr, no traceback."""
+    safecampus = Path(sys.executable).with_name("safecampus")
+    for command in (
+        ["canteen", str(bombs[20]), "--out", str(tmp_path / "raw.jsonl")],
+        ["fire", str(bombs[20]), "--out", str(tmp_path / "raw.jsonl")],
+        ["progress", str(bombs[20]), "--store", city_store],
+    ):
+        done = subprocess.run([str(safecampus), "import", *command], capture_output=True, text=True, check=False)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode != 0 and len(lines) == 1, done.stderr
+        assert "error:" in lines[0] and "疑似压缩炸弹" in lines[0] and "xlsx_max_ratio" in lines[0], lines
+    assert not (tmp_path / "raw.jsonl").exists()
