@@ -15,7 +15,9 @@ status 1 when any target crashed (or libFuzzer stopped on a timeout or out-of-me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -44,8 +46,8 @@ def load() -> ModuleType:
     import atheris
 
     sys.path.insert(0, str(HERE))
-    with atheris.instrument_imports(include=["safecampus"]):
-        import targets
+    with contextlib.redirect_stderr(io.StringIO()), atheris.instrument_imports(include=["safecampus"]):
+        import targets  # (atheris names every module it instruments on stderr)
     from seeds import simulated_lines
 
     targets.registry()  # the seeded city and the simulated seeds, built once for every child

@@ -1,7 +1,7 @@
 """The fuzz harness (fuzz/): a short coverage-guided run of every target fails the suite on any crash;
 the seeds and every saved crash replay cleanly; no decoder opens a file or a socket.
 
-The full run is `make fuzz` (FUZZ_RUNS inputs per target); this one is FUZZ_SHORT_RUNS (2,000).
+The full run is `make fuzz` (FUZZ_RUNS inputs per target); this one is FUZZ_SHORT_RUNS (4,000).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ sys.path.insert(0, str(FUZZ))
 import seeds  # noqa: E402
 import targets  # noqa: E402
 
-SHORT_RUNS = int(os.environ.get("FUZZ_SHORT_RUNS", "2000"))
+SHORT_RUNS = int(os.environ.get("FUZZ_SHORT_RUNS", "4000"))
 
 # The reproducers of issue 10, as each target takes them; before the fixes each raised a foreign error.
 REPRODUCERS: dict[str, list[bytes]] = {
