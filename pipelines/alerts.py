@@ -258,13 +258,14 @@ def read_operator_actions(path: Path) -> list[OperatorAction]:
     for n, line in enumerate(path.read_bytes().splitlines(), start=1):
         if line.strip():
             try:
-                actions.append(_operator_action(line))
+                actions.append(operator_action(line))
             except ValueError as exc:
                 raise ValueError(f"{path.name} line {n}: {exc}") from None
     return actions
 
 
-def _operator_action(line: bytes) -> OperatorAction:
+def operator_action(line: bytes) -> OperatorAction:
+    """One line of the operations log (a file or the topic), or ValueError saying in plain words why not."""
     try:
         fields = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

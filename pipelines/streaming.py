@@ -50,14 +50,15 @@ from apache_beam.utils.windowed_value import WindowedValue
 from safecampus.config import Settings
 from safecampus.connectors.kafka import (
     EVERY_PARTITION,
+    JSON_HEADERS,
     Instance,
     KafkaMessage,
     KafkaUnavailableError,
-    ProducerRecord,
     ReadFromKafka,
     Topics,
     WriteToKafka,
     check_kafka,
+    json_records,
 )
 from safecampus.connectors.registry import registry_at
 from safecampus.connectors.store import StoreSink, engine_for
@@ -65,15 +66,14 @@ from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import attach_offsets, detection_failed, is_stateful, kpis_of, refused_dlq
 from safecampus.pipelines.domain import Detector, DomainPipeline, KpiPartials, leniency_partials, merge_partials
 from safecampus.pipelines.normalize import event_rows, normalize_lines, tune_gc
+from safecampus.pipelines.operations import OperationsLog, operations_log
 from safecampus.pipelines.rebuild import rebuilt_detector
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
-from safecampus.schemas.dlq import DlqRecord
 
 __all__ = ["build_streaming", "run_streaming"]
 
 log = logging.getLogger(__name__)
-JSON_HEADERS: tuple[tuple[str, bytes], ...] = (("content-type", b"application/json"),)
 
 
 @dataclass
@@ -96,9 +96,17 @@ _STATES_LOCK = threading.Lock()
 class ProcessBatch(beam.DoFn):  # type: ignore[misc]
     """One Kafka batch → events, DLQ and alerts as producer records, after upserting them to the store."""
 
-    def __init__(self, domain: Domain, settings: Settings, registry_url: str, store_url: str | None) -> None:
+    def __init__(
+        self,
+        domain: Domain,
+        settings: Settings,
+        registry_url: str,
+        store_url: str | None,
+        operations: tuple[str, Topics] | None = None,
+    ) -> None:
         self.domain, self.settings = domain, settings
         self.registry_url, self.store_url = registry_url, store_url
+        self.operations_at = operations  # (bootstrap, topics) of the operators' log, or None
         self.run_id = uuid.uuid4().hex  # one per pipeline: its instances share the partitions' states
 
     def setup(self) -> None:
@@ -106,6 +114,10 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         self.sink = StoreSink(self.store_url) if self.store_url else None
         self.stateful = is_stateful(self.pipeline)
         self.history = self.pipeline.detector_history()
+        self.operations: OperationsLog | None = None
+        if self.operations_at is not None:
+            bootstrap, topics = self.operations_at
+            self.operations = operations_log(bootstrap, topics.operations, topics.alerts, topics.dlq, self.store_url)
         tune_gc(self.settings.gc_young_threshold)
 
     def start_bundle(self) -> None:
@@ -134,17 +146,19 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
                 self.domain, self._refused, self.pipeline.event_id, out.origins, first.topic, first.partition
             )
             derived = [r for detector in self._touched for r in detector.take_records()]
+        if self.operations is not None:
+            alerts = self.operations.apply(alerts)  # acknowledged, suppressed: as replay's --operations
         bodies = [e.model_dump_json() for _, e in out.events]  # once: the topic and the store share it
         if self.sink is not None:
             self.sink.write(events=event_rows(self.pipeline, out.events, bodies), alerts=alerts, dlq=out.dlq)
         if derived:
-            yield beam.pvalue.TaggedOutput("derived", derived_records(derived))
+            yield beam.pvalue.TaggedOutput("derived", json_records(derived, lambda r: str(getattr(r, "subject", ""))))
         if out.events:
             yield [(s.encode(), b.encode(), JSON_HEADERS) for (s, _), b in zip(out.events, bodies, strict=True)]
         if out.dlq:
-            yield beam.pvalue.TaggedOutput("dlq", dlq_records(out.dlq))
+            yield beam.pvalue.TaggedOutput("dlq", json_records(out.dlq, lambda r: r.source_topic))
         if alerts:
-            yield beam.pvalue.TaggedOutput("alerts", alert_records(alerts))
+            yield beam.pvalue.TaggedOutput("alerts", json_records(alerts, lambda a: a.fingerprint))
         if out.earliest and out.latest:
             self._add_kpis(out.events, alerts, derived, out.lenient, out.earliest, out.latest, timestamp)
 
@@ -245,21 +259,6 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             heapq.heappush(state.deadlines, (deadline, subject))
 
 
-def dlq_records(records: Sequence[DlqRecord]) -> list[ProducerRecord]:
-    """DLQ records as Kafka records keyed by their source topic."""
-    return [(r.source_topic.encode(), r.model_dump_json().encode(), JSON_HEADERS) for r in records]
-
-
-def alert_records(alerts: Sequence[Alert]) -> list[ProducerRecord]:
-    """Alerts as Kafka records keyed by fingerprint (dedup and compaction work on it)."""
-    return [(a.fingerprint.encode(), a.model_dump_json().encode(), JSON_HEADERS) for a in alerts]
-
-
-def derived_records(records: Sequence[Record]) -> list[ProducerRecord]:
-    """Derived records (a bus run) as Kafka records keyed by their subject."""
-    return [(str(getattr(r, "subject", "")).encode(), r.model_dump_json().encode(), JSON_HEADERS) for r in records]
-
-
 class _SecondStage(beam.PTransform):  # type: ignore[misc]
     """A stage boundary for an always-empty PCollection: a GroupByKey (Prism fuses through a Reshuffle)."""
 
@@ -290,7 +289,7 @@ def build_streaming(
         bootstrap, [topics.raw(domain)], group_id, max_batch=max_batch, stop_at_end=stop_at_end, instance=instance
     )
     parts = batches | f"{name}Process" >> beam.ParDo(
-        ProcessBatch(domain, settings, registry_url, store_url)
+        ProcessBatch(domain, settings, registry_url, store_url, (bootstrap, topics))
     ).with_outputs("dlq", "alerts", "kpis", "derived", main="events")
     written = parts.events | f"{name}WriteEvents" >> WriteToKafka(bootstrap, topics.events(domain))
     # Prism 2.77 spins a core for as long as a bundle runs in a stage that sends nothing back to it: such a

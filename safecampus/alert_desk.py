@@ -2,10 +2,15 @@
 
     safecampus alerts list --severity critical
     safecampus alerts ack 3f9c0a1b --operator op-017 --comment "guard sent"   # a unique prefix is enough
+    safecampus alerts ack 3f9c0a1b --operator op-017 --kafka 127.0.0.1:9092   # and to the operations topic
+    safecampus alerts suppress --school S0042 --start 2026-09-01T09:00+08:00 --end 2026-09-01T10:00+08:00 \
+        --reason fire_drill --kafka 127.0.0.1:9092                             # a window, to the running pipelines
 
 An acknowledgement is kept in the store's acknowledgement history (every one, never overwritten)
 and applied to the stored alert (status acknowledged, the operator id, time and comment in its
-evidence) with the same upsert every sink uses; operators are ids, never names.
+evidence) with the same upsert every sink uses; operators are ids, never names. With `--kafka` it is
+also written to the `operations` topic, which the running pipelines follow (pipelines/operations.py):
+a repeat of the alert stays acknowledged there too. Suppression windows go to that topic only.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -23,8 +29,8 @@ from safecampus.config import Settings
 from safecampus.connectors.store import StoreError, alert_row, open_store, upsert_all
 from safecampus.pipelines.alerts import acknowledge
 from safecampus.schemas.alert import Alert, rule_name
-from safecampus.schemas.common import DOMAINS, SEVERITIES, SEVERITY_NAMES, local_text
-from safecampus.schemas.operations import Acknowledgement
+from safecampus.schemas.common import DOMAINS, SEVERITIES, SEVERITY_NAMES, describe_validation_error, local_text
+from safecampus.schemas.operations import Acknowledgement, SuppressionWindow
 from safecampus.schemas.registry import LOCATION_ROLE_NAMES, District, School, SecurityDevice
 from safecampus.schemas.store import AcknowledgementRow, AlertRow
 
@@ -32,6 +38,10 @@ alerts_app = typer.Typer(help="Open alerts and acknowledgements (the control roo
 console = Console()
 errors = Console(stderr=True)
 StoreOption = Annotated[str | None, typer.Option(help="store URL (default: the configured database_url)")]
+KafkaOption = Annotated[
+    str | None, typer.Option(help="bootstrap servers: also to the operations topic the running pipelines follow")
+]
+PrefixOption = Annotated[str, typer.Option(help="prefix of the topic names (tests isolate themselves)")]
 SHORT = 12  # fingerprint characters shown; any unique prefix is accepted by `alerts ack`
 STATUS_NAMES = {"firing": "告警中", "acknowledged": "已确认", "resolved": "已恢复", "suppressed": "已抑制"}
 
@@ -139,6 +149,8 @@ def ack(
     operator: Annotated[str, typer.Option(help="operator id (not a name)")],
     comment: Annotated[str, typer.Option(help="what was done")] = "",
     store: StoreOption = None,
+    kafka: KafkaOption = None,
+    topic_prefix: PrefixOption = "",
 ) -> None:
     """Acknowledge one alert: it stays visible, marked as taken in hand; earlier acknowledgements stay in history."""
     url, engine = _store(store)
@@ -165,3 +177,40 @@ def ack(
     )
     what = f"{rule_name(acked.rule)} ({acked.rule}) on {acked.subject}, {acked.severity}"
     console.print(f"已确认 acknowledged {what}, by {operator}")
+    if kafka:
+        _to_operations(kafka, topic_prefix, note, note.fingerprint)
+
+
+@alerts_app.command("suppress")
+def suppress(
+    school: Annotated[str, typer.Option(help="the school, e.g. S0042")],
+    start: Annotated[str, typer.Option(help="start, with its UTC offset: 2026-09-01T09:00:00+08:00")],
+    end: Annotated[str, typer.Option(help="end, with its UTC offset")],
+    kafka: Annotated[str, typer.Option(help="bootstrap servers of the operations topic")],
+    reason: Annotated[str, typer.Option(help="maintenance, fire_drill or other (other needs --rules)")] = "maintenance",
+    rules: Annotated[list[str] | None, typer.Option(help="rules covered, e.g. security.fence")] = None,
+    note: Annotated[str, typer.Option(help="what is going on")] = "",
+    topic_prefix: PrefixOption = "",
+) -> None:
+    """Announce a maintenance or drill window: alerts its reason implies, raised there then, show as suppressed."""
+    fields = {"school_id": school, "start": start, "end": end, "reason": reason, "note": note, "rules": rules or []}
+    try:
+        window = SuppressionWindow.model_validate(fields)
+    except ValidationError as exc:
+        _fail(f"not a suppression window: {describe_validation_error(exc)}")
+        raise  # unreachable: _fail exits
+    _to_operations(kafka, topic_prefix, window, school)
+    covered = ", ".join(window.covered_rules) or "—"
+    console.print(f"已抑制 window for {school} {local_text(window.start)} – {local_text(window.end)}: {covered}")
+
+
+def _to_operations(bootstrap: str, prefix: str, action: BaseModel, key: str) -> None:
+    from safecampus.connectors.kafka import KafkaUnavailableError, Topics, check_kafka, produce_batch
+
+    try:
+        check_kafka(bootstrap)
+    except KafkaUnavailableError as exc:
+        _fail(str(exc))
+    topic = Topics(prefix).operations
+    produce_batch(bootstrap, topic, [(key.encode(), action.model_dump_json().encode(), ())])
+    console.print(f"→ {topic} @ {bootstrap}")

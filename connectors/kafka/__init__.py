@@ -5,11 +5,13 @@ Splittable-DoFn reader; `sink` the writer. Everything is importable from here.
 """
 
 from safecampus.connectors.kafka.clients import (
+    JSON_HEADERS,
     Header,
     KafkaUnavailableError,
     ProducerRecord,
     Topics,
     check_kafka,
+    json_records,
     produce_batch,
     read_from_start,
     reliable_producer,
@@ -20,6 +22,7 @@ from safecampus.connectors.kafka.source import EVERY_PARTITION, Instance, KafkaM
 
 __all__ = [
     "EVERY_PARTITION",
+    "JSON_HEADERS",
     "Header",
     "Instance",
     "KafkaMessage",
@@ -29,6 +32,7 @@ __all__ = [
     "Topics",
     "WriteToKafka",
     "check_kafka",
+    "json_records",
     "produce_batch",
     "read_from_start",
     "reliable_producer",

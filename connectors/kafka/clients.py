@@ -14,11 +14,12 @@ consume → produce loop took 55 µs of CPU per record with kafka-python against
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import confluent_kafka
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import BaseModel
 
 from safecampus.schemas.common import Domain
 
@@ -27,6 +28,12 @@ _START_HINT = "start it with make kafka"
 Header = tuple[str, bytes]
 ProducerRecord = tuple[bytes | None, bytes, Sequence[Header]]
 """What `WriteToKafka` takes, in batches: (key, value, headers)."""
+JSON_HEADERS: tuple[Header, ...] = (("content-type", b"application/json"),)
+
+
+def json_records(items: Iterable[BaseModel], key: Callable[[Any], str]) -> list[ProducerRecord]:
+    """Records as Kafka records of their JSON, keyed by `key(record)` (a fingerprint, a subject, a topic)."""
+    return [(key(r).encode(), r.model_dump_json().encode(), JSON_HEADERS) for r in items]
 
 
 # kafka-python 3 renamed the option that bounds the first connection.
@@ -43,6 +50,7 @@ class Topics:
         self.alerts = f"{prefix}alerts"
         self.dlq = f"{prefix}dlq"
         self.kpis = f"{prefix}kpis"
+        self.operations = f"{prefix}operations"  # operators' acknowledgements and suppression windows
 
     def raw(self, domain: Domain) -> str:
         return f"{self.prefix}raw.{domain}"
