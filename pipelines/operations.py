@@ -14,9 +14,9 @@ A line that is neither an acknowledgement nor a window goes to the DLQ with its 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
-import time
 from collections.abc import Sequence
 
 from confluent_kafka import Consumer, TopicPartition
@@ -45,7 +45,14 @@ class OperationsLog:
         self.consumer: Consumer | None = None
         self.ends: dict[int, int] = {}  # partition → end offset when the topic was found: read before any batch
         self.caught_up = threading.Event()
-        threading.Thread(target=self._follow, name=f"operations-{topic}", daemon=True).start()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._follow, name=f"operations-{topic}", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """End the follower and close its client (a daemon thread inside librdkafka at exit crashes it)."""
+        self.stopped.set()
+        self.thread.join(timeout=5)
 
     def apply(self, alerts: Sequence[Alert]) -> list[Alert]:
         """The batch's alerts as the control room should see them (waits once for the log's first read)."""
@@ -60,14 +67,14 @@ class OperationsLog:
             return [self.triage.apply(alert) for alert in alerts]
 
     def _follow(self) -> None:
-        while True:
+        while not self.stopped.is_set():
             try:
-                self._read_forever()
+                self._read_until_stopped()
             except Exception:  # the broker went away: the client is made again, the log read on from the start
                 log.warning("following the operations log %s failed; starting again", self.topic, exc_info=True)
-                time.sleep(_TOPIC_CHECK_S)
+                self.stopped.wait(_TOPIC_CHECK_S)
 
-    def _read_forever(self) -> None:
+    def _read_until_stopped(self) -> None:
         consumer = pipeline_consumer(self.bootstrap, f"{self.topic}-follower")
         try:
             partitions = self._partitions(consumer)
@@ -76,7 +83,7 @@ class OperationsLog:
                 self.ends[p] = consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1]
             read = {p: 0 for p in partitions}
             self._check_caught_up(read)
-            while True:
+            while not self.stopped.is_set():
                 message = consumer.poll(_POLL_S)
                 if message is None or message.error() is not None:
                     continue
@@ -88,12 +95,13 @@ class OperationsLog:
 
     def _partitions(self, consumer: Consumer) -> list[int]:
         """The topic's partitions; until it exists (nobody has acknowledged anything yet), an empty log."""
-        while True:
+        while not self.stopped.is_set():
             found = consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
             if found is not None and found.error is None and found.partitions:
                 return sorted(found.partitions)
             self.caught_up.set()
-            time.sleep(_TOPIC_CHECK_S)
+            self.stopped.wait(_TOPIC_CHECK_S)
+        return []
 
     def _check_caught_up(self, read: dict[int, int]) -> None:
         if all(read.get(p, 0) >= end for p, end in self.ends.items()):
@@ -127,6 +135,15 @@ class OperationsLog:
 # One log per worker process and topic, shared by the pipelines' ProcessBatch instances.
 _LOGS: dict[tuple[str, str], OperationsLog] = {}
 _LOGS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_all() -> None:
+    with _LOGS_LOCK:
+        logs = list(_LOGS.values())
+        _LOGS.clear()
+    for found in logs:
+        found.stop()
 
 
 def operations_log(

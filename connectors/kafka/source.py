@@ -174,6 +174,10 @@ class _ReadPartition(beam.DoFn):
         self._next_offset: dict[_Key, int] = {}  # where each cached consumer will read next
         self._committer: Consumer | None = None
         self._commits: concurrent.futures.ThreadPoolExecutor | None = None
+        # librdkafka crashes the process on a client used after close: Beam may tear this reader down on its
+        # shutdown thread while a bundle still polls. Each client call holds this; teardown closes under it.
+        self._clients_lock = threading.RLock()
+        self._closed = False
 
     def _consumer(self, tp: _Key, offset: int) -> tuple[Consumer, bool]:
         """The cached consumer of `tp`, positioned at `offset`; True when it had to seek (cold fetch)."""
@@ -220,12 +224,16 @@ class _ReadPartition(beam.DoFn):
         if restriction.start >= restriction.stop:
             tracker.try_claim(restriction.stop)  # nothing to read (e.g. an empty partition with stop_at_end)
             return
-        consumer, cold = self._consumer(tp, restriction.start)
+        with self._clients_lock:
+            self._check_open()
+            consumer, cold = self._consumer(tp, restriction.start)
         deadline = time.monotonic() + _MAX_PROCESS_S
         last_next: int | None = None
         try:
             while True:
-                records = _fetch(consumer, self._max_batch, self._poll_timeout_ms / 1000)
+                with self._clients_lock:
+                    self._check_open()
+                    records = _fetch(consumer, self._max_batch, self._poll_timeout_ms / 1000)
                 if not records:
                     position = self._next_offset[tp]
                     if position >= restriction.stop:
@@ -235,7 +243,9 @@ class _ReadPartition(beam.DoFn):
                     if (bounded or cold) and time.monotonic() < deadline:
                         cold = False
                         continue  # the records exist, or the consumer is new: a slow fetch, not idleness
-                    _, highwater = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
+                    with self._clients_lock:
+                        self._check_open()
+                        _, highwater = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)
                     if not bounded and 0 <= highwater <= position:
                         # Caught up, not just a slow fetch: time passes even when no record arrives.
                         _advance(watermark, Timestamp.now() - Duration.of(_IDLE_SLACK_S))
@@ -281,11 +291,18 @@ class _ReadPartition(beam.DoFn):
                 # Prism finalizes every bundle of this stage; the SDK errors on one that registered nothing.
                 finalizer.register(_nothing_to_commit)
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the Kafka reader was torn down while a bundle still read: the bundle fails")
+
     def teardown(self) -> None:
-        for consumer in [*self._consumers.values(), self._committer]:
-            if consumer is not None:
-                consumer.close()
-        self._consumers.clear()
+        with self._clients_lock, _COMMIT_LOCK:
+            self._closed = True
+            for consumer in [*self._consumers.values(), self._committer]:
+                if consumer is not None:
+                    consumer.close()
+            self._consumers.clear()
+            self._committer = None
         if self._commits is not None:
             self._commits.shutdown(wait=False)
 
