@@ -109,11 +109,13 @@ def bench_prism(domain: Domain, lines: list[bytes], events: int, instances: int 
 
 
 class SameWork:
-    """What every runner does per batch: normalize_lines, then the domain's detectors (plain Python)."""
+    """What the plain loop and Quix do per batch: normalize_lines, then the domain's detectors (plain Python)."""
 
     def __init__(self, domain: Domain) -> None:
         self.pipeline = pipeline_for(domain, Settings(), city_registry())
         self.detectors: dict[str, Any] = {}
+        # The collector tuned as our pipelines tune it, so every runner has the same process settings.
+        tune_gc(Settings().gc_young_threshold)
 
     def __call__(self, records: list[tuple[int, bytes]], topic: str, partition: int | None = None) -> list[bytes]:
         out = normalize_lines(self.pipeline, records, topic, partition)
@@ -132,7 +134,6 @@ def bench_plain(domain: Domain, lines: list[bytes], events: int) -> float:
     topics = _topics(prefix, domain)
     publish(BOOTSTRAP, [(topics.raw, line) for line in lines])
     work = SameWork(domain)
-    tune_gc(Settings().gc_young_threshold)  # as our pipelines do: the ceiling of the same process settings
     consumer = pipeline_consumer(BOOTSTRAP, f"{prefix}plain")
     consumer.assign([TopicPartition(topics.raw, p, 0) for p in (0, 1)])
     producer = pipeline_producer(BOOTSTRAP)
