@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from apache_beam.utils.timestamp import Timestamp
 from fire_forms import at, form
 from sqlmodel import Session, select
 
@@ -82,12 +83,15 @@ def stream(store: str, batches: list[list[KafkaMessage]], moves: set[int]) -> di
     for number, batch in enumerate(batches):
         if doer is None or number in moves:
             if doer is not None:
+                list(doer.finish_bundle())
                 doer.teardown()
             doer = ProcessBatch("fire", Settings(), store, store)
             doer.setup()
-        for _ in doer.process(batch):
+            doer.start_bundle()
+        for _ in doer.process(batch, Timestamp.of(max(m.timestamp_ms for m in batch) / 1000)):
             pass
     assert doer is not None
+    list(doer.finish_bundle())
     doer.teardown()
     with Session(engine_for(store)) as session:
         return {r.fingerprint: (r.rule, r.status, r.severity) for r in session.exec(select(AlertRow)).all()}
