@@ -42,6 +42,7 @@ from safecampus.schemas.registry import (
     GtfsStop,
     GtfsStopTime,
     GtfsTrip,
+    PickupCentre,
     School,
     SecurityDevice,
 )
@@ -50,6 +51,7 @@ from safecampus.schemas.registry import (
 CSV_TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
     ("districts.csv", District),
     ("schools.csv", School),
+    ("pickup_centres.csv", PickupCentre),
     ("security_devices.csv", SecurityDevice),
     ("bus_operators.csv", BusOperator),
     ("buses.csv", Bus),
@@ -84,6 +86,7 @@ class RegistryView:
 
     districts: dict[str, District] = field(default_factory=dict)
     schools: dict[str, School] = field(default_factory=dict)
+    centres: dict[str, PickupCentre] = field(default_factory=dict)
     devices: dict[str, SecurityDevice] = field(default_factory=dict)
     operators: dict[str, BusOperator] = field(default_factory=dict)
     buses_by_terminal: dict[str, Bus] = field(default_factory=dict)
@@ -114,6 +117,8 @@ class RegistryView:
                     view.districts[row.district_id] = row
                 case School():
                     view.schools[row.school_id] = row
+                case PickupCentre():
+                    view.centres[row.centre_id] = row
                 case SecurityDevice():
                     view.devices[row.device_id] = row
                 case BusOperator():

@@ -104,6 +104,49 @@ class SecurityRules(BaseModel):
         return pattern
 
 
+class PickupRules(BaseModel):
+    """Pick-up centres (underground 接送中心 at schools, the city's 2023–2025 plan): when they are congested."""
+
+    occupancy_ratio: float = Field(
+        0.9, gt=0, description="configurable: no national number; occupancy at this share of the centre's bays"
+    )
+    queue_vehicles: int = Field(
+        8, ge=1, description="configurable: vehicles queueing at the entrance back onto the street at about 8"
+    )
+    congested_min_s: int = Field(
+        180, ge=0, description="configurable: above the level this long (a bus unloading for a minute is not)"
+    )
+    dropoff_window: str = Field(
+        "07:00-08:30", description="configurable: the schools' morning drop-off, local time (HH:MM-HH:MM)"
+    )
+    pickup_window: str = Field(
+        "16:00-17:45", description="configurable: the afternoon pick-up, local time (HH:MM-HH:MM)"
+    )
+
+    @field_validator("dropoff_window", "pickup_window")
+    @classmethod
+    def _a_window(cls, text: str) -> str:
+        window_minutes(text)
+        return text
+
+    def windows(self) -> dict[str, tuple[int, int]]:
+        """Window name → (first, last) minute after local midnight."""
+        return {"dropoff": window_minutes(self.dropoff_window), "pickup": window_minutes(self.pickup_window)}
+
+
+def window_minutes(text: str) -> tuple[int, int]:
+    """`HH:MM-HH:MM` as (first, last) minute after local midnight; ValueError in plain words."""
+    try:
+        first, last = text.split("-")
+        (h1, m1), (h2, m2) = first.split(":"), last.split(":")
+        start, end = int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
+    except ValueError:
+        raise ValueError(f"a window is HH:MM-HH:MM local time, e.g. 07:00-08:30 (got {text!r})") from None
+    if not 0 <= start < end <= 24 * 60:
+        raise ValueError(f"a window starts before it ends, within one day (got {text!r})")
+    return start, end
+
+
 class CanteenRules(BaseModel):
     min_delivery_checkers: int = Field(2, description="MOE 2024 guideline: deliveries checked by ≥ 2 people")
     surplus_rate_warning: float = Field(
@@ -240,6 +283,7 @@ class Settings(BaseSettings):
     )
     bus: BusRules = BusRules()
     security: SecurityRules = SecurityRules()
+    pickup: PickupRules = PickupRules()
     canteen: CanteenRules = CanteenRules()
     fire: FireRules = FireRules()
     limits: InputLimits = InputLimits()
@@ -269,6 +313,7 @@ def rules_reference() -> str:
     for group, model in (
         ("bus", BusRules),
         ("security", SecurityRules),
+        ("pickup", PickupRules),
         ("canteen", CanteenRules),
         ("fire", FireRules),
         ("limits", InputLimits),

@@ -24,6 +24,7 @@ SourceFormat = Literal[
     "isapi",  # Hikvision ISAPI EventNotificationAlert XML
     "gb28181",  # GB/T 28181 MANSCDP Notify XML (Alarm, Keepalive)
     "alarmbox",  # one-key alarm boxes, fence and access-control sensors (JSON)
+    "counter",  # pick-up centres' vehicle counters and barrier controllers (JSON)
     "jt808",  # JT/T 808 frame, hex
     "bus-json",  # the simulator's documented JSON bus fix
     "ledger-json",  # a canteen ledger entry as JSON

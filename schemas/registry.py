@@ -1,4 +1,4 @@
-"""Registry tables (sqlmodel): the city's schools, devices, buses, routes, canteens, institutions.
+"""Registry tables (sqlmodel): the city's schools, pick-up centres, devices, buses, routes, canteens, institutions.
 
 Loaded by `safecampus registry load DIR` from CSV files and a GTFS feed. No personal names:
 drivers are kept by id, age and years licensed.
@@ -20,6 +20,7 @@ LOCATION_ROLE_NAMES: dict[str, str] = {
     "perimeter": "周界",
     "playground": "操场",
     "office": "办公区",
+    "pickup_centre": "接送中心",
 }
 
 CHANGZHOU_DISTRICTS: tuple[tuple[str, str], ...] = (
@@ -52,18 +53,34 @@ class School(SQLModel, table=True):
     guard_post_at_gate: bool = True  # 护学岗
 
 
+class PickupCentre(SQLModel, table=True):
+    """A school's (underground) pick-up centre, a monitored site: where it is, its geofence and its size.
+
+    Its devices (cameras, barriers, counters) name it in `SecurityDevice.site_id`, with the location role
+    `pickup_centre`; buses inside `geofence_m` of (lat, lon) are at the centre (arrivals and dwell)."""
+
+    centre_id: str = Field(primary_key=True)
+    name: str
+    school_id: str = Field(index=True, foreign_key="school.school_id")
+    lat: float
+    lon: float
+    geofence_m: float = 80.0  # radius of the site around (lat, lon), metres
+    capacity: int  # vehicle bays: occupancy is judged against it ([pickup] occupancy_ratio)
+
+
 class SecurityDevice(SQLModel, table=True):
     device_id: str = Field(primary_key=True)
     school_id: str = Field(index=True, foreign_key="school.school_id")
-    kind: str  # camera, nvr, alarm_box, fence, access_control
+    kind: str  # camera, nvr, alarm_box, fence, access_control, barrier, counter
     vendor: str  # hikvision, gb28181, generic
     channel: int = 1
-    location_role: str  # gate, dormitory, canteen, classroom, perimeter, playground, office
+    location_role: str  # gate, dormitory, canteen, classroom, perimeter, playground, office, pickup_centre
     linked_to_police: bool
     heartbeat_interval_s: int
     address: str | None = None  # host[:port] a Hikvision device answers ISAPI and RTSP on
     parent_id: str | None = None  # GB/T 28181: the NVR a channel belongs to on the video platform
     video_retention_days: int | None = None  # days this channel keeps video, when not the rule's 30
+    site_id: str | None = None  # the pick-up centre (PickupCentre.centre_id) the device watches, if any
 
 
 class BusOperator(SQLModel, table=True):

@@ -26,10 +26,19 @@ SecurityEventType = Literal[
     "device_offline",
     "device_fault",
     "heartbeat",
+    "vehicle_count",  # a pick-up centre counter's reading: vehicles inside, queue (connectors/security/counter.py)
+    "vehicle_passage",  # one vehicle through a pick-up centre's barrier, in or out
     "other",
 ]
 EventState = Literal["active", "inactive"]
-LocationRole = Literal["gate", "dormitory", "canteen", "classroom", "perimeter", "playground", "office", "other"]
+LocationRole = Literal[
+    "gate", "dormitory", "canteen", "classroom", "perimeter", "playground", "office", "pickup_centre", "other"
+]
+PassageDirection = Literal["in", "out"]
+
+
+def _absent(value: object) -> bool:
+    return value is None
 
 
 class SecurityEvent(Record):
@@ -48,6 +57,17 @@ class SecurityEvent(Record):
     district: str | None = None
     location_role: LocationRole | None = None
     linked_to_police: bool | None = None
+    # Pick-up centre counts (vehicle_count, vehicle_passage); absent from every other event.
+    occupancy: int | None = Field(default=None, ge=0, exclude_if=_absent, description="vehicles inside the site")
+    queue: int | None = Field(default=None, ge=0, exclude_if=_absent, description="vehicles waiting to enter")
+    entered: int | None = Field(
+        default=None, ge=0, exclude_if=_absent, description="vehicles in since the last reading"
+    )
+    exited: int | None = Field(
+        default=None, ge=0, exclude_if=_absent, description="vehicles out since the last reading"
+    )
+    direction: PassageDirection | None = Field(default=None, exclude_if=_absent, description="a barrier passage")
+    site_id: str | None = Field(default=None, exclude_if=_absent, description="the pick-up centre of the device")
     lenient: tuple[str, ...] = Field(
         default=(),
         exclude_if=lambda kinds: not kinds,

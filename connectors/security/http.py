@@ -12,6 +12,7 @@ is stored first.
     /, /isapi, /ISAPI/Event/notification/alert   security  isapi
     /gb28181                               security  gb28181
     /alarmbox                              security  alarmbox
+    /counter                               security  counter (pick-up centres' counters and barriers)
     /escort                                bus       bus-json
     /inspection                            fire      inspection-json
 
@@ -83,6 +84,7 @@ EnvelopeSink = Callable[[RawEnvelope], None]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # an ISAPI post with a few JPEG snapshots stays far below 16 MiB
 ESCORT_MAX_BODY_BYTES = 16 * 1024  # an escort confirmation is about 100 bytes of JSON
+COUNTER_MAX_BODY_BYTES = 16 * 1024  # a counter reading too (connectors/security/counter.py)
 INSPECTION_MAX_BODY_BYTES = 256 * 1024  # a form of 200 findings at most (pipelines/domain.py MAX_JSON_BYTES)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"  # RFC 9110 §8.3: what a body without a type is
 ROUTES: dict[str, SourceFormat] = {
@@ -91,14 +93,23 @@ ROUTES: dict[str, SourceFormat] = {
     "/ISAPI/Event/notification/alert": "isapi",
     "/gb28181": "gb28181",
     "/alarmbox": "alarmbox",
+    "/counter": "counter",
     "/escort": "bus-json",
     "/inspection": "inspection-json",
 }
 DOMAINS: dict[SourceFormat, Domain] = {"bus-json": "bus", "inspection-json": "fire"}  # else a security device's
 # A camera's id is inside its XML (the pipeline finds it); an escort confirmation names its terminal, an
 # inspection its institution: the key keeps them on the partition of the bus's frames, the institution's forms.
-KEY_FIELDS: dict[SourceFormat, str] = {"bus-json": "terminal_id", "inspection-json": "institution_id"}
-BODY_LIMITS: dict[SourceFormat, int] = {"bus-json": ESCORT_MAX_BODY_BYTES, "inspection-json": INSPECTION_MAX_BODY_BYTES}
+KEY_FIELDS: dict[SourceFormat, str] = {
+    "bus-json": "terminal_id",
+    "inspection-json": "institution_id",
+    "counter": "device_id",  # a centre's counts stay on its device's partition, in one detector
+}
+BODY_LIMITS: dict[SourceFormat, int] = {
+    "bus-json": ESCORT_MAX_BODY_BYTES,
+    "inspection-json": INSPECTION_MAX_BODY_BYTES,
+    "counter": COUNTER_MAX_BODY_BYTES,
+}
 
 
 class SecurityHttpGateway:

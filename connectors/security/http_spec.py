@@ -20,6 +20,7 @@ _WHAT = {
     "isapi": "Hikvision ISAPI event notification (XML, or multipart/form-data with snapshots)",
     "gb28181": "GB/T 28181 MANSCDP Alarm or Keepalive (XML, GB2312 or UTF-8, bare or inside a SIP MESSAGE)",
     "alarmbox": "one-key alarm box or intrusion sensor event (JSON)",
+    "counter": "pick-up centre vehicle counter reading or barrier passage (JSON, docs/pickup-centres.md)",
     "bus-json": "school-bus escort confirmation (JSON: terminal_id, kind, time)",
     "inspection-json": "childcare fire-safety inspection form (JSON)",
 }

@@ -1,6 +1,6 @@
 """What every security decoder returns, and the map from vendor types onto our taxonomy.
 
-`decode_isapi`, `decode_gb28181` and `decode_alarmbox` each turn one device payload into a
+`decode_isapi`, `decode_gb28181`, `decode_alarmbox` and `decode_counter` each turn one device payload into a
 `VendorSecurityRecord`: the device's own words, made uniform (ids, channel, aware time,
 state). `taxonomy_of` then names the `SecurityEventType`; None means a vendor type we do not
 know: the pipeline raises it as "other" at warning severity (a camera's alarm is never dropped)
@@ -11,6 +11,7 @@ Vendor types are stable strings, lower case:
     gb28181:<method>[/<type>]      gb28181:5/6 (video analytics, intrusion), gb28181:2
     gb28181:keepalive[/error]      a Keepalive with Status OK (or ERROR)
     alarmbox:<kind>                alarmbox:one_key, alarmbox:fence
+    counter:<kind>                 counter:count, counter:passage (pick-up centres' counters and barriers)
 
 Example:
     >>> taxonomy_of("gb28181:5/6")
@@ -29,9 +30,9 @@ from pydantic import Field, ValidationError
 
 from safecampus.connectors.security.xml import SecurityDecodeError
 from safecampus.schemas.common import PlausibleTime, Record, describe_validation_error, read_device_time
-from safecampus.schemas.security import EventState, SecurityEventType
+from safecampus.schemas.security import EventState, PassageDirection, SecurityEventType
 
-SecuritySourceFormat = Literal["isapi", "gb28181", "alarmbox"]
+SecuritySourceFormat = Literal["isapi", "gb28181", "alarmbox", "counter"]
 
 DESCRIPTION_MAX_CHARS = 200
 
@@ -48,12 +49,17 @@ class VendorSecurityRecord(Record):
     device_id: str = Field(min_length=1, max_length=64)
     channel: int = Field(default=1, ge=0, le=4096)
     source_format: SecuritySourceFormat
-    vendor_type: str = Field(pattern=r"^(isapi|gb28181|alarmbox):\S+$", max_length=64)
+    vendor_type: str = Field(pattern=r"^(isapi|gb28181|alarmbox|counter):\S+$", max_length=64)
     state: EventState = "active"
     occurred_at: PlausibleTime
     priority: int | None = Field(default=None, ge=1, le=4, description="GB/T 28181 AlarmPriority, 1 highest")
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_CHARS)
     lenient: tuple[str, ...] = Field(default=(), description="what the device bent and we accepted, by kind")
+    occupancy: int | None = Field(default=None, ge=0, description="counter: vehicles inside the site")
+    queue: int | None = Field(default=None, ge=0, description="counter: vehicles waiting to enter")
+    entered: int | None = Field(default=None, ge=0, description="counter: vehicles in since its last reading")
+    exited: int | None = Field(default=None, ge=0, description="counter: vehicles out since its last reading")
+    direction: PassageDirection | None = Field(default=None, description="barrier: a vehicle passing in or out")
 
 
 def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
@@ -158,6 +164,11 @@ _TAXONOMY: dict[str, SecurityEventType] = {
     "alarmbox:heartbeat": "heartbeat",
     "alarmbox:tamper": "tamper",
     "alarmbox:fault": "device_fault",
+    # The counter JSON form of pick-up centres (connectors/security/counter.py).
+    "counter:count": "vehicle_count",
+    "counter:passage": "vehicle_passage",
+    "counter:heartbeat": "heartbeat",
+    "counter:fault": "device_fault",
 }
 
 # GB/T 28181 methods whose meaning does not depend on the alarm type.

@@ -32,6 +32,8 @@ TITLES: dict[str, str] = {
     "device_offline": "设备离线",
     "device_fault": "设备故障",
     "heartbeat": "心跳",
+    "vehicle_count": "车辆计数",
+    "vehicle_passage": "车辆通行",
     "other": "其他事件",
 }
 

@@ -12,6 +12,7 @@ The detector only coordinates; each rule is its own module, with its slice of `S
     faults.py    a fault open longer than `fault_unfixed_h`
     unknown.py   a device not in the registry, once
     school_checks.py  the school's guards and police linkage, once per service day (its anchor device only)
+    congestion.py  a pick-up centre's occupancy and queue at drop-off and pick-up (its counting devices only)
 Deadlines (offline, a GB alarm's self-close, unfixed fault, calm after flapping) fire earliest
 first, before the event that passes them; at one instant in the order auto-close, unfixed fault,
 end of flapping, offline.
@@ -25,6 +26,7 @@ from typing import Literal
 
 from safecampus.config import SecurityRules
 from safecampus.pipelines.domain import Detector
+from safecampus.pipelines.security.congestion import CentreCongestion
 from safecampus.pipelines.security.context import DeviceContext, TypeKey
 from safecampus.pipelines.security.episodes import Episode, Episodes, EpisodeTrack, is_momentary
 from safecampus.pipelines.security.faults import FaultEscalation
@@ -36,7 +38,8 @@ from safecampus.schemas.alert import Alert
 from safecampus.schemas.registry import SecurityDevice
 from safecampus.schemas.security import SecurityEvent
 
-DeadlineKind = Literal["offline", "auto_close", "flap_end", "fault_unfixed"]
+DeadlineKind = Literal["offline", "auto_close", "flap_end", "fault_unfixed", "congestion"]
+COUNTS: frozenset[str] = frozenset({"vehicle_count", "vehicle_passage"})  # a centre's counts: no alarm of their own
 Deadline = tuple[datetime, DeadlineKind, TypeKey | None]
 
 
@@ -58,8 +61,10 @@ class SecurityDetector(Detector[SecurityEvent]):
         rules: SecurityRules,
         district: str | None = None,
         school: SchoolFacts | None = None,
+        congestion: CentreCongestion | None = None,
     ) -> None:
-        """`school` is given to the detector of the device that speaks for its school (school_checks.py)."""
+        """`school` is given to the detector of the device that speaks for its school (school_checks.py),
+        `congestion` to that of a device counting a pick-up centre's vehicles (congestion.py)."""
         context = DeviceContext.of(device_id, device, district)
         self.device_id, self.device = device_id, device
         self.episodes = Episodes(context, rules.dedup_window_s, rules)
@@ -68,6 +73,7 @@ class SecurityDetector(Detector[SecurityEvent]):
         self.offline = Offline(context, rules.offline_interval_factor)
         self.unknown = UnknownDevice(context)
         self.school = SchoolChecks(school) if school is not None else None
+        self.congestion = congestion
         self.types: dict[TypeKey, TypeSlot] = {}
 
     # -- the Detector interface -------------------------------------------------------------
@@ -79,6 +85,10 @@ class SecurityDetector(Detector[SecurityEvent]):
         if self.school is not None:
             alerts.extend(self.school.observe(event))
         alerts.extend(self.offline.seen(at))
+        if event.event_type in COUNTS:
+            if self.congestion is not None:
+                alerts.extend(self.congestion.observe(event))
+            return alerts
         if event.event_type == "heartbeat":
             for slot in self.types.values():  # an OK GB Keepalive resolves faults error Keepalives reported
                 fixed = self.episodes.keepalive_closes(slot.track, at)
@@ -102,6 +112,9 @@ class SecurityDetector(Detector[SecurityEvent]):
         offline = self.offline.due_at()
         if offline is not None:
             due.append((offline, "offline", None))
+        crowded = self.congestion.next_deadline() if self.congestion is not None else None
+        if crowded is not None:
+            due.append((crowded, "congestion", None))
         for key, slot in self.types.items():  # the guards only spare calls on the hot path
             ep = slot.track.episode
             if ep is not None and ep.closed_at is None:
@@ -126,6 +139,9 @@ class SecurityDetector(Detector[SecurityEvent]):
             at, kind, key = min(due, key=lambda d: (d[0], d[1]))
             if kind == "offline":
                 alerts.append(self.offline.fire(at))
+                continue
+            if kind == "congestion" and self.congestion is not None:
+                alerts.extend(self.congestion.expire(at))
                 continue
             assert key is not None
             slot = self.types[key]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from safecampus.connectors.security.alarmbox import decode_alarmbox
+from safecampus.connectors.security.counter import decode_counter
 from safecampus.connectors.security.gb28181 import decode_gb28181
 from safecampus.connectors.security.isapi import decode_isapi
 from safecampus.connectors.security.record import VendorSecurityRecord, taxonomy_of
@@ -26,6 +27,7 @@ from safecampus.pipelines.domain import (
     merge_partials,
     payload_of,
 )
+from safecampus.pipelines.security.congestion import CentreCongestion
 from safecampus.pipelines.security.detector import SecurityDetector
 from safecampus.pipelines.security.kpis import POLICE_KINDS, chunk_partials, final_kpis, required_guards
 from safecampus.pipelines.security.school_checks import SchoolFacts, anchor_device
@@ -49,12 +51,16 @@ BASE_SEVERITY: dict[SecurityEventType, Severity] = {
     "device_offline": "warning",
     "motion": "info",
     "heartbeat": "info",
+    "vehicle_count": "info",
+    "vehicle_passage": "info",
     "other": "info",
 }
 NIGHT_CRITICAL: frozenset[str] = frozenset({"intrusion", "fence", "forced_door", "tripwire"})
 SENSITIVE_ROLES: frozenset[str] = frozenset({"gate", "dormitory"})
 ROLE_RAISED: frozenset[str] = frozenset({"tripwire", "loitering"})  # someone at a gate or dormitory matters more
 KNOWN_ROLES: frozenset[str] = SENSITIVE_ROLES | {"canteen", "classroom", "perimeter", "playground", "office"}
+KNOWN_ROLES |= {"pickup_centre"}
+COUNTING_KINDS: frozenset[str] = frozenset({"counter", "barrier"})  # a pick-up centre's vehicles, in and out
 
 
 def decode_vendor(envelope: RawEnvelope) -> VendorSecurityRecord:
@@ -67,6 +73,8 @@ def decode_vendor(envelope: RawEnvelope) -> VendorSecurityRecord:
             return decode_gb28181(raw, envelope.received_at)
         if envelope.source == "alarmbox":
             return decode_alarmbox(raw)
+        if envelope.source == "counter":
+            return decode_counter(raw)
     except SecurityDecodeError as exc:
         raise DecodeError("decode", f"{envelope.source} payload: {exc}") from None
     raise DecodeError("decode", f"source format {envelope.source!r} is not a security format")
@@ -104,6 +112,12 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
                     "district": self.registry.district_of_school(device.school_id) if device else None,
                     "location_role": role if role in KNOWN_ROLES else ("other" if role else None),
                     "linked_to_police": device.linked_to_police if device else None,
+                    "occupancy": record.occupancy,
+                    "queue": record.queue,
+                    "entered": record.entered,
+                    "exited": record.exited,
+                    "direction": record.direction,
+                    "site_id": device.site_id if device else None,
                     "lenient": lenient,
                 }
             )
@@ -131,7 +145,16 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
         district = self.registry.district_of_school(device.school_id) if device else None
         anchor = device is not None and self.anchors.get(device.school_id) == subject
         facts = self.school_facts(device.school_id) if device is not None and anchor else None
-        return SecurityDetector(subject, device, self.settings.security, district, facts)
+        return SecurityDetector(subject, device, self.settings.security, district, facts, self.congestion_of(device))
+
+    def congestion_of(self, device: SecurityDevice | None) -> CentreCongestion | None:
+        """The congestion rule of a device counting a pick-up centre's vehicles; None for any other."""
+        centre = self.registry.centres.get(device.site_id or "") if device is not None else None
+        if device is None or centre is None or device.kind not in COUNTING_KINDS:
+            return None
+        return CentreCongestion(
+            centre, device.device_id, self.settings.pickup, self.registry.district_of_school(centre.school_id)
+        )
 
     @cached_property
     def devices_by_school(self) -> dict[str, list[SecurityDevice]]:

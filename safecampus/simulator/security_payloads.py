@@ -3,7 +3,7 @@
 Each builder writes what a real device sends, byte for byte in shape: a Hikvision camera's
 namespaced `EventNotificationAlert` (bare or multipart with a snapshot), a GB/T 28181
 `Notify` declared and encoded as GB2312 (optionally wrapped in a SIP MESSAGE), and the
-alarm-box JSON form. Every payload decodes with the matching `decode_*` function.
+alarm-box and counter JSON forms. Every payload decodes with the matching `decode_*` function.
 
 Example:
     >>> at = datetime(2026, 9, 1, 22, 15, tzinfo=SHANGHAI)
@@ -19,8 +19,9 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 from safecampus.connectors.security.alarmbox import AlarmBoxKind
+from safecampus.connectors.security.counter import CounterKind
 from safecampus.schemas.common import SHANGHAI
-from safecampus.schemas.security import EventState
+from safecampus.schemas.security import EventState, PassageDirection
 
 ISAPI_NAMESPACE = "http://www.hikvision.com/ver20/XMLSchema"
 # A platform id and SIP domain in the standard's 20-/10-digit form (Nanjing, centre server).
@@ -177,6 +178,30 @@ def alarmbox_json(
     if zone is not None:
         event["zone"] = zone
     return json.dumps(event, ensure_ascii=False).encode("utf-8")
+
+
+def counter_json(
+    device_id: str,
+    kind: CounterKind,
+    at: datetime,
+    *,
+    occupancy: int | None = None,
+    queue: int | None = None,
+    entered: int | None = None,
+    exited: int | None = None,
+    direction: PassageDirection | None = None,
+    channel: int = 1,
+) -> bytes:
+    """One pick-up centre counter reading or barrier passage in the documented JSON form (docs/pickup-centres.md)."""
+    event: dict[str, object] = {
+        "device_id": device_id,
+        "kind": kind,
+        "time": at.astimezone(SHANGHAI).isoformat(timespec="seconds"),
+        "channel": channel,
+    }
+    optional = {"occupancy": occupancy, "queue": queue, "entered": entered, "exited": exited, "direction": direction}
+    event |= {k: v for k, v in optional.items() if v is not None}
+    return json.dumps(event).encode("utf-8")
 
 
 def _gb_encoded(body: str) -> bytes:
