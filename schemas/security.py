@@ -6,6 +6,7 @@ one taxonomy, `SecurityEventType`.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -74,3 +75,22 @@ class SecurityEvent(Record):
         description="what the device bent and we accepted (e.g. unknown_event_type); counted as "
         "decode_leniencies_total",
     )
+
+
+class PickupCentreDay(Record):
+    """What one counting device of a pick-up centre saw in a local day (the peak-occupancy KPI's input).
+
+    Sent again whenever a reading raises the day's peak (late ones too); the last one of a day is the day's."""
+
+    subject: str = Field(description="the counter or barrier controller")
+    centre_id: str
+    day: date
+    peak_occupancy: int = Field(ge=0, description="the most vehicles inside at once")
+    peak_at: AwareDatetime
+    school_id: str | None = None
+    district: str | None = None
+
+    @property
+    def record_id(self) -> str:
+        """The natural key: device and day."""
+        return f"{self.subject}/{self.day.isoformat()}"

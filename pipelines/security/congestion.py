@@ -31,7 +31,7 @@ from safecampus.pipelines.alerts import new_alert
 from safecampus.schemas.alert import Alert, AlertStatus
 from safecampus.schemas.common import SHANGHAI, local_text
 from safecampus.schemas.registry import PickupCentre
-from safecampus.schemas.security import SecurityEvent
+from safecampus.schemas.security import PickupCentreDay, SecurityEvent
 
 RULE = "security.pickup_congestion"
 KEPT_DAYS = 2
@@ -46,6 +46,47 @@ class Reading(NamedTuple):
     occupancy: int | None
     queue: int | None
     step: int  # a barrier passage: +1 in, -1 out; 0 for a counter's reading
+
+
+class DayReadings:
+    """One local day's readings in order, with the occupancy counted up after each barrier passage (kept as
+    readings come: an append costs nothing, a late passage recounts only what follows it)."""
+
+    def __init__(self) -> None:
+        self.readings: list[Reading] = []
+        self.inside: list[int] = []
+        self.counted = False  # a counter reports occupancy itself: its passages (if any) are not summed
+
+    def insert(self, reading: Reading) -> bool:
+        """Add a reading; False when it is already there (the same time and event id)."""
+        place = bisect.bisect_left(self.readings, reading)
+        if place < len(self.readings) and self.readings[place][:2] == reading[:2]:
+            return False
+        self.readings.insert(place, reading)
+        self.inside.insert(place, 0)
+        self.counted = self.counted or reading.step == 0
+        total = self.inside[place - 1] if place else 0
+        for k in range(place, len(self.readings)):
+            total = self.inside[k] = max(0, total + self.readings[k].step)
+        return True
+
+    def peak(self) -> tuple[int, datetime] | None:
+        """The most vehicles inside at once in the day, and when first; None without a reading."""
+        if not self.readings:
+            return None
+        if self.counted:
+            counts = [r for r in self.readings if r.step == 0]
+            top = max(r.occupancy or 0 for r in counts)
+            return top, next(r.at for r in counts if (r.occupancy or 0) == top)
+        top = max(self.inside)
+        return top, self.readings[self.inside.index(top)].at
+
+    def points(self, start: datetime, end: datetime) -> list[Point]:
+        lo = bisect.bisect_left(self.readings, (start,))
+        hi = bisect.bisect_left(self.readings, (end,))
+        if self.counted:
+            return [Point(r.at, r.occupancy or 0, r.queue or 0) for r in self.readings[lo:hi] if r.step == 0]
+        return [Point(self.readings[k].at, self.inside[k], 0) for k in range(lo, hi)]
 
 
 class Point(NamedTuple):
@@ -80,9 +121,12 @@ class CentreCongestion:
         self.centre, self.device_id, self.rules, self.district = centre, device_id, rules, district
         self.level = max(1, math.ceil(rules.occupancy_ratio * centre.capacity))
         self.windows = rules.windows()
-        self.days: dict[date, list[Reading]] = {}
+        self.days: dict[date, DayReadings] = {}
         self.sent: dict[tuple[date, str], Judgement] = {}
         self.clock: datetime | None = None
+        self._points_of: dict[tuple[date, str], list[Point]] = {}  # cached until the day's readings change
+        self._deadline: tuple[datetime | None, datetime | None] | None = None  # (clock, deadline) it was for
+        self._told: dict[date, tuple[int, datetime]] = {}  # the peak of each day last taken as a record
 
     def observe(self, event: SecurityEvent) -> list[Alert]:
         at = event.occurred_at
@@ -90,14 +134,17 @@ class CentreCongestion:
         day = service_day(at)
         step = 0 if event.event_type == "vehicle_count" else (1 if event.direction == "in" else -1)
         reading = Reading(at, event.event_id, event.occupancy, event.queue, step)
-        readings = self.days.setdefault(day, [])
-        place = bisect.bisect_left(readings, reading)
-        if place < len(readings) and readings[place][:2] == reading[:2]:
+        if not self.days.setdefault(day, DayReadings()).insert(reading):
             return []  # the same reading again: nothing new
-        readings.insert(place, reading)
+        for name, (first, last) in self.windows.items():  # a reading moves the windows it precedes
+            if at < self._bounds(day, first, last)[1]:
+                self._points_of.pop((day, name), None)
+        self._deadline = None
         for old in [d for d in self.days if d < service_day(self.clock) - timedelta(days=KEPT_DAYS)]:
             del self.days[old]
             self.sent = {k: v for k, v in self.sent.items() if k[0] != old}
+            self._told.pop(old, None)
+            self._points_of = {k: v for k, v in self._points_of.items() if k[0] != old}
         return self._judge_day(day)
 
     def expire(self, now: datetime) -> list[Alert]:
@@ -106,20 +153,47 @@ class CentreCongestion:
         return [alert for day in sorted(self.days) for alert in self._judge_day(day)]
 
     def next_deadline(self) -> datetime | None:
-        """When an episode going on becomes long enough, or its window closes."""
+        """When an episode going on becomes long enough, or its window closes (kept until the clock or the
+        readings change: the detector asks for it often)."""
+        if self._deadline is None or self._deadline[0] != self.clock:
+            self._deadline = (self.clock, self._next_deadline())
+        return self._deadline[1]
+
+    def _next_deadline(self) -> datetime | None:
         if self.clock is None:
             return None
         due: list[datetime] = []
         for day in self.days:
-            for first, last in self.windows.values():
+            for name, (first, last) in self.windows.items():
                 start, end = self._bounds(day, first, last)
-                points = self._points(day, start, end)
+                points = self._points(day, name, start, end)
                 if not points or not self._above(points[-1]) or self.clock >= end:
                     continue
                 begun = self._episodes(points, end)[-1][0]
                 long_at = begun + timedelta(seconds=self.rules.congested_min_s)
                 due.append(long_at if long_at > self.clock else end)
         return min(due, default=None)
+
+    def take_days(self) -> list[PickupCentreDay]:
+        """A record of each day whose peak changed since the last call (the detector's derived records)."""
+        records: list[PickupCentreDay] = []
+        for day in sorted(self.days):
+            peak = self.days[day].peak()
+            if peak is None or self._told.get(day) == peak:
+                continue
+            self._told[day] = peak
+            records.append(
+                PickupCentreDay(
+                    subject=self.device_id,
+                    centre_id=self.centre.centre_id,
+                    day=day,
+                    peak_occupancy=peak[0],
+                    peak_at=peak[1],
+                    school_id=self.centre.school_id,
+                    district=self.district,
+                )
+            )
+        return records
 
     # -- judging ----------------------------------------------------------------------------------
 
@@ -130,18 +204,13 @@ class CentreCongestion:
     def _above(self, point: Point) -> bool:
         return point.occupancy >= self.level or point.queue >= self.rules.queue_vehicles
 
-    def _points(self, day: date, start: datetime, end: datetime) -> list[Point]:
+    def _points(self, day: date, name: str, start: datetime, end: datetime) -> list[Point]:
         """The occupancy and queue of the window, reading by reading (the day's passages counted up)."""
-        readings = self.days.get(day, [])
-        counts = [r for r in readings if r.step == 0]
-        if counts:
-            return [Point(r.at, r.occupancy or 0, r.queue or 0) for r in counts if start <= r.at < end]
-        points, inside = [], 0
-        for r in readings:
-            inside = max(0, inside + r.step)
-            if start <= r.at < end:
-                points.append(Point(r.at, inside, 0))
-        return points
+        cached = self._points_of.get((day, name))
+        if cached is None:
+            readings = self.days.get(day)
+            cached = self._points_of[(day, name)] = readings.points(start, end) if readings else []
+        return cached
 
     def _episodes(self, points: list[Point], end: datetime) -> list[tuple[datetime, datetime | None, list[Point]]]:
         """Runs of readings above the level: (first, the first reading below after it or None, the run)."""
@@ -157,13 +226,13 @@ class CentreCongestion:
             runs.append((current[0].at, None, current))
         return runs
 
-    def _judgement(self, day: date, first: int, last: int) -> Judgement | None:
+    def _judgement(self, day: date, name: str, first: int, last: int) -> Judgement | None:
         start, end = self._bounds(day, first, last)
         assert self.clock is not None
         horizon = min(self.clock, end)
         long_runs = [
             (begun, ended, run)
-            for begun, ended, run in self._episodes(self._points(day, start, end), end)
+            for begun, ended, run in self._episodes(self._points(day, name, start, end), end)
             if ((ended or max(horizon, run[-1].at)) - begun).total_seconds() >= self.rules.congested_min_s
         ]
         if not long_runs:
@@ -182,7 +251,7 @@ class CentreCongestion:
         alerts: list[Alert] = []
         for name, (first, last) in self.windows.items():
             key = (day, name)
-            judged = self._judgement(day, first, last)
+            judged = self._judgement(day, name, first, last)
             before = self.sent.get(key)
             if judged is None and before is not None and not before.withdrawn:
                 judged = Judgement("resolved", before.since, 0, 0, 0, withdrawn=True)

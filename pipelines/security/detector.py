@@ -35,6 +35,7 @@ from safecampus.pipelines.security.offline import Offline
 from safecampus.pipelines.security.school_checks import SchoolChecks, SchoolFacts
 from safecampus.pipelines.security.unknown import UnknownDevice
 from safecampus.schemas.alert import Alert
+from safecampus.schemas.common import Record
 from safecampus.schemas.registry import SecurityDevice
 from safecampus.schemas.security import SecurityEvent
 
@@ -100,6 +101,9 @@ class SecurityDetector(Detector[SecurityEvent]):
 
     def expire(self, now: datetime) -> list[Alert]:
         return self._advance(now, inclusive=True)
+
+    def take_records(self) -> list[Record]:
+        return list(self.congestion.take_days()) if self.congestion is not None else []
 
     def next_deadline(self) -> datetime | None:
         due = self._deadlines()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import ClassVar
 
 from safecampus.connectors.security.alarmbox import decode_alarmbox
 from safecampus.connectors.security.counter import decode_counter
@@ -30,12 +31,13 @@ from safecampus.pipelines.domain import (
 from safecampus.pipelines.security.congestion import CentreCongestion
 from safecampus.pipelines.security.detector import SecurityDetector
 from safecampus.pipelines.security.kpis import POLICE_KINDS, chunk_partials, final_kpis, required_guards
+from safecampus.pipelines.security.pickup_kpis import finish_pickup, pickup_partials
 from safecampus.pipelines.security.school_checks import SchoolFacts, anchor_device
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import SHANGHAI, Record, Severity
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import SecurityDevice
-from safecampus.schemas.security import SecurityEvent, SecurityEventType
+from safecampus.schemas.security import PickupCentreDay, SecurityEvent, SecurityEventType
 
 BASE_SEVERITY: dict[SecurityEventType, Severity] = {
     "one_key_alarm": "critical",
@@ -83,6 +85,8 @@ def decode_vendor(envelope: RawEnvelope) -> VendorSecurityRecord:
 class SecurityPipeline(DomainPipeline[SecurityEvent]):
     domain = "security"
     event_type = SecurityEvent
+    # Pick-up centres' counting devices derive each day's peak occupancy (congestion.py).
+    derived: ClassVar[tuple[str, type[Record]] | None] = ("centre_days", PickupCentreDay)
 
     def decode(self, envelope: RawEnvelope) -> list[SecurityEvent]:
         record = decode_vendor(envelope)
@@ -189,7 +193,13 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
     def kpi_partials(
         self, events: Sequence[SecurityEvent], alerts: Sequence[Alert], derived: Sequence[Record] = ()
     ) -> KpiPartials:
-        return merge_partials([chunk_partials(events, alerts), leniency_partials(self.domain, events)])
+        return merge_partials(
+            [
+                chunk_partials(events, alerts),
+                leniency_partials(self.domain, events),
+                pickup_partials(events, alerts, derived, self.registry),
+            ]
+        )
 
     def finish_kpis(self, totals: KpiPartials) -> KpiPartials:
-        return final_kpis(totals, self.registry, self.settings.security)
+        return final_kpis(finish_pickup(totals), self.registry, self.settings.security)

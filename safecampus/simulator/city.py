@@ -31,6 +31,7 @@ from safecampus.schemas.registry import (
     GtfsStop,
     GtfsStopTime,
     GtfsTrip,
+    PickupCentre,
     School,
     SecurityDevice,
 )
@@ -46,6 +47,7 @@ class City:
 
     districts: list[District] = field(default_factory=list)
     schools: list[School] = field(default_factory=list)
+    centres: list[PickupCentre] = field(default_factory=list)
     devices: list[SecurityDevice] = field(default_factory=list)
     operators: list[BusOperator] = field(default_factory=list)
     buses: list[Bus] = field(default_factory=list)
@@ -61,6 +63,7 @@ class City:
         return [
             *self.districts,
             *self.schools,
+            *self.centres,
             *self.devices,
             *self.operators,
             *self.buses,
@@ -181,7 +184,46 @@ def build_city(seed: int = 2026, schools: int = 160, on: date = date(2026, 9, 1)
                 {"domain": "fire", "kind": "location_noncompliant", "subject": inst.institution_id}
             )
     _childcare_calendar(city, on)
+    _add_pickup_centres(city)
     return city
+
+
+PICKUP_CENTRES = 8  # at the schools of the first eight custom routes: their buses end at the centre
+
+
+def _add_pickup_centres(city: City) -> None:
+    """Underground pick-up centres at the schools of routes CZ01–CZ08, each with a camera and a counting device:
+    a vehicle counter at odd-numbered centres, a barrier controller (lane 1 in, lane 2 out) at even ones. No
+    random draws, and their devices come last: the rest of the city and its traffic are unchanged."""
+    for r in range(PICKUP_CENTRES):
+        school = city.schools[r * 11]
+        centre = PickupCentre(
+            centre_id=f"PC{r + 1:02d}",
+            name=f"{school.name}地下接送中心",
+            school_id=school.school_id,
+            lat=school.lat,
+            lon=school.lon,
+            geofence_m=80.0,
+            capacity=40 + 10 * (r % 3),
+        )
+        city.centres.append(centre)
+        counting = "counter" if r % 2 == 0 else "barrier"
+        for kind, device_id, interval in (
+            (counting, f"CZ-{centre.centre_id}-{'CNT' if counting == 'counter' else 'BAR'}", 600),
+            ("camera", f"32040{900 + r:03d}00132{1:07d}", 900),
+        ):
+            city.devices.append(
+                SecurityDevice(
+                    device_id=device_id,
+                    school_id=school.school_id,
+                    kind=kind,
+                    vendor="gb28181" if kind == "camera" else "generic",
+                    location_role="pickup_centre",
+                    linked_to_police=True,
+                    heartbeat_interval_s=interval,
+                    site_id=centre.centre_id,
+                )
+            )
 
 
 def _childcare_calendar(city: City, on: date) -> None:

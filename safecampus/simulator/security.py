@@ -4,7 +4,8 @@ Hikvision cameras post ISAPI EventNotificationAlert XML; GB/T 28181 cameras send
 bodies; every camera keeps alive over GB/T 28181 Keepalive; alarm boxes, fence and door sensors
 send the alarm-box JSON form. Injected: night intrusion, repeated tripwire (dedup), one-key
 alarms, devices going silent (offline), an unrepaired video loss, flapping, unknown devices,
-forced doors, and malformed XML including an entity bomb and an external entity.
+forced doors, and malformed XML including an entity bomb and an external entity. The pick-up centres'
+counters, barriers and cameras, with an injected congestion, are pickup.py's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import SecurityDevice
+from safecampus.simulator import pickup
 from safecampus.simulator.city import City
 from safecampus.simulator.clock import GroundTruth, local
 from safecampus.simulator.security_payloads import (
@@ -103,7 +105,7 @@ class _Emitter:
 
 def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> Iterator[RawEnvelope]:
     emit = _Emitter(day, rng)
-    cameras = [d for d in city.devices if d.kind == "camera"]
+    cameras = [d for d in city.devices if d.kind == "camera" and d.site_id is None]
     silent: dict[str, tuple[float, float]] = {}
     for n, cam in enumerate(cameras[7::263][:10]):  # back after three hours
         silent[cam.device_id] = (10 * 3600 + n * 60, 13 * 3600 + n * 60)
@@ -112,6 +114,8 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
     for device_id, (gone, _) in silent.items():
         truth.add("security", "device_offline", device_id, local(day, gone))
     for device in city.devices:
+        if device.site_id is not None:
+            continue  # a pick-up centre's devices: pickup.py
         gap = silent.get(device.device_id)
         phase = rng.uniform(0, device.heartbeat_interval_s)
         t = phase
@@ -124,6 +128,7 @@ def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> I
             yield from emit.event(device, "motion", "active", at)
             yield from emit.event(device, "motion", "inactive", at + rng.uniform(10, 60))
     yield from _incidents(city, emit, rng, truth, cameras)
+    yield from pickup.generate(city, day, rng, truth)
 
 
 def _incidents(

@@ -40,8 +40,16 @@ def pipeline() -> SecurityPipeline:
                               capacity=40)  # fmt: skip
         rows += [
             centre,
-            SecurityDevice(device_id=device, school_id="S1", kind=kind, vendor="generic", location_role="pickup_centre",
-                           linked_to_police=False, heartbeat_interval_s=600, site_id=centre.centre_id),  # fmt: skip
+            SecurityDevice(
+                device_id=device,
+                school_id="S1",
+                kind=kind,
+                vendor="generic",
+                location_role="pickup_centre",
+                linked_to_police=False,
+                heartbeat_interval_s=600,
+                site_id=centre.centre_id,
+            ),  # fmt: skip
         ]
     return SecurityPipeline(Settings(), RegistryView.of_rows(rows))  # type: ignore[arg-type]
 
@@ -85,8 +93,7 @@ def morning(pipeline: SecurityPipeline) -> list[SecurityEvent]:
     """Readings every minute 07:00–08:00: full (≥ 36 of 40 bays) from 07:20 to 07:31, else half."""
     start = at(7)
     return [
-        count(pipeline, start + timedelta(minutes=m), 38 + m % 2 if 20 <= m <= 31 else 20, queue=3)
-        for m in range(61)
+        count(pipeline, start + timedelta(minutes=m), 38 + m % 2 if 20 <= m <= 31 else 20, queue=3) for m in range(61)
     ]
 
 
@@ -170,7 +177,9 @@ def test_a_late_reading_that_ends_an_episode_early_withdraws_the_alert(pipeline:
     alerts = feed(pipeline, [*full, count(pipeline, start + timedelta(minutes=1, seconds=30), 5)])
     assert [a.status for a in alerts] == ["firing", "resolved"]
     assert alerts[-1].evidence[0]["withdrawn"] is True and "撤回" in alerts[-1].detail
-    in_order = sorted([*full, count(pipeline, start + timedelta(minutes=1, seconds=30), 5)], key=lambda e: e.occurred_at)
+    in_order = sorted(
+        [*full, count(pipeline, start + timedelta(minutes=1, seconds=30), 5)], key=lambda e: e.occurred_at
+    )
     assert feed(pipeline, in_order) == []  # in order it never lasted three minutes
 
 
