@@ -90,7 +90,7 @@ def plain_loop(domain: str, raw: Path, out: Path) -> None:
         ("alerts", alerts),
         ("kpis", kpis),
         ("dlq", outcome.dlq),
-        *([(pipeline.derived[0], derived)] if pipeline.derived else []),
+        *((stream, [r for r in derived if isinstance(r, kind)]) for stream, kind in pipeline.derived),
     ):
         (out / f"{name}.jsonl").write_text("\n".join(r.model_dump_json() for r in records), encoding="utf-8")
 

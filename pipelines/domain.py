@@ -55,7 +55,7 @@ class Detector(ABC, Generic[EventT]):
 
     def take_records(self) -> list[Record]:
         """Records the rules derived since the last call (a bus run with its stop visits): inputs
-        of the KPIs with a stream of their own (`DomainPipeline.derived`), never alerts."""
+        of the KPIs with streams of their own (`DomainPipeline.derived`, one per type), never alerts."""
         return []
 
     def restore(self, alerts: Sequence[Alert]) -> None:
@@ -69,8 +69,8 @@ class DomainPipeline(ABC, Generic[EventT]):
 
     domain: ClassVar[Domain]
     event_type: ClassVar[type[Record]]
-    # The stream of records its detectors derive (`Detector.take_records`): name and type, or None.
-    derived: ClassVar[tuple[str, type[Record]] | None] = None
+    # The streams of records its detectors derive (`Detector.take_records`): a name and a type each.
+    derived: ClassVar[tuple[tuple[str, type[Record]], ...]] = ()
 
     def __init__(self, settings: Settings, registry: RegistryView) -> None:
         self.settings = settings

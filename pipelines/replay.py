@@ -43,7 +43,7 @@ from safecampus.schemas.kpi import Kpi
 
 LINES_PER_CHUNK = 4000
 PARALLEL_FROM_BYTES = 32 * 1024 * 1024
-OUTPUTS = ("events", "alerts", "kpis", "dlq")  # plus the domain's derived records (bus: runs), if any
+OUTPUTS = ("events", "alerts", "kpis", "dlq")  # plus the domain's derived records (bus: runs, centre_visits), if any
 
 
 class Chunk(NamedTuple):
@@ -180,6 +180,13 @@ def _lines(records: list[Any]) -> str:
     return "\n".join(r.model_dump_json() for r in records)
 
 
+def _lines_of(records: list[Any], kind: type[Record]) -> Iterator[str]:
+    """The lines of the records of one derived stream, when a shard made any."""
+    mine = [r for r in records if isinstance(r, kind)]
+    if mine:
+        yield _lines(mine)
+
+
 def build_replay(
     root: beam.Pipeline,
     domain: Domain,
@@ -232,9 +239,8 @@ def build_replay(
         "kpis": kpis | f"{name}KpiText" >> beam.Map(_lines),
         "dlq": dlq | f"{name}DlqText" >> beam.Map(_lines),
     }
-    derived = pipeline_class(domain).derived
-    if derived is not None:
-        texts[derived[0]] = detected.derived | f"{name}DerivedText" >> beam.Map(_lines)
+    for stream, kind in pipeline_class(domain).derived:
+        texts[stream] = detected.derived | f"{name}{stream}Text" >> beam.FlatMap(_lines_of, kind)
     out_dir.mkdir(parents=True, exist_ok=True)
     for output, pcoll in texts.items():
         _ = pcoll | f"{name}Write{output}" >> beam.io.WriteToText(

@@ -152,7 +152,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         if self.sink is not None:
             self.sink.write(events=event_rows(self.pipeline, out.events, bodies), alerts=alerts, dlq=out.dlq)
         if derived:
-            yield beam.pvalue.TaggedOutput("derived", json_records(derived, lambda r: str(getattr(r, "subject", ""))))
+            yield beam.pvalue.TaggedOutput("derived", derived_records(self.pipeline, derived))
         if out.events:
             yield [(s.encode(), b.encode(), JSON_HEADERS) for (s, _), b in zip(out.events, bodies, strict=True)]
         if out.dlq:
@@ -259,6 +259,21 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             heapq.heappush(state.deadlines, (deadline, subject))
 
 
+def derived_records(pipeline: DomainPipeline[Record], records: Sequence[Record]) -> dict[str, list[ProducerRecord]]:
+    """Derived records (a bus run, a centre visit) as Kafka records keyed by their subject, by stream."""
+    streams: dict[str, list[ProducerRecord]] = {}
+    for stream, kind in pipeline.derived:
+        mine = [r for r in records if isinstance(r, kind)]
+        if mine:
+            streams[stream] = json_records(mine, lambda r: str(getattr(r, "subject", "")))
+    return streams
+
+
+def _stream_of(streams: dict[str, list[ProducerRecord]], stream: str) -> Iterator[list[ProducerRecord]]:
+    if stream in streams:
+        yield streams[stream]
+
+
 class _SecondStage(beam.PTransform):  # type: ignore[misc]
     """A stage boundary for an always-empty PCollection: a GroupByKey (Prism fuses through a Reshuffle)."""
 
@@ -300,9 +315,9 @@ def build_streaming(
     _ = parts.dlq | f"{name}WriteDlq" >> WriteToKafka(bootstrap, topics.dlq)
     _ = parts.alerts | f"{name}WriteAlerts" >> WriteToKafka(bootstrap, topics.alerts)
     _ = parts.kpis | f"{name}WriteKpis" >> WriteToKafka(bootstrap, topics.kpis)
-    derived = pipeline_class(domain).derived
-    if derived is not None:
-        _ = parts.derived | f"{name}WriteDerived" >> WriteToKafka(bootstrap, topics.derived(derived[0], domain))
+    for stream, _kind in pipeline_class(domain).derived:
+        records = parts.derived | f"{name}{stream}Records" >> beam.FlatMap(_stream_of, stream)
+        _ = records | f"{name}Write{stream}" >> WriteToKafka(bootstrap, topics.derived(stream, domain))
 
 
 PRISM = "PrismRunner"

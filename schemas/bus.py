@@ -107,3 +107,22 @@ class ArrivalPrediction(Record):
     made_at: AwareDatetime = Field(description="the time of the fix the prediction was made from")
     delay_s: int = Field(description="predicted arrival minus scheduled at the next stop (late is positive)")
     stops: list[StopArrival] = Field(default_factory=list, description="the remaining stops, in order")
+
+
+class CentreVisit(Record):
+    """A bus at a pick-up centre: from its first fix inside the centre's geofence to its first fix outside."""
+
+    subject: str = Field(description="the terminal")
+    centre_id: str
+    arrived_at: AwareDatetime
+    departed_at: AwareDatetime
+    dwell_s: int = Field(ge=0, description="departed minus arrived, seconds")
+    bus_id: str | None = None
+    route_id: str | None = None
+    school_id: str | None = None
+    district: str | None = None
+
+    @property
+    def visit_id(self) -> str:
+        """The natural key: terminal, centre, arrival."""
+        return f"{self.subject}/{self.centre_id}/{self.arrived_at.isoformat()}"

@@ -3,7 +3,7 @@
 Like alarm boxes, these devices have no common vendor protocol: their gateway posts one documented JSON
 object per reading or passage. Fields (unknown fields are refused):
 
-    device_id  str, 1-64 chars, required    e.g. "CZ-JS01-CNT"
+    device_id  str, 1-64 chars, required    e.g. "CZ-PC01-CNT"
     kind       "count"     a counter's reading: vehicles inside and queueing at `time`
                "passage"   one vehicle through a barrier lane (`direction` in or out)
                "heartbeat" periodic "I am alive";  "fault" loop, camera or power fault
@@ -16,7 +16,7 @@ object per reading or passage. Fields (unknown fields are refused):
     direction  "in" | "out", required for "passage"
 
 Example:
-    {"device_id": "CZ-JS01-CNT", "kind": "count", "time": "2026-09-01T07:35:00+08:00",
+    {"device_id": "CZ-PC01-CNT", "kind": "count", "time": "2026-09-01T07:35:00+08:00",
      "occupancy": 41, "queue": 6, "entered": 9, "exited": 3}
     -> vendor_type "counter:count", occupancy 41, queue 6
 """

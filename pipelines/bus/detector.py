@@ -18,6 +18,7 @@ from safecampus.pipelines.bus.adherence import StopAdherence
 from safecampus.pipelines.bus.alarms import TerminalAlarms
 from safecampus.pipelines.bus.alerting import TerminalAlerts
 from safecampus.pipelines.bus.all_off import AllOffConfirmation
+from safecampus.pipelines.bus.centres import CentreVisits
 from safecampus.pipelines.bus.geometry import TripPlan
 from safecampus.pipelines.bus.off_route import OffRoute
 from safecampus.pipelines.bus.overspeed import TERMINAL_FLAG, Overspeed
@@ -37,7 +38,8 @@ class BusDetector(Detector[BusEvent]):
     A fix not newer than the last one processed (late, or a duplicate) leaves the sequential
     rules alone: it would otherwise break consecutive counts and episodes. Each (fingerprint,
     status) is emitted once, so a replayed or duplicated fix never makes a second alert. A run
-    that ends becomes a `BusRun` record (`take_records`), not an alert.
+    that ends becomes a `BusRun` record (`take_records`), not an alert; so does each visit to a pick-up
+    centre (`CentreVisit`, centres.py).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class BusDetector(Detector[BusEvent]):
         self.runs = RunTracker(
             plans, adherence, service_margin_s=rules.service_margin_s, alerts=alerts, on_end=self._run_ended
         )
+        self.centres = CentreVisits(list(registry.centres.values()))
         self.once = AlertOnce()
         self.fleet_once = fleet_once
         self._last: BusEvent | None = None  # the newest fix processed
@@ -130,6 +133,7 @@ class BusDetector(Detector[BusEvent]):
         alerts += self.alarms.observe(event, (TERMINAL_FLAG,) if speeding.holds_terminal_flag else (), released)
         if not event.positioned or event.lat_deg is None or event.lon_deg is None:
             return alerts  # an unpositioned fix proves the terminal is alive, nothing about where it is
+        self._records.extend(self.centres.observe(event))
         alerts += self.runs.roll(event)
         run = self.runs.current
         if run is not None:

@@ -5,6 +5,7 @@
     bus_off_route_minutes{route}
     bus_stop_visits{route,stop}, bus_stop_visits_on_time{route,stop}, bus_on_time_ratio{route,stop}
     bus_fleet_online_ratio, bus_terminals{route}, bus_terminals_reporting{route}
+    pickup_bus_visits_total{centre}, pickup_bus_dwell_seconds_total{centre}, pickup_bus_mean_dwell_seconds{centre}
 
 Each by-route metric is also counted city-wide (no labels). On-time counts come from the runs
 (`BusRun`) detection derives, not from alerts.
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from safecampus.pipelines.bus.geometry import metres_between
 from safecampus.pipelines.domain import KpiPartials, add
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.bus import BusEvent, BusRun
+from safecampus.schemas.bus import BusEvent, BusRun, CentreVisit
 from safecampus.schemas.common import Record
 
 MAX_SEGMENT_KMH = 150.0  # a jump faster than this between two fixes is a GPS error, not distance driven
@@ -52,6 +53,9 @@ def bus_partials(
             if hours > 0 and km / hours <= MAX_SEGMENT_KMH:
                 add_route(partials, "bus_distance_km", b.route_id, km)
     for run in runs:
+        if isinstance(run, CentreVisit):
+            add(partials, "pickup_bus_visits_total", centre=run.centre_id)
+            add(partials, "pickup_bus_dwell_seconds_total", float(run.dwell_s), centre=run.centre_id)
         if isinstance(run, BusRun):
             route = route_of(run.subject)
             for visit in run.visits:
@@ -90,6 +94,9 @@ def finish_bus_kpis(totals: KpiPartials, fleet: dict[str, str]) -> KpiPartials:
         if metric == "bus_stop_visits" and value > 0:
             on_time = totals.get(("bus_stop_visits_on_time", labels), 0.0)
             out[("bus_on_time_ratio", labels)] = on_time / value
+        if metric == "pickup_bus_visits_total" and value > 0:
+            dwell = totals.get(("pickup_bus_dwell_seconds_total", labels), 0.0)
+            out[("pickup_bus_mean_dwell_seconds", labels)] = dwell / value
         if metric == "bus_distance_km" and value > 0:
             events = totals.get(("bus_overspeed_events", labels), 0.0)
             out[("bus_overspeed_per_100km", labels)] = events / value * 100

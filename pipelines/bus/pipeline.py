@@ -37,7 +37,7 @@ from safecampus.pipelines.domain import (
     payload_of,
 )
 from safecampus.schemas.alert import Alert
-from safecampus.schemas.bus import BusEvent, BusRun
+from safecampus.schemas.bus import BusEvent, BusRun, CentreVisit
 from safecampus.schemas.common import Record
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import Bus
@@ -48,7 +48,7 @@ class BusPipeline(DomainPipeline[BusEvent]):
 
     domain = "bus"
     event_type = BusEvent
-    derived: ClassVar[tuple[str, type[Record]] | None] = ("runs", BusRun)
+    derived: ClassVar[tuple[tuple[str, type[Record]], ...]] = (("runs", BusRun), ("centre_visits", CentreVisit))
 
     def __init__(self, settings: Settings, registry: RegistryView) -> None:
         super().__init__(settings, registry)

@@ -33,7 +33,7 @@ MAX_CSV_ROWS = 400  # one inspection's export rows: one per checklist item, with
 class FirePipeline(DomainPipeline[FireInspection]):
     domain = "fire"
     event_type = FireInspection
-    derived = ("ledger", FireLedger)
+    derived = (("ledger", FireLedger),)
 
     @cached_property
     def checklist(self) -> Checklist:

@@ -86,7 +86,7 @@ class SecurityPipeline(DomainPipeline[SecurityEvent]):
     domain = "security"
     event_type = SecurityEvent
     # Pick-up centres' counting devices derive each day's peak occupancy (congestion.py).
-    derived: ClassVar[tuple[str, type[Record]] | None] = ("centre_days", PickupCentreDay)
+    derived: ClassVar[tuple[tuple[str, type[Record]], ...]] = (("centre_days", PickupCentreDay),)
 
     def decode(self, envelope: RawEnvelope) -> list[SecurityEvent]:
         record = decode_vendor(envelope)

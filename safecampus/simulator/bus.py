@@ -5,7 +5,8 @@ odd jam; its stop arrivals are the ground truth of `GroundTruth.arrivals`); fixe
 `report_interval_s`, as 0x0200 frames (hex). Injected:
 overspeed, off-route, a late trip, a silent terminal, an unregistered terminal, a run with no
 "all off" confirmation, an illegal door opening, and a tunnel whose fixes arrive late as a
-0x0704 blind-area batch. The escort's "all off" confirmation comes from the escort app as JSON.
+0x0704 blind-area batch. The escort's "all off" confirmation comes from the escort app as JSON. A run ending
+at a pick-up centre waits there a few minutes and drives off (its own random stream: the rest is unchanged).
 """
 
 from __future__ import annotations
@@ -189,6 +190,32 @@ def _run(
             gateway="jt808-gw-1",
             key=terminal,
         )
+    centre = next((c for c in city.centres if _metres((c.lat, c.lon), points[-1]) <= c.geofence_m), None)
+    if centre is not None:  # the run ends at a pick-up centre: the bus waits there, then drives off
+        own = random.Random(f"{terminal}/{day.isoformat()}/centre")
+        leave = run.arrivals[-1] + own.uniform(240, 480)
+        t = start + fixes * interval
+        for k in itertools.count():
+            t = start + (fixes + k) * interval
+            moved = max(0.0, (t - leave) * 7.0)  # 25 km/h out of the centre, north-east
+            if moved > 400:
+                break
+            lat = points[-1][0] + moved * 0.7 / 111_320.0
+            lon = points[-1][1] + moved * 0.7 / (111_320.0 * math.cos(math.radians(points[-1][0])))
+            report = LocationReport(lat_deg=round(lat, 6), lon_deg=round(lon, 6), time=local(day, t), altitude_m=2,
+                                    speed_kmh=25.0 if moved else 0.0, direction_deg=45,
+                                    status_flags=STATUS_ACC_ON | STATUS_POSITIONED)  # fmt: skip
+            serial += 1
+            yield RawEnvelope(
+                domain="bus",
+                source="jt808",
+                encoding="hex",
+                content_type="application/octet-stream",
+                payload=_frame(terminal, serial, encode_location_body(report)),
+                received_at=local(day, t + own.uniform(0.2, 1.5)),
+                gateway="jt808-gw-1",
+                key=terminal,
+            )
     if no == 12:
         truth.add("bus", "late_arrival", terminal, local(day, run.arrivals[1]))
     if no == 30:

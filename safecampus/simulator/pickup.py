@@ -21,6 +21,7 @@ from datetime import date
 
 from safecampus.schemas.envelope import RawEnvelope
 from safecampus.schemas.registry import PickupCentre, SecurityDevice
+from safecampus.schemas.security import PassageDirection
 from safecampus.simulator.city import City
 from safecampus.simulator.clock import GroundTruth, local
 from safecampus.simulator.security_payloads import counter_json, gb28181_keepalive_xml
@@ -38,7 +39,7 @@ def _arrivals(rng: random.Random, capacity: int, surge: bool) -> list[tuple[floa
     cars: list[tuple[float, float]] = []
     for peak, spread, per_bay, (short, long) in WAVES:
         top = per_bay * capacity / 60 * (SURGE[2] if surge else 1.0)  # cars per second at the busiest
-        t = peak - 3 * spread
+        t = float(peak - 3 * spread)
         while True:
             t += rng.expovariate(top)
             if t >= peak + 3 * spread:
@@ -118,10 +119,12 @@ def _device_day(
             yield _envelope(device, counter_json(device.device_id, "heartbeat", local(day, t)), "counter", day, t, 0.5)
     late = lambda: rng.uniform(120, 600) if rng.random() < LATE_SHARE else rng.uniform(0.2, 2.0)  # noqa: E731
     if device.kind == "barrier":
-        for t, step, _ in passages:
-            direction = "in" if step > 0 else "out"
-            body = counter_json(device.device_id, "passage", local(day, t), direction=direction, channel=1 + (step < 0))
-            yield _envelope(device, body, "counter", day, t, late())
+        for at, step, _ in passages:
+            direction: PassageDirection = "in" if step > 0 else "out"
+            body = counter_json(
+                device.device_id, "passage", local(day, at), direction=direction, channel=1 + (step < 0)
+            )
+            yield _envelope(device, body, "counter", day, at, late())
     elif device.kind == "counter":
         k, inside, queue = 0, 0, 0
         for first, last in BUSY:

@@ -20,7 +20,7 @@ AT = datetime(2026, 9, 1, 7, 35, tzinfo=BEIJING)
 def reading(**fields: Any) -> bytes:
     """The documented example (docs/pickup-centres.md); `fields` replace keys (None drops one)."""
     values: dict[str, Any] = {
-        "device_id": "CZ-JS01-CNT",
+        "device_id": "CZ-PC01-CNT",
         "kind": "count",
         "time": "2026-09-01T07:35:00+08:00",
         "occupancy": 41,
@@ -42,17 +42,17 @@ def test_a_counter_reading() -> None:
 
 
 def test_a_barrier_passage_and_a_heartbeat() -> None:
-    passage = decode_counter(counter_json("CZ-JS02-BAR", "passage", AT, direction="out", channel=2))
+    passage = decode_counter(counter_json("CZ-PC02-BAR", "passage", AT, direction="out", channel=2))
     assert (passage.vendor_type, passage.direction, passage.channel, passage.occupancy) == (
         "counter:passage", "out", 2, None
     )  # fmt: skip
     assert taxonomy_of("counter:passage") == "vehicle_passage"
-    beat = decode_counter(counter_json("CZ-JS02-BAR", "heartbeat", AT))
+    beat = decode_counter(counter_json("CZ-PC02-BAR", "heartbeat", AT))
     assert taxonomy_of(beat.vendor_type) == "heartbeat" and beat.queue is None
 
 
 def test_the_simulators_payloads_are_the_documented_form() -> None:
-    payload = counter_json("CZ-JS01-CNT", "count", AT, occupancy=41, queue=6, entered=9, exited=3)
+    payload = counter_json("CZ-PC01-CNT", "count", AT, occupancy=41, queue=6, entered=9, exited=3)
     assert decode_counter(payload) == decode_counter(reading())
 
 

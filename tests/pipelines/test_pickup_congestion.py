@@ -23,7 +23,7 @@ from safecampus.schemas.security import SecurityEvent
 from safecampus.simulator.clock import local
 
 DAY = date(2026, 9, 1)
-COUNTER, BARRIER, CAMERA = "CZ-JS01-CNT", "CZ-JS02-BAR", "CZ-JS01-CAM"
+COUNTER, BARRIER, CAMERA = "CZ-PC01-CNT", "CZ-PC02-BAR", "CZ-PC01-CAM"
 
 
 def at(hour: float, day: date = DAY) -> datetime:

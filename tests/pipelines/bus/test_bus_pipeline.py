@@ -20,7 +20,7 @@ from safecampus.connectors.bus.jt808_messages import (
 )
 from safecampus.pipelines.bus import BusPipeline
 from safecampus.pipelines.domain import DecodeError
-from safecampus.schemas.bus import BusEvent, BusRun, StopVisit
+from safecampus.schemas.bus import BusEvent, BusRun, CentreVisit, StopVisit
 from safecampus.schemas.common import SHANGHAI
 from safecampus.schemas.envelope import RawEnvelope
 
@@ -136,4 +136,4 @@ def test_on_time_kpis_come_from_runs(pipeline: BusPipeline) -> None:
     assert kpis[("bus_on_time_ratio", (("route", "R1"), ("stop", "R1-1")))] == 0
     assert kpis[("bus_on_time_ratio", ())] == pytest.approx(1 / 3)
     assert ("bus_stop_visits", (("route", "R1"), ("stop", "R1-2"))) not in kpis
-    assert pipeline.derived == ("runs", BusRun)
+    assert pipeline.derived == (("runs", BusRun), ("centre_visits", CentreVisit))
