@@ -239,8 +239,8 @@ def build_replay(
         "kpis": kpis | f"{name}KpiText" >> beam.Map(_lines),
         "dlq": dlq | f"{name}DlqText" >> beam.Map(_lines),
     }
-    for stream, kind in pipeline_class(domain).derived:
-        texts[stream] = detected.derived | f"{name}{stream}Text" >> beam.FlatMap(_lines_of, kind)
+    for stream, record_type in pipeline_class(domain).derived:
+        texts[stream] = detected.derived | f"{name}{stream}Text" >> beam.FlatMap(_lines_of, record_type)
     out_dir.mkdir(parents=True, exist_ok=True)
     for output, pcoll in texts.items():
         _ = pcoll | f"{name}Write{output}" >> beam.io.WriteToText(
