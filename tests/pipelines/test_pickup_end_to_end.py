@@ -143,3 +143,22 @@ def test_streaming_gives_replays_congestion_alerts(
         alert = Alert.model_validate_json(row.body)
         got[alert.fingerprint] = (alert.status, alert.occurred_at, alert.evidence[0]["peak_occupancy"])
     assert len(want) == DAYS and got == want
+
+
+def test_replay_tells_each_bus_visit_to_a_centre_with_its_dwell(tmp_path: Path) -> None:
+    sim = simulate(tmp_path / "sim", days=1, domains=("bus",))
+    store = _store(tmp_path / "replay.db")
+    run_replay([("bus", sim.raw_file("bus"), tmp_path / "out")], Settings(), store, store)
+    visits = [json.loads(line) for line in (tmp_path / "out" / "centre_visits.jsonl").read_text().splitlines()]
+    city = build_city()
+    school_of = {c.centre_id: c.school_id for c in city.centres}
+    route_school = {b.terminal_id: b.school_id for b in city.buses}
+    registered = [v for v in visits if v["subject"] in route_school]
+    assert len(registered) == 6 * len(city.centres)  # every bus of routes CZ01–CZ08 ends at its school's centre
+    assert all(school_of[v["centre_id"]] == route_school[v["subject"]] for v in registered)
+    assert all(240 <= v["dwell_s"] <= 600 for v in visits)  # the simulated buses wait 4–8 minutes
+    kpis = [json.loads(line) for line in (tmp_path / "out" / "kpis.jsonl").read_text().splitlines()]
+    mean = {k["labels"]["centre"]: k["value"] for k in kpis if k["metric"] == "pickup_bus_mean_dwell_seconds"}
+    for centre in school_of:
+        mine = [v["dwell_s"] for v in visits if v["centre_id"] == centre]
+        assert mean[centre] == pytest.approx(sum(mine) / len(mine))
