@@ -14,6 +14,7 @@ BOUNDED_LABELS |= {"step", "mapped", "group", "topic"}  # topic: the raw.<domain
 BOUNDED_LABELS |= {"target"}  # the plan's targets (deploy/plan/targets.toml), about ten
 BOUNDED_LABELS |= {"canteen", "month", "status"}  # canteens of the registry, audited months, disclosure status
 BOUNDED_LABELS |= {"institution", "age"}  # childcare institutions of the registry, open findings' age bucket
+BOUNDED_LABELS |= {"centre"}  # pick-up centres: the plan builds 13
 
 
 @dataclass(frozen=True)

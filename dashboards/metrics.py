@@ -26,6 +26,7 @@ from safecampus.dashboards.families import BOUNDED_LABELS as BOUNDED_LABELS  # r
 from safecampus.dashboards.families import Family
 from safecampus.dashboards.families import kpi_family as _kpi
 from safecampus.dashboards.fire_families import FIRE_FAMILIES
+from safecampus.dashboards.pickup_families import PICKUP_FAMILIES
 from safecampus.dashboards.plan_families import PLAN_FAMILIES
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.dlq import DlqRecord
@@ -172,6 +173,7 @@ FAMILIES: tuple[Family, ...] = (
     *CANTEEN_FAMILIES,  # the canteen audit (canteen_families.py)
     *FIRE_FAMILIES,  # childcare fire safety (fire_families.py)
     *PLAN_FAMILIES,  # the plan's targets and the certification scorecard (plan_families.py)
+    *PICKUP_FAMILIES,  # pick-up centres (pickup_families.py)
     # every domain: alerts, DLQ, the pipeline itself
     Family(
         "safecampus_alerts_open",

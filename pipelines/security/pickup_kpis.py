@@ -2,6 +2,7 @@
 
     pickup_vehicles_in_total{centre}, pickup_vehicles_out_total{centre}   barrier passages, counters' counts
     pickup_incidents_total{centre, month}    security incidents raised by the centre's devices, by local month
+                                             (and without month: every month of the period)
     pickup_congestion_alerts_total{centre}   congestion alerts (security.pickup_congestion), once each
     pickup_peak_occupancy{centre}            the most vehicles inside at once over the period
 
@@ -53,6 +54,7 @@ def pickup_partials(
         elif alert.rule in INCIDENT_RULES:
             month = alert.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m")
             add(partials, "pickup_incidents_total", centre=device.site_id, month=month)
+            add(partials, "pickup_incidents_total", centre=device.site_id)  # all months: the exporter's
     for record in derived:
         if isinstance(record, PickupCentreDay):
             add(partials, PEAK_SEEN, centre=record.centre_id, level=str(record.peak_occupancy))

@@ -97,6 +97,7 @@ def test_security_kpis_of_a_centre(registry: RegistryView) -> None:
     assert kpis[("pickup_vehicles_out_total", centre)] == 3 + 2
     assert kpis[("pickup_incidents_total", (("centre", "PC01"), ("month", "2026-09")))] == 1
     assert kpis[("pickup_incidents_total", (("centre", "PC01"), ("month", "2026-10")))] == 1
+    assert kpis[("pickup_incidents_total", centre)] == 2
     assert kpis[("pickup_congestion_alerts_total", centre)] == 1
     assert kpis[("pickup_peak_occupancy", centre)] == 41
     assert not [k for k in kpis if k[0].startswith("_")]
