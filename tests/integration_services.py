@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError
 
 from safecampus.connectors.kafka import KafkaUnavailableError, check_kafka
 
@@ -78,3 +83,25 @@ def postgres_url() -> Iterator[str]:
     yield url
     if "postgres: started" in out:
         _run("postgres.sh", "stop")
+
+
+def prefixed_topics(bootstrap: str, letter: str, names: Sequence[str], partitions: int = 2) -> Iterator[str]:
+    """A fresh topic prefix with `names` created under it (`partitions` each), deleted afterwards: a test's
+    own topics, for a fixture to yield from (`yield from prefixed_topics(kafka_bootstrap, "t", [...])`)."""
+    prefix = f"{letter}{uuid.uuid4().hex[:8]}."
+    topics = [f"{prefix}{name}" for name in names]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    admin.close()
+    yield prefix
+    # A fresh client: a test may have restarted the broker under the first one's connection.
+    for attempt in range(5):
+        try:
+            cleanup = KafkaAdminClient(bootstrap_servers=bootstrap)
+            try:
+                cleanup.delete_topics(topics)
+            finally:
+                cleanup.close()
+            return
+        except KafkaError:
+            time.sleep(1 + attempt)

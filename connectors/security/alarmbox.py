@@ -27,11 +27,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import AwareDatetime, Field
 
-from safecampus.connectors.security.record import VendorSecurityRecord, short_description, vendor_record
-from safecampus.connectors.security.xml import SecurityDecodeError
-from safecampus.schemas.common import Record, describe_validation_error
+from safecampus.connectors.security.record import VendorSecurityRecord, read_json_form, short_description, vendor_record
+from safecampus.schemas.common import Record
 from safecampus.schemas.security import EventState
 
 AlarmBoxKind = Literal["one_key", "fence", "door_forced", "door_held", "heartbeat", "tamper", "fault"]
@@ -54,14 +53,7 @@ class AlarmBoxEvent(Record):
 
 def decode_alarmbox(data: bytes) -> VendorSecurityRecord:
     """Decode one alarm-box JSON event into a vendor record; errors are one readable line."""
-    if len(data) > MAX_ALARMBOX_BYTES:
-        raise SecurityDecodeError(
-            f"refused: the alarm-box payload is {len(data)} bytes, above the {MAX_ALARMBOX_BYTES}-byte limit"
-        )
-    try:
-        event = AlarmBoxEvent.model_validate_json(data)
-    except ValidationError as exc:
-        raise SecurityDecodeError(f"the alarm-box event is not valid: {describe_validation_error(exc)}") from None
+    event = read_json_form(data, AlarmBoxEvent, "alarm-box", MAX_ALARMBOX_BYTES)
     return vendor_record(
         {
             "device_id": event.device_id,

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from safecampus.connectors.security.record import VendorSecurityRecord, vendor_record
-from safecampus.connectors.security.xml import SecurityDecodeError
-from safecampus.schemas.common import Record, describe_validation_error
+from safecampus.connectors.security.record import VendorSecurityRecord, read_json_form, vendor_record
+from safecampus.schemas.common import Record
 from safecampus.schemas.security import PassageDirection
 
 CounterKind = Literal["count", "passage", "heartbeat", "fault"]
@@ -65,14 +64,7 @@ class CounterEvent(Record):
 
 def decode_counter(data: bytes) -> VendorSecurityRecord:
     """Decode one counter JSON event into a vendor record; errors are one readable line."""
-    if len(data) > MAX_COUNTER_BYTES:
-        raise SecurityDecodeError(
-            f"refused: the counter payload is {len(data)} bytes, above the {MAX_COUNTER_BYTES}-byte limit"
-        )
-    try:
-        event = CounterEvent.model_validate_json(data)
-    except ValidationError as exc:
-        raise SecurityDecodeError(f"the counter event is not valid: {describe_validation_error(exc)}") from None
+    event = read_json_form(data, CounterEvent, "counter", MAX_COUNTER_BYTES)
     counted = event.kind == "count"
     return vendor_record(
         {

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -68,6 +68,19 @@ def vendor_record(fields: dict[str, Any]) -> VendorSecurityRecord:
         return VendorSecurityRecord.model_validate(fields)
     except ValidationError as exc:
         raise SecurityDecodeError(describe_validation_error(exc)) from None
+
+
+FormT = TypeVar("FormT", bound=Record)
+
+
+def read_json_form(data: bytes, form: type[FormT], what: str, max_bytes: int) -> FormT:
+    """One JSON event of a documented form (alarm box, counter), or a SecurityDecodeError in one readable line."""
+    if len(data) > max_bytes:
+        raise SecurityDecodeError(f"refused: the {what} payload is {len(data)} bytes, above the {max_bytes}-byte limit")
+    try:
+        return form.model_validate_json(data)
+    except ValidationError as exc:
+        raise SecurityDecodeError(f"the {what} event is not valid: {describe_validation_error(exc)}") from None
 
 
 def device_time(text: str | None, field: str, lenient: list[str] | None = None) -> datetime:

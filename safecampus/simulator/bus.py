@@ -17,7 +17,7 @@ import json
 import math
 import random
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 
 from safecampus.connectors.bus.jt808_encode import encode_batch_body, encode_location_body, encode_pieces
 from safecampus.connectors.bus.jt808_frame import MSG_LOCATION, MSG_LOCATION_BATCH, encode_frame
@@ -90,6 +90,20 @@ def _frame(bus_terminal: str, serial: int, body: bytes, message_id: int = MSG_LO
     if len(body) > PIECE_BYTES:
         return b"".join(encode_pieces(message_id, bus_terminal, serial, body, piece_bytes=PIECE_BYTES)).hex()
     return encode_frame(message_id, bus_terminal, serial, body).hex()
+
+
+def _located(terminal: str, serial: int, report: LocationReport, received_at: datetime) -> RawEnvelope:
+    """One 0x0200 location report as the JT/T 808 gateway stores it."""
+    return RawEnvelope(
+        domain="bus",
+        source="jt808",
+        encoding="hex",
+        content_type="application/octet-stream",
+        payload=_frame(terminal, serial, encode_location_body(report)),
+        received_at=received_at,
+        gateway="jt808-gw-1",
+        key=terminal,
+    )
 
 
 def generate(city: City, day: date, rng: random.Random, truth: GroundTruth) -> Iterator[RawEnvelope]:
@@ -180,16 +194,7 @@ def _run(
             truth.add("bus", "late_batch", terminal, tunnel[0].time)
             tunnel = []
         serial += 1
-        yield RawEnvelope(
-            domain="bus",
-            source="jt808",
-            encoding="hex",
-            content_type="application/octet-stream",
-            payload=_frame(terminal, serial, encode_location_body(report)),
-            received_at=local(day, t + rng.uniform(0.2, 1.5)),
-            gateway="jt808-gw-1",
-            key=terminal,
-        )
+        yield _located(terminal, serial, report, local(day, t + rng.uniform(0.2, 1.5)))
     centre = next((c for c in city.centres if _metres((c.lat, c.lon), points[-1]) <= c.geofence_m), None)
     if centre is not None:  # the run ends at a pick-up centre: the bus waits there, then drives off
         own = random.Random(f"{terminal}/{day.isoformat()}/centre")
@@ -206,16 +211,7 @@ def _run(
                                     speed_kmh=25.0 if moved else 0.0, direction_deg=45,
                                     status_flags=STATUS_ACC_ON | STATUS_POSITIONED)  # fmt: skip
             serial += 1
-            yield RawEnvelope(
-                domain="bus",
-                source="jt808",
-                encoding="hex",
-                content_type="application/octet-stream",
-                payload=_frame(terminal, serial, encode_location_body(report)),
-                received_at=local(day, t + own.uniform(0.2, 1.5)),
-                gateway="jt808-gw-1",
-                key=terminal,
-            )
+            yield _located(terminal, serial, report, local(day, t + own.uniform(0.2, 1.5)))
     if no == 12:
         truth.add("bus", "late_arrival", terminal, local(day, run.arrivals[1]))
     if no == 30:

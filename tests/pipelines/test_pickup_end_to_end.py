@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError
+from integration_services import prefixed_topics
 from sqlmodel import Session, select
 
 from safecampus.config import Settings
@@ -101,22 +97,8 @@ def test_replay_finds_the_injected_congestion_on_its_centre_and_day(centres: Cen
 
 @pytest.fixture
 def prefix(kafka_bootstrap: str) -> Iterator[str]:
-    name = f"p{uuid.uuid4().hex[:8]}."
-    topics = [f"{name}{t}" for t in ("raw.security", "events.security", "alerts", "dlq", "kpis")]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(t, 2, 1) for t in topics])
-    admin.close()
-    yield name
-    for attempt in range(5):
-        try:
-            cleanup = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            try:
-                cleanup.delete_topics(topics)
-            finally:
-                cleanup.close()
-            return
-        except KafkaError:
-            time.sleep(1 + attempt)
+    names = ("raw.security", "events.security", "centre_days.security", "alerts", "dlq", "kpis")
+    yield from prefixed_topics(kafka_bootstrap, "p", names)
 
 
 @pytest.mark.integration

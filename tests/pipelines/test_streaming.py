@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from integration_services import prefixed_topics
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
@@ -72,26 +72,8 @@ def store(postgres_url: str) -> str:
 @pytest.fixture
 def prefix(kafka_bootstrap: str) -> Iterator[str]:
     """A fresh topic prefix: raw/events of bus and canteen, alerts and dlq, 2 partitions each."""
-    name = f"t{uuid.uuid4().hex[:8]}."
-    topics = [
-        f"{name}{t}"
-        for t in ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "runs.bus", "alerts", "dlq", "kpis")
-    ]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(t, 2, 1) for t in topics])
-    admin.close()
-    yield name
-    # A fresh client: a test may have restarted the broker under the first one's connection.
-    for attempt in range(5):
-        try:
-            cleanup = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            try:
-                cleanup.delete_topics(topics)
-            finally:
-                cleanup.close()
-            return
-        except KafkaError:
-            time.sleep(1 + attempt)
+    names = ("raw.bus", "raw.canteen", "events.bus", "events.canteen", "runs.bus", "alerts", "dlq", "kpis")
+    yield from prefixed_topics(kafka_bootstrap, "t", names)
 
 
 def _lines(sim: Simulation, domain: Domain, n: int) -> list[bytes]:

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError
+from integration_services import prefixed_topics
 from sqlmodel import Session, select
 
 from safecampus.config import Settings
@@ -44,22 +40,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def prefix(kafka_bootstrap: str) -> Iterator[str]:
-    name = f"f{uuid.uuid4().hex[:8]}."
-    topics = [f"{name}{t}" for t in ("raw.fire", "events.fire", "ledger.fire", "alerts", "dlq", "kpis")]
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    admin.create_topics([NewTopic(t, 2, 1) for t in topics])
-    admin.close()
-    yield name
-    for attempt in range(5):
-        try:
-            cleanup = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            try:
-                cleanup.delete_topics(topics)
-            finally:
-                cleanup.close()
-            return
-        except KafkaError:
-            time.sleep(1 + attempt)
+    yield from prefixed_topics(
+        kafka_bootstrap, "f", ("raw.fire", "events.fire", "ledger.fire", "alerts", "dlq", "kpis")
+    )
 
 
 def _utc(moment: datetime) -> str:
