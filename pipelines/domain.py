@@ -89,6 +89,15 @@ class DomainPipeline(ABC, Generic[EventT]):
     def event_id(self, event: EventT) -> str:
         """The natural key of an event, for idempotent sinks."""
 
+    def by_stream(self, records: Iterable[Record]) -> dict[str, list[Record]]:
+        """Derived records by the stream of their type (`derived`); a stream with none is left out."""
+        streams: dict[str, list[Record]] = {}
+        for record in records:
+            for stream, kind in self.derived:
+                if isinstance(record, kind):
+                    streams.setdefault(stream, []).append(record)
+        return streams
+
     def occurred_at(self, event: EventT) -> datetime:
         """Event time of a record (device time, UTC)."""
         moment: datetime = event.occurred_at  # type: ignore[attr-defined]

@@ -152,7 +152,9 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         if self.sink is not None:
             self.sink.write(events=event_rows(self.pipeline, out.events, bodies), alerts=alerts, dlq=out.dlq)
         if derived:
-            yield beam.pvalue.TaggedOutput("derived", derived_records(self.pipeline, derived))
+            streams = self.pipeline.by_stream(derived)  # a bus run, a centre visit: keyed by subject
+            keyed = {s: json_records(rs, lambda r: str(getattr(r, "subject", ""))) for s, rs in streams.items()}
+            yield beam.pvalue.TaggedOutput("derived", keyed)
         if out.events:
             yield [(s.encode(), b.encode(), JSON_HEADERS) for (s, _), b in zip(out.events, bodies, strict=True)]
         if out.dlq:
@@ -259,21 +261,6 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             heapq.heappush(state.deadlines, (deadline, subject))
 
 
-def derived_records(pipeline: DomainPipeline[Record], records: Sequence[Record]) -> dict[str, list[ProducerRecord]]:
-    """Derived records (a bus run, a centre visit) as Kafka records keyed by their subject, by stream."""
-    streams: dict[str, list[ProducerRecord]] = {}
-    for stream, kind in pipeline.derived:
-        mine = [r for r in records if isinstance(r, kind)]
-        if mine:
-            streams[stream] = json_records(mine, lambda r: str(getattr(r, "subject", "")))
-    return streams
-
-
-def _stream_of(streams: dict[str, list[ProducerRecord]], stream: str) -> Iterator[list[ProducerRecord]]:
-    if stream in streams:
-        yield streams[stream]
-
-
 class _SecondStage(beam.PTransform):  # type: ignore[misc]
     """A stage boundary for an always-empty PCollection: a GroupByKey (Prism fuses through a Reshuffle)."""
 
@@ -316,7 +303,7 @@ def build_streaming(
     _ = parts.alerts | f"{name}WriteAlerts" >> WriteToKafka(bootstrap, topics.alerts)
     _ = parts.kpis | f"{name}WriteKpis" >> WriteToKafka(bootstrap, topics.kpis)
     for stream, _kind in pipeline_class(domain).derived:
-        records = parts.derived | f"{name}{stream}Records" >> beam.FlatMap(_stream_of, stream)
+        records = parts.derived | f"{name}{stream}Records" >> beam.FlatMap(lambda s, n=stream: [s[n]] if n in s else [])
         _ = records | f"{name}Write{stream}" >> WriteToKafka(bootstrap, topics.derived(stream, domain))
 
 
