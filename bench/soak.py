@@ -40,6 +40,7 @@ class Mix:
 
     def __init__(self, term: Path, day: Path) -> None:
         from safecampus.connectors.bus.jt808_decode import decode_frame
+        from safecampus.connectors.bus.jt808_frame import Jt808Error
         from safecampus.connectors.bus.jt808_messages import LocationReport
 
         registry = city_registry()
@@ -51,7 +52,10 @@ class Mix:
             envelope = json.loads(line)
             if envelope["source"] != "jt808":
                 continue
-            message = decode_frame(bytes.fromhex(envelope["payload"]))
+            try:
+                message = decode_frame(bytes.fromhex(envelope["payload"]))
+            except (Jt808Error, ValueError):  # the simulated day's damaged frames: not a track
+                continue
             if isinstance(message.payload, LocationReport):
                 self.tracks.setdefault(message.phone, []).append(message.payload)
         self.sn = 0
