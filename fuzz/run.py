@@ -2,6 +2,7 @@
 
     python fuzz/run.py                       # every target, FUZZ_RUNS inputs each (default 1,000,000)
     python fuzz/run.py --runs 2000 jt808     # some targets, a short run
+    python fuzz/run.py --max-seconds 600 canteen_import   # at most 10 minutes (fewer inputs if slow)
 
 Each target runs in its own process (libFuzzer owns the process), forked from this one once it has
 imported the targets with the safecampus modules instrumented for coverage, and seeded from
@@ -55,7 +56,7 @@ def load() -> ModuleType:
     return targets
 
 
-def worker(targets: ModuleType, target: str, runs: int, crashes: Path) -> None:
+def worker(targets: ModuleType, target: str, runs: int, crashes: Path, seconds: int) -> None:
     """In a forked child: fuzz one target under libFuzzer; never returns (libFuzzer exits)."""
     import atheris
     from seeds import seeds
@@ -73,6 +74,7 @@ def worker(targets: ModuleType, target: str, runs: int, crashes: Path) -> None:
 
     args = [sys.argv[0], str(corpus), f"-runs={runs}", f"-max_len={MAX_LEN}", "-timeout=10", "-rss_limit_mb=2048"]
     args += [f"-artifact_prefix={crashes}/", "-print_final_stats=1", "-close_fd_mask=1"]
+    args += [f"-max_total_time={seconds}"] if seconds else []
     atheris.Setup(args, one_input)
     atheris.Fuzz()
 
@@ -93,7 +95,7 @@ def _guarded(function: object, data: bytes, target: str, crashes: Path) -> None:
             stem.with_suffix(".txt").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
 
 
-def run_target(targets: ModuleType, target: str, runs: int) -> dict[str, object]:
+def run_target(targets: ModuleType, target: str, runs: int, seconds: int = 0) -> dict[str, object]:
     """Fuzz one target in a forked child; its figures from libFuzzer's final line and the crash files."""
     crashes = CRASHES / target
     shutil.rmtree(crashes, ignore_errors=True)
@@ -106,7 +108,7 @@ def run_target(targets: ModuleType, target: str, runs: int) -> dict[str, object]
     if pid == 0:  # the child: libFuzzer exits it; anything before that is logged and ends it with 70
         try:
             os.dup2(os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)
-            worker(targets, target, runs, crashes)
+            worker(targets, target, runs, crashes, seconds)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -142,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", help=f"targets to run (default: all): {', '.join(NAMES)}")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("FUZZ_RUNS", 1_000_000)))
+    parser.add_argument("--max-seconds", type=int, default=0, help="stop each target after this long (0: no limit)")
     args = parser.parse_args()
     unknown = sorted(set(args.targets) - set(NAMES))
     if unknown:
@@ -153,7 +156,7 @@ def main() -> None:
     print(f"{'target':<16} {'inputs':>10} {'cov':>6} {'ft':>7} {'corpus':>7} {'s':>7} {'exec/s':>7} {'crashes':>8}")
     failed = False
     for target in args.targets or NAMES:
-        row = run_target(targets, target, args.runs)
+        row = run_target(targets, target, args.runs, args.max_seconds)
         rate = float(row["inputs"]) / max(float(row["seconds"]), 1e-9)  # type: ignore[arg-type]
         print(
             f"{row['target']:<16} {row['inputs']:>10,} {row['cov']:>6} {row['ft']:>7} {row['corpus']:>7} "
