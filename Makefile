@@ -62,8 +62,9 @@ soak: $(STAMP) services  ## 30 minutes at 2,000 events/s on the streaming runner
 	$(BIN)/python bench/soak.py
 
 FUZZ_RUNS ?= 1000000
-fuzz: $(STAMP)  ## coverage-guided fuzzing (atheris) of every decoder: FUZZ_RUNS inputs per target
-	FUZZ_RUNS=$(FUZZ_RUNS) $(BIN)/python fuzz/run.py
+FUZZ_MAX_SECONDS ?= 0
+fuzz: $(STAMP)  ## coverage-guided fuzzing (atheris) of every decoder: FUZZ_RUNS inputs per target (at most FUZZ_MAX_SECONDS)
+	FUZZ_RUNS=$(FUZZ_RUNS) $(BIN)/python fuzz/run.py --max-seconds $(FUZZ_MAX_SECONDS)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
