@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CRASHES = ROOT / "build" / "fuzz" / "crashes"
 NAMES = (
-    *("jt808", "isapi", "gb28181", "alarmbox", "escort", "canteen", "fire", "fire_csv"),
+    *("jt808", "isapi", "gb28181", "alarmbox", "counter", "escort", "canteen", "fire", "fire_csv"),
     *("fire_import", "canteen_import", "progress_import", "replay_line"),
 )
 MAX_LEN = 8192  # JT/T 808 frames are at most 2,092 bytes; alerts and forms a few KiB

@@ -215,6 +215,8 @@ def seeds(target: str) -> list[bytes]:
         return [b"\x01" + x for x in xml] + [b"\x00" + _sip(x) for x in xml[:6]]
     if target == "alarmbox":
         return _payloads("security", "alarmbox")
+    if target == "counter":
+        return _payloads("security", "counter") + _hand("counter*.json")
     if target == "escort":
         return _payloads("bus", "bus-json")
     if target == "canteen":

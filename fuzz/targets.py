@@ -26,6 +26,7 @@ from safecampus.connectors.progress.forms import Places
 from safecampus.connectors.progress.importer import places_of
 from safecampus.connectors.registry import RegistryView
 from safecampus.connectors.security.alarmbox import decode_alarmbox
+from safecampus.connectors.security.counter import decode_counter
 from safecampus.connectors.security.gb28181 import decode_gb28181
 from safecampus.connectors.security.isapi import decode_isapi
 from safecampus.connectors.security.xml import SecurityDecodeError
@@ -106,6 +107,13 @@ def gb28181(data: bytes) -> None:
 def alarmbox(data: bytes) -> None:
     try:
         decode_alarmbox(data)
+    except SecurityDecodeError:
+        return
+
+
+def counter(data: bytes) -> None:
+    try:
+        decode_counter(data)
     except SecurityDecodeError:
         return
 
@@ -233,6 +241,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "isapi": isapi,
     "gb28181": gb28181,
     "alarmbox": alarmbox,
+    "counter": counter,
     "escort": escort,
     "canteen": canteen,
     "fire": fire,
