@@ -139,6 +139,10 @@ def pipeline_consumer(bootstrap: str, group_id: str) -> confluent_kafka.Consumer
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 100,  # an idle partition answers within this: bounds produce → output latency
+            # librdkafka fetches ahead in the background, by default up to 64 MiB per partition and client; a
+            # reader caches a client per partition it has read, so bound what each one holds (~5 MiB here).
+            "queued.min.messages": 10_000,
+            "queued.max.messages.kbytes": 8192,
             "socket.timeout.ms": REQUEST_TIMEOUT_MS,
             "topic.metadata.refresh.interval.ms": METADATA_MAX_AGE_MS,
             "logger": _LIBRDKAFKA_LOG,
