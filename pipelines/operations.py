@@ -42,7 +42,6 @@ class OperationsLog:
         self.sink = StoreSink(store_url) if store_url else None
         self.triage = AlertTriage()
         self.lock = threading.Lock()
-        self.consumer: Consumer | None = None
         self.ends: dict[int, int] = {}  # partition → end offset when the topic was found: read before any batch
         self.caught_up = threading.Event()
         self.stopped = threading.Event()
@@ -64,7 +63,11 @@ class OperationsLog:
             )
             self.caught_up.set()
         with self.lock:
-            return [self.triage.apply(alert) for alert in alerts]
+            shown = [self.triage.apply(alert) for alert in alerts]
+            for alert in shown:  # a resolved alert is not acknowledged any more: remembered no longer (memory)
+                if alert.status == "resolved":
+                    self.triage.latest.pop(alert.fingerprint, None)
+            return shown
 
     def _follow(self) -> None:
         while not self.stopped.is_set():
@@ -117,7 +120,8 @@ class OperationsLog:
             return
         with self.lock:
             if isinstance(action, SuppressionWindow):
-                self.triage.add_window(action)
+                if action not in self.triage.windows:  # the log is read again from its start after a failure
+                    self.triage.add_window(action)
                 return
             acked = self.triage.acknowledge(action)
         if acked is not None:  # an alert this process raised: its acknowledged update, now
