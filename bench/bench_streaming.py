@@ -35,7 +35,7 @@ from safecampus.connectors.kafka import Instance, Topics
 from safecampus.connectors.kafka.clients import pipeline_consumer, pipeline_producer
 from safecampus.pipelines.catalog import pipeline_for
 from safecampus.pipelines.normalize import normalize_lines, tune_gc
-from safecampus.pipelines.streaming import run_streaming
+from safecampus.pipelines.streaming_job import run_streaming
 from safecampus.publisher import publish, raw_producer, raw_record
 from safecampus.schemas.common import Domain
 from safecampus.schemas.envelope import RawEnvelope

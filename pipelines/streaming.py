@@ -34,15 +34,13 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.window import FixedWindows, GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
@@ -53,15 +51,13 @@ from safecampus.connectors.kafka import (
     JSON_HEADERS,
     Instance,
     KafkaMessage,
-    KafkaUnavailableError,
     ReadFromKafka,
     Topics,
     WriteToKafka,
-    check_kafka,
     json_records,
 )
 from safecampus.connectors.registry import registry_at
-from safecampus.connectors.store import StoreSink, engine_for
+from safecampus.connectors.store import StoreSink
 from safecampus.pipelines.catalog import pipeline_class, pipeline_for
 from safecampus.pipelines.detection import attach_offsets, detection_failed, is_stateful, kpis_of, refused_dlq
 from safecampus.pipelines.domain import Detector, DomainPipeline, KpiPartials, leniency_partials, merge_partials
@@ -71,7 +67,7 @@ from safecampus.pipelines.rebuild import rebuilt_detector
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.common import Domain, Record
 
-__all__ = ["build_streaming", "run_streaming"]
+__all__ = ["build_streaming"]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +87,9 @@ class PartitionState:
 # partition's next bundle to any instance of the stage; a state kept per instance was rebuilt at each move.
 _STATES: dict[tuple[str, str, int], PartitionState] = {}
 _STATES_LOCK = threading.Lock()
+# Instances set up per pipeline: Beam tears down a bundle processor idle for a minute while its siblings go on,
+# and dropping the shared states then made the busy instance rebuild every subject from the store.
+_USERS: dict[str, int] = {}
 
 
 class ProcessBatch(beam.DoFn):  # type: ignore[misc]
@@ -119,6 +118,8 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             bootstrap, topics = self.operations_at
             self.operations = operations_log(bootstrap, topics.operations, topics.alerts, topics.dlq, self.store_url)
         tune_gc(self.settings.gc_young_threshold)
+        with _STATES_LOCK:
+            _USERS[self.run_id] = _USERS.get(self.run_id, 0) + 1
 
     def start_bundle(self) -> None:
         # The KPI counts of the bundle's batches, summed and written once at its end: a batch of 1,000 ledger
@@ -128,9 +129,12 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
         self._kpi_stamp = MIN_TIMESTAMP
 
     def teardown(self) -> None:
-        with _STATES_LOCK:  # another instance still running rebuilds from the store: correct, only slower
-            for key in [key for key in _STATES if key[0] == self.run_id]:
-                del _STATES[key]
+        with _STATES_LOCK:  # the pipeline's last instance here takes its partitions' states with it
+            _USERS[self.run_id] = _USERS.get(self.run_id, 1) - 1
+            if _USERS[self.run_id] <= 0:
+                del _USERS[self.run_id]
+                for key in [key for key in _STATES if key[0] == self.run_id]:
+                    del _STATES[key]
 
     def process(self, batch: list[KafkaMessage], timestamp: Any = beam.DoFn.TimestampParam) -> Iterator[Any]:
         if not batch:
@@ -305,94 +309,3 @@ def build_streaming(
     for stream, _kind in pipeline_class(domain).derived:
         records = parts.derived | f"{name}{stream}Records" >> beam.FlatMap(lambda s, n=stream: [s[n]] if n in s else [])
         _ = records | f"{name}Write{stream}" >> WriteToKafka(bootstrap, topics.derived(stream, domain))
-
-
-PRISM = "PrismRunner"
-
-
-def streaming_options(
-    prism_location: str | None, runner: str = PRISM, beam_args: Sequence[str] = ()
-) -> PipelineOptions:
-    """Streaming mode on `runner` (Prism by default, from `prism_location`), with the caller's own Beam options
-    (`beam_args`, e.g. a job endpoint) passed through as written; type checks off (batches are plain lists,
-    checked by our own types). Nothing in the graph assumes Prism: see deploy/RUNNERS.md."""
-    extra: dict[str, Any] = {"prism_location": prism_location} if runner == PRISM and prism_location else {}
-    return PipelineOptions(["--no_pipeline_type_check", *beam_args], runner=runner, streaming=True, **extra)
-
-
-def run_streaming(
-    domains: Sequence[Domain],
-    bootstrap: str,
-    prism_location: str | None,
-    store_url: str | None,
-    registry_url: str,
-    group_id: str = "safecampus",
-    stop_at_end: bool = False,
-    topic_prefix: str = "",
-    settings: Settings | None = None,
-    instance: Instance = EVERY_PARTITION,
-    runner: str = PRISM,
-    beam_args: Sequence[str] = (),
-) -> None:
-    """Run the streaming pipelines of `domains` on Prism until stopped (or, with `stop_at_end`, drained).
-
-    With `instance` (i of n), this process reads only its share of each raw topic's partitions: n such
-    processes, on one machine or n, share the topics, the group's offsets and the store (deploy/SCALING.md).
-
-    Ctrl-C cancels the pipeline and returns: offsets of bundles not yet finalized stay uncommitted,
-    so the next run reads those records again. When streaming, a failed job (the broker went away)
-    is started again once Kafka answers, from the committed offsets.
-    """
-    settings = settings or Settings()
-    registry_at(registry_url)  # an empty or missing registry fails here, in plain words
-    if store_url:
-        engine_for(store_url)  # create the tables once, before many workers race to
-    while True:
-        root = beam.Pipeline(options=streaming_options(prism_location, runner, beam_args))
-        for domain in domains:
-            build_streaming(
-                root,
-                domain,
-                bootstrap,
-                group_id,
-                settings,
-                registry_url,
-                store_url,
-                stop_at_end,
-                topic_prefix,
-                instance=instance,
-            )
-        result = root.run()
-        try:
-            result.wait_until_finish()
-            return
-        except KeyboardInterrupt:
-            log.info("stopping: cancelling the pipeline")
-            _cancel(result)
-            return
-        except Exception:
-            if stop_at_end:
-                raise
-            # A failed bundle (e.g. the broker went away mid-write) fails the job on Prism. Its offsets were
-            # never committed, so starting again from the group's offsets loses nothing and, with idempotent
-            # sinks, doubles nothing in the store.
-            log.warning("the pipeline failed; restarting from the committed offsets", exc_info=True)
-            _cancel(result)
-            _wait_for_kafka(bootstrap)
-
-
-def _cancel(result: beam.runners.runner.PipelineResult) -> None:
-    try:
-        result.cancel()
-    except Exception:  # the job may already be gone; stopping must not raise
-        log.debug("cancel failed", exc_info=True)
-
-
-def _wait_for_kafka(bootstrap: str) -> None:
-    """Block until the broker answers again (checks every few seconds)."""
-    while True:
-        try:
-            check_kafka(bootstrap, timeout_s=5)
-            return
-        except KafkaUnavailableError:
-            time.sleep(2)

@@ -211,7 +211,7 @@ def run(
     if runner == "PrismRunner" and not prism.is_file():
         fail(f"the Prism runner is not at {prism} — build it with make prism (deploy/local/prism.sh)")
     from safecampus.connectors.kafka import Instance
-    from safecampus.pipelines.streaming import run_streaming
+    from safecampus.pipelines.streaming_job import run_streaming
 
     logging.getLogger("safecampus").setLevel(logging.INFO)  # a restart after a failure is said, in one line
     share = f", instance {instance + 1} of {instances}" if instances > 1 else ""

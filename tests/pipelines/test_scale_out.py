@@ -14,7 +14,7 @@ from apache_beam.options.pipeline_options import PortableOptions, StandardOption
 
 from safecampus.cli_common import split_beam_args
 from safecampus.connectors.kafka import Instance, ReadFromKafka
-from safecampus.pipelines.streaming import streaming_options
+from safecampus.pipelines.streaming_job import streaming_options
 
 SCALE_OUT = Path(__file__).resolve().parents[2] / "bench" / "scale_out.py"
 
@@ -42,6 +42,14 @@ def test_beam_options_after_the_double_dash_reach_the_runner() -> None:
     assert options.view_as(StandardOptions).streaming is True
     assert options.view_as(PortableOptions).job_endpoint == "localhost:8099"
     assert "prism_location" not in options.get_all_options(drop_default=True)
+
+
+def test_a_streaming_job_outlives_the_job_servers_request_timeout() -> None:
+    """Beam bounds the job's state stream by `job_server_timeout` (300 s by default): a streaming job must not
+    end there (apache/beam #35867). An operator's own value still wins."""
+    assert streaming_options(None).view_as(PortableOptions).job_server_timeout >= 30 * 24 * 3600
+    options = streaming_options(None, "PortableRunner", ["--job_server_timeout=600"])
+    assert options.view_as(PortableOptions).job_server_timeout == 600
 
 
 @pytest.mark.integration

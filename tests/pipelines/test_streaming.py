@@ -32,7 +32,7 @@ from safecampus.connectors.store import engine_for
 from safecampus.pipelines.catalog import pipeline_for
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.normalize import normalize_lines
-from safecampus.pipelines.streaming import run_streaming
+from safecampus.pipelines.streaming_job import run_streaming
 from safecampus.publisher import publish
 from safecampus.schemas.common import Domain
 from safecampus.schemas.store import AlertRow, DlqRow, EventRow

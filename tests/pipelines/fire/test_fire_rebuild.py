@@ -10,6 +10,7 @@ must resolve what it never raised); a move weeks after a finding opened needs ev
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +22,7 @@ from safecampus.config import Settings
 from safecampus.connectors.kafka import KafkaMessage
 from safecampus.connectors.registry import registry_at
 from safecampus.connectors.store import engine_for
+from safecampus.pipelines import streaming
 from safecampus.pipelines.detection import detect_shard
 from safecampus.pipelines.fire import FirePipeline
 from safecampus.pipelines.streaming import ProcessBatch
@@ -148,3 +150,24 @@ def test_a_late_form_resolves_a_patrol_alert_a_timer_raised_before_the_move(city
     for name, moves in (("once", set()), ("moved", {late})):
         alerts = stream(store_copy(city_store, name), batches, moves)
         assert all(alerts[fp][1] == "resolved" for fp in raised), name
+
+
+def test_an_idle_instance_torn_down_leaves_its_busy_sibling_the_partition_state(city_store: str) -> None:
+    """Beam tears down a bundle processor idle for a minute while the pipeline's other instances go on: the
+    partition states they share stay (no rebuild of every subject from the store) until the last one goes."""
+    pipeline = FirePipeline(Settings(), registry_at(city_store))
+    batch = messages(history(pipeline))[:3]
+    store = store_copy(city_store, "siblings")
+    busy = ProcessBatch("fire", Settings(), store, store)
+    idle = pickle.loads(pickle.dumps(busy))  # Beam's copy for a second bundle processor: the same pipeline
+    busy.setup()
+    idle.setup()
+    busy.start_bundle()
+    list(busy.process(batch, Timestamp.of(batch[-1].timestamp_ms / 1000)))
+    key = (busy.run_id, TOPIC, 0)
+    state = streaming._STATES[key]
+    assert state.detectors, "the batch made T001's detector"
+    idle.teardown()
+    assert streaming._STATES.get(key) is state
+    busy.teardown()
+    assert key not in streaming._STATES

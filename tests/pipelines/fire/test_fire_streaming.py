@@ -28,7 +28,7 @@ from safecampus.connectors.kafka import Topics
 from safecampus.connectors.registry import load_dir, save_rows
 from safecampus.connectors.store import engine_for
 from safecampus.pipelines.replay import run_replay
-from safecampus.pipelines.streaming import run_streaming
+from safecampus.pipelines.streaming_job import run_streaming
 from safecampus.publisher import publish
 from safecampus.schemas.alert import Alert
 from safecampus.schemas.store import AlertRow
