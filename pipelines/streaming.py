@@ -79,8 +79,30 @@ class PartitionState:
     next_offset: int = -1
     clock: datetime | None = None
     detectors: dict[str, Detector[Record]] = field(default_factory=dict)
+    # A heap of (deadline, subject) and each subject's pending deadline: an entry that is not its subject's
+    # pending one is stale (the deadline moved; a camera's moves at every keepalive) and is skipped. Stale
+    # entries are dropped once they outnumber the live ones, so the heap stays about one entry per subject.
     deadlines: list[tuple[datetime, str]] = field(default_factory=list)
+    pending: dict[str, datetime] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def schedule(self, subject: str, deadline: datetime | None) -> None:
+        if deadline is None:
+            self.pending.pop(subject, None)
+        elif self.pending.get(subject) != deadline:
+            self.pending[subject] = deadline
+            heapq.heappush(self.deadlines, (deadline, subject))
+            if len(self.deadlines) > 2 * len(self.pending) + 1024:
+                self.deadlines = [(at, s) for s, at in self.pending.items()]
+                heapq.heapify(self.deadlines)
+
+    def due(self) -> Iterator[str]:
+        """The subjects whose pending deadline the clock has reached, earliest first (each taken off)."""
+        while self.deadlines and self.clock is not None and self.deadlines[0][0] <= self.clock:
+            at, subject = heapq.heappop(self.deadlines)
+            if self.pending.get(subject) == at:
+                del self.pending[subject]
+                yield subject
 
 
 # The partitions' states in this worker process by (pipeline's ProcessBatch, topic, partition): Prism hands a
@@ -243,8 +265,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             # is expired below, as the detectors the clock has been moving were.
             self._schedule(state, subject, detector, past=created)
         state.clock = clock if state.clock is None or clock > state.clock else state.clock
-        while state.deadlines and state.deadlines[0][0] <= state.clock:
-            _, subject = heapq.heappop(state.deadlines)
+        for subject in state.due():
             detector = state.detectors[subject]
             try:
                 alerts.extend(detector.expire(state.clock))
@@ -259,10 +280,11 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             deadline = detector.next_deadline()
         except Exception as exc:  # e.g. a deadline past the calendar's end: no timer, said in the DLQ
             self._refused.append((subject, None, detection_failed(exc)))
-            return
+            deadline = None
         # After an expiry only future deadlines: one the clock has passed was just expired (no busy loop on it).
-        if deadline is not None and (past or state.clock is None or deadline > state.clock):
-            heapq.heappush(state.deadlines, (deadline, subject))
+        if deadline is not None and not (past or state.clock is None or deadline > state.clock):
+            deadline = None
+        state.schedule(subject, deadline)
 
 
 class _SecondStage(beam.PTransform):  # type: ignore[misc]
