@@ -58,8 +58,9 @@ chaos: $(STAMP) services  ## 10 SIGKILLs, a broker and a PostgreSQL restart unde
 scale-out: $(STAMP) services  ## two instances share 4-partition topics; one SIGKILLed mid-stream; counts lost and doubled
 	$(BIN)/python bench/scale_out.py
 
-soak: $(STAMP) services  ## 30 minutes at 2,000 events/s on the streaming runner; throughput, p99, RSS, lag as a PNG
-	$(BIN)/python bench/soak.py
+SOAK_INSTANCES ?= 2
+soak: $(STAMP) services  ## 30 minutes at 2,000 events/s on the streaming runner (SOAK_INSTANCES processes); throughput, p99, RSS, lag as a PNG
+	$(BIN)/python bench/soak.py --instances $(SOAK_INSTANCES)
 
 FUZZ_RUNS ?= 1000000
 FUZZ_MAX_SECONDS ?= 0
