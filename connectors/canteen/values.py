@@ -27,6 +27,9 @@ _CURRENCY = re.compile(r"^(?:RMB|CNY|人民币|¥|￥)\s*|\s*(?:元|RMB|CNY)$", 
 _GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _PLAIN = re.compile(r"^\d+(?:\.\d+)?$")
 _EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (it counts 1900 as a leap year; this absorbs that)
+# No ledger entry comes near a trillion yuan; beyond it a cell is a typo or an attack, and Decimal's 28 digits
+# could no longer round it to the fen (a 40-digit amount made `quantize` raise InvalidOperation).
+_MAX_AMOUNT = Decimal(10) ** 12
 
 
 def _text(value: object) -> str:
@@ -38,8 +41,17 @@ def _text(value: object) -> str:
 
 
 def parse_amount(value: object, what: str = "金额 amount", noun: tuple[str, str] = ("金额", "an amount")) -> Decimal:
-    """An amount of yuan as written, exactly; `what` names the column in the reason, `noun` what it should be
-    (a score is read the same way, but is not an amount)."""
+    """An amount of yuan as written, exactly, below a trillion; `what` names the column in the reason, `noun` what
+    it should be (a score is read the same way, but is not an amount)."""
+    amount = _read_amount(value, what, noun)
+    if not amount.is_finite():  # a spreadsheet's inf or NaN
+        raise CellError(f"{what} 不是数字 is not a number (got {value!r})")
+    if abs(amount) >= _MAX_AMOUNT:
+        raise CellError(f"{what} 大得不合理 is implausibly large (got {str(value)[:40]!r})")
+    return amount
+
+
+def _read_amount(value: object, what: str, noun: tuple[str, str]) -> Decimal:
     if isinstance(value, bool):
         raise CellError(f"{what} 不是数字 is not a number (got {value!r})")
     if isinstance(value, int):

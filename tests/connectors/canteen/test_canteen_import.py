@@ -71,6 +71,14 @@ def test_unreadable_amounts_are_refused_in_plain_words(written: str) -> None:
         parse_amount(written)
 
 
+@pytest.mark.parametrize("written", [1e308, "1" * 40, Decimal("1E+30"), 10**12, float("inf"), float("nan")])
+def test_implausible_amounts_are_refused_not_raised_as_decimal_errors(written: object) -> None:
+    """A 40-digit amount once made the ledger row's rounding check raise InvalidOperation."""
+    with pytest.raises(CellError, match="金额 amount (大得不合理|不是数字)"):
+        parse_amount(written)
+    assert parse_amount("999,999,999,999.99") == Decimal("999999999999.99")
+
+
 def test_dates_and_months_as_written() -> None:
     for written in ("2026-10-01", "2026/10/1", "2026.10.01", "2026年10月1日", "20261001", 46296):
         assert parse_date(written).isoformat() == "2026-10-01"
