@@ -50,12 +50,9 @@ start() {
   if pg status >/dev/null 2>&1; then
     echo "postgres: already running ($PGDATA)"
   else
-    # The socket lives in the data dir so the server needs no /var/run access. Buffers and WAL sized for a
-    # streaming store: with Debian's 128 MB of shared buffers the soak at 2,000 events/s fell behind after ~20
-    # minutes, when the events' primary key (random keys, 549 MB after 30 minutes) had outgrown them (README).
-    local tuning="-c shared_buffers=${SAFECAMPUS_PG_SHARED_BUFFERS:-1GB} -c max_wal_size=4GB -c wal_compression=on"
+    # The socket lives in the data dir so the server needs no /var/run access.
     pg -l "$PGDATA/server.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories='$PGDATA' $tuning" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories='$PGDATA'" >/dev/null
     echo "postgres: started, log $PGDATA/server.log; stop it with: $0 stop"
   fi
   TEST_DB="${SAFECAMPUS_TEST_DB:-safecampus_test}"
