@@ -282,7 +282,7 @@ class ProcessBatch(beam.DoFn):  # type: ignore[misc]
             self._refused.append((subject, None, detection_failed(exc)))
             deadline = None
         # After an expiry only future deadlines: one the clock has passed was just expired (no busy loop on it).
-        if deadline is not None and not (past or state.clock is None or deadline > state.clock):
+        if not past and deadline is not None and state.clock is not None and deadline <= state.clock:
             deadline = None
         state.schedule(subject, deadline)
 
