@@ -14,6 +14,7 @@ consume → produce loop took 55 µs of CPU per record with kafka-python against
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -23,7 +24,17 @@ from pydantic import BaseModel
 
 from safecampus.schemas.common import Domain
 
+log = logging.getLogger(__name__)
 _START_HINT = "start it with make kafka"
+# Answers of a group coordinator that is starting or moving: asked again, they pass.
+_COORDINATOR_MOVING = frozenset(
+    {
+        confluent_kafka.KafkaError.NOT_COORDINATOR,
+        confluent_kafka.KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        confluent_kafka.KafkaError.COORDINATOR_NOT_AVAILABLE,
+        confluent_kafka.KafkaError._TIMED_OUT,
+    }
+)
 
 Header = tuple[str, bytes]
 ProducerRecord = tuple[bytes | None, bytes, Sequence[Header]]
@@ -148,6 +159,32 @@ def pipeline_consumer(bootstrap: str, group_id: str) -> confluent_kafka.Consumer
             "logger": _LIBRDKAFKA_LOG,
         }
     )
+
+
+def committed_offsets(
+    consumer: confluent_kafka.Consumer,
+    partitions: list[confluent_kafka.TopicPartition],
+    timeout_s: float,
+    patience_s: float = 60.0,
+) -> list[confluent_kafka.TopicPartition]:
+    """The group's committed offsets of `partitions`, asked again while the broker answers with a retriable
+    error: a broker just started, or whose group coordinator just moved, says NOT_COORDINATOR or
+    COORDINATOR_LOAD_IN_PROGRESS for a few seconds, and that must not fail the job."""
+    deadline = time.monotonic() + patience_s
+    pause = 0.2
+    while True:
+        try:
+            return consumer.committed(partitions, timeout_s)
+        except confluent_kafka.KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = isinstance(error, confluent_kafka.KafkaError) and (
+                error.retriable() or error.code() in _COORDINATOR_MOVING
+            )
+            if not retriable or time.monotonic() + pause > deadline:
+                raise
+            log.info("Kafka: committed offsets not available yet (%s); asking again in %.1f s", error, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def view_consumer(bootstrap: str, topics: Sequence[str]) -> KafkaConsumer:

@@ -28,7 +28,7 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from safecampus.connectors.kafka.clients import REQUEST_TIMEOUT_MS, Header, pipeline_consumer
+from safecampus.connectors.kafka.clients import REQUEST_TIMEOUT_MS, Header, committed_offsets, pipeline_consumer
 
 log = logging.getLogger(__name__)
 _UNBOUNDED = 2**63 - 1  # restriction end of a partition read forever
@@ -108,7 +108,9 @@ class _DiscoverPartitions(beam.DoFn):
                         self._instance,
                     )
                 tps += [TopicPartition(topic, p) for p in mine]
-            committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, _METADATA_TIMEOUT_S)}
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in committed_offsets(consumer, tps, _METADATA_TIMEOUT_S)
+            }
             for tp in tps:
                 earliest, end = consumer.get_watermark_offsets(tp, _METADATA_TIMEOUT_S)
                 at = committed[(tp.topic, tp.partition)]  # negative: nothing committed

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import apache_beam as beam
+import confluent_kafka
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -23,6 +24,7 @@ from safecampus.connectors.kafka import (
     ReadFromKafka,
     WriteToKafka,
     check_kafka,
+    committed_offsets,
     produce_batch,
     read_from_start,
 )
@@ -242,3 +244,35 @@ def test_read_from_start_gives_what_was_on_the_topic_and_stops_at_its_end(
     produce_batch(kafka_bootstrap, src, _records(40))
     values = list(read_from_start(kafka_bootstrap, src))
     assert Counter(values) == Counter(v for _, v, _ in _records(40))  # both partitions, each value once
+
+
+class _CoordinatorMoving:
+    """A consumer whose group coordinator answers NOT_COORDINATOR `refusals` times, then the offsets: what a
+    broker just started, or one whose coordinator moved, answers (CI saw it fail a job before this)."""
+
+    def __init__(self, refusals: int, code: int) -> None:
+        self.refusals, self.code, self.asked = refusals, code, 0
+
+    def committed(self, partitions: list[Any], timeout: float) -> list[Any]:
+        self.asked += 1
+        if self.asked <= self.refusals:
+            raise confluent_kafka.KafkaException(confluent_kafka.KafkaError(self.code))
+        return partitions
+
+
+def test_committed_offsets_asks_again_while_the_coordinator_moves() -> None:
+    asked = [confluent_kafka.TopicPartition("raw.bus", 0)]
+    consumer = _CoordinatorMoving(2, confluent_kafka.KafkaError.NOT_COORDINATOR)
+    assert committed_offsets(consumer, asked, 1.0) == asked  # type: ignore[arg-type]
+    assert consumer.asked == 3
+
+
+def test_committed_offsets_raises_what_asking_again_cannot_mend_and_gives_up_in_time() -> None:
+    refused = _CoordinatorMoving(1, confluent_kafka.KafkaError.GROUP_AUTHORIZATION_FAILED)
+    with pytest.raises(confluent_kafka.KafkaException):
+        committed_offsets(refused, [], 1.0)  # type: ignore[arg-type]
+    assert refused.asked == 1
+    never = _CoordinatorMoving(10**6, confluent_kafka.KafkaError.NOT_COORDINATOR)
+    with pytest.raises(confluent_kafka.KafkaException):
+        committed_offsets(never, [], 1.0, patience_s=1.0)  # type: ignore[arg-type]
+    assert 2 <= never.asked < 10
