@@ -8,10 +8,11 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from safecampus.connectors.registry import load_view, save_rows
-from safecampus.connectors.store import engine_for, upsert
+from safecampus.connectors.store import StoreSink, engine_for, upsert
 from safecampus.schemas.registry import SecurityDevice
 from safecampus.schemas.store import AlertRow, EventRow
 from safecampus.simulator.city import build_city
@@ -102,3 +103,23 @@ def test_a_store_made_before_a_column_was_added_gains_it_and_loads_the_registry(
     view = load_view(engine_for(url))
     assert view.devices["CZ-2"].address == "10.0.0.2" and view.devices["CZ-2"].video_retention_days == 15
     assert view.devices["CZ-1"].address is None  # the old row kept, its new columns empty
+
+
+def test_a_write_of_nothing_takes_no_connection_and_a_write_of_rows_one(postgres_url: str) -> None:
+    """Most streaming bundles raise no alert, DLQ record or KPI: those empty upserts must cost no round trip."""
+    engine = engine_for(postgres_url)
+    taken: list[int] = []
+
+    def checked_out(*_: object) -> None:
+        taken.append(1)
+
+    event.listen(engine.pool, "checkout", checked_out)
+    try:
+        StoreSink(postgres_url).write(events=[], alerts=[], kpis=[], dlq=[])
+        assert taken == []
+        at = datetime(2026, 9, 1, tzinfo=UTC)
+        row = {"domain": f"test-{uuid4().hex[:8]}", "event_id": "e", "subject": "s", "occurred_at": at, "body": "{}"}
+        StoreSink(postgres_url).write(events=[row])
+        assert taken == [1]
+    finally:
+        event.remove(engine.pool, "checkout", checked_out)
