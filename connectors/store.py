@@ -123,9 +123,9 @@ def upsert_all(engine: Engine, batches: Sequence[tuple[type[SQLModel], Sequence[
             stmt, keys = _upsert_statement(engine.dialect.name, model)
             # The last row of a key wins: one statement may not touch the same row twice (PostgreSQL).
             rows = list({tuple(row[k] for k in keys): row for row in batch}.values())
-            # Many parameter sets for one statement: SQLAlchemy compiles it once (cached) and sends the rows as
-            # multi-row VALUES pages ("insertmanyvalues"); compiling a new statement per batch of literal rows
-            # was a quarter of a streaming worker's CPU in the soak's profile.
+            # Many parameter sets for one cached statement: compiling a new statement per batch of literal rows was
+            # a quarter of a streaming worker's CPU in the soak's profile. SQLAlchemy 2.1 sends these rows one
+            # statement each (no multi-row pages for ON CONFLICT without RETURNING, its #13130): see README, soak.
             conn.execute(stmt, rows)
             total += len(rows)
     return total
